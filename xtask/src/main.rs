@@ -1,0 +1,38 @@
+//! Maintainer tasks for haul. Run through the cargo alias: `cargo xtask <task>`.
+//!
+//! - `cargo xtask regen`: regenerate `crates/client/src/generated/` from `specs/`.
+//! - `cargo xtask regen --check`: fail, with a diff, when the committed code is not what the specs produce.
+
+mod regen;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask regen [--check]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["regen"] => regen::run(&workspace_root(), regen::Mode::Write),
+        ["regen", "--check"] => regen::run(&workspace_root(), regen::Mode::Check),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

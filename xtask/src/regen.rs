@@ -1,0 +1,183 @@
+//! Generating the low-level client from the OpenAPI specs with progenitor.
+//!
+//! Every generator setting lives in [`settings`]; every spec and the module it becomes, in [`FAMILIES`].
+
+use std::fmt::Write as _;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+use sha2::{Digest, Sha256};
+
+/// One API family: its spec, and the module of `haul-client` generated from it.
+struct Family {
+    spec: &'static str,
+    module: &'static str,
+}
+
+const FAMILIES: &[Family] = &[
+    Family { spec: "specs/salesforce-bulk-query.yaml", module: "salesforce_bulk_query" },
+    Family { spec: "specs/salesforce-bulk-ingest.yaml", module: "salesforce_bulk_ingest" },
+    Family { spec: "specs/salesforce-async-soql.yaml", module: "salesforce_async_soql" },
+    Family { spec: "specs/looker-query-tasks.yaml", module: "looker_query_tasks" },
+];
+
+const GENERATED_DIR: &str = "crates/client/src/generated";
+
+/// Schemas that map onto hand-written `haul-types` types, and the traits those types implement.
+/// A schema name a spec does not use is simply not replaced there.
+const REPLACEMENTS: &[(&str, &str)] = &[
+    ("ApiVersion", "haul_types::ApiVersion"),
+    ("AsyncQueryOperation", "haul_types::AsyncQueryOperation"),
+    ("AsyncQueryStatus", "haul_types::AsyncQueryStatus"),
+    ("ColumnDelimiter", "haul_types::ColumnDelimiter"),
+    ("ConcurrencyMode", "haul_types::ConcurrencyMode"),
+    ("ContentType", "haul_types::ContentType"),
+    ("IngestJobState", "haul_types::IngestJobState"),
+    ("IngestOperation", "haul_types::IngestOperation"),
+    ("JobType", "haul_types::JobType"),
+    ("LineEnding", "haul_types::LineEnding"),
+    ("QueryJobState", "haul_types::QueryJobState"),
+    ("QueryOperation", "haul_types::QueryOperation"),
+    ("QueryTaskStatus", "haul_types::QueryTaskStatus"),
+    ("ResultFormat", "haul_types::LookerResultFormat"),
+    ("SalesforceId", "haul_types::SalesforceId"),
+];
+
+/// Whether to write the generated files or compare them with what is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Write,
+    Check,
+}
+
+/// The single place where progenitor is configured.
+fn settings() -> GenerationSettings {
+    let mut settings = GenerationSettings::default();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_inner_type(quote::quote! { crate::Context })
+        .with_map_type("::std::collections::BTreeMap");
+    for (schema, rust_type) in REPLACEMENTS {
+        settings.with_replacement(*schema, *rust_type, [TypeImpl::Display].into_iter());
+    }
+    settings
+}
+
+pub(crate) fn run(root: &Path, mode: Mode) -> Result<()> {
+    let mut stale = Vec::new();
+    let mut failures = Vec::new();
+    for family in FAMILIES {
+        let generated = match generate(root, family) {
+            Ok(generated) => generated,
+            Err(error) => {
+                failures.push(format!("{error:#}"));
+                continue;
+            }
+        };
+        let target = root.join(GENERATED_DIR).join(format!("{}.rs", family.module));
+        match mode {
+            Mode::Write => {
+                std::fs::write(&target, &generated)
+                    .with_context(|| format!("writing {}", target.display()))?;
+                println!("wrote {}", relative(root, &target));
+            }
+            Mode::Check => {
+                let committed = std::fs::read_to_string(&target).unwrap_or_default();
+                if committed != generated {
+                    eprintln!("{}", unified_diff(&committed, &generated, &relative(root, &target)));
+                    stale.push(relative(root, &target));
+                }
+            }
+        }
+    }
+    if !failures.is_empty() {
+        bail!("{} of {} specs failed to generate:\n{}", failures.len(), FAMILIES.len(), failures.join("\n"));
+    }
+    stale.extend(unexpected_files(root)?);
+    if !stale.is_empty() {
+        bail!(
+            "generated code is out of date with specs/: {}\nrun `cargo xtask regen` and commit the result",
+            stale.join(", ")
+        );
+    }
+    if mode == Mode::Check {
+        println!("generated code matches specs/ ({} families)", FAMILIES.len());
+    }
+    Ok(())
+}
+
+/// Generates one family's module: the header, then progenitor's output formatted by prettyplease.
+fn generate(root: &Path, family: &Family) -> Result<String> {
+    let spec_path = root.join(family.spec);
+    let text = std::fs::read_to_string(&spec_path)
+        .with_context(|| format!("reading {}", family.spec))?;
+    let spec: openapiv3::OpenAPI =
+        serde_norway::from_str(&text).with_context(|| format!("parsing {}", family.spec))?;
+    let tokens = catch_generator_panic(family.spec, || {
+        Generator::new(&settings()).generate_tokens(&spec)
+    })?
+    .map_err(|error| anyhow!("progenitor rejected {}: {error}", family.spec))?;
+    let file: syn::File = syn::parse2(tokens)
+        .with_context(|| format!("progenitor produced unparsable code for {}", family.spec))?;
+    Ok(format!("{}{}", header(family.spec, &text), prettyplease::unparse(&file)))
+}
+
+/// progenitor panics (`todo!`, `assert!`) on some inputs it does not support; report those as errors
+/// naming the spec instead of crashing with a backtrace into the generator.
+fn catch_generator_panic<T>(spec: &str, generate: impl FnOnce() -> T) -> Result<T> {
+    let previous_hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(generate));
+    panic::set_hook(previous_hook);
+    outcome.map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        anyhow!("progenitor panicked while generating from {spec}: {message}")
+    })
+}
+
+fn header(spec: &str, text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    format!(
+        "// @generated by `cargo xtask regen` from {spec}. DO NOT EDIT.\n\
+         // Change the spec and run `cargo xtask regen` instead.\n\
+         // spec-sha256: {hex}\n\n"
+    )
+}
+
+/// Files in the generated folder that no spec produces: left over from a removed or renamed spec.
+fn unexpected_files(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join(GENERATED_DIR);
+    let expected: Vec<PathBuf> =
+        FAMILIES.iter().map(|f| dir.join(format!("{}.rs", f.module))).collect();
+    let mut unexpected = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {GENERATED_DIR}"))? {
+        let path = entry?.path();
+        if !expected.contains(&path) {
+            unexpected.push(format!("{} (no spec produces it)", relative(root, &path)));
+        }
+    }
+    Ok(unexpected)
+}
+
+fn unified_diff(old: &str, new: &str, name: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("{name} (committed)"), &format!("{name} (from specs)"))
+        .to_string()
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
