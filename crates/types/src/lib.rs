@@ -10,11 +10,13 @@
 
 #[macro_use]
 mod tolerant;
+mod api_usage;
 mod api_version;
 mod looker;
 mod salesforce;
 mod salesforce_id;
 
+pub use api_usage::{ApiUsage, ParseApiUsageError};
 pub use api_version::{ApiVersion, ParseApiVersionError};
 pub use looker::{LookerResultFormat, QueryTaskStatus};
 pub use salesforce::{

@@ -143,12 +143,14 @@ tolerant_enum! {
 
 tolerant_enum! {
     /// Column delimiter of a job's CSV data.
+    #[derive(Default)]
     pub enum ColumnDelimiter {
         /// Backquote: `` ` ``.
         Backquote = "BACKQUOTE",
         /// Caret: `^`.
         Caret = "CARET",
         /// Comma: `,` (the default).
+        #[default]
         Comma = "COMMA",
         /// Pipe: `|`.
         Pipe = "PIPE",
@@ -174,16 +176,13 @@ impl ColumnDelimiter {
     }
 }
 
-impl Default for ColumnDelimiter {
-    fn default() -> Self {
-        Self::Comma
-    }
-}
 
 tolerant_enum! {
     /// Line ending of a job's CSV data.
+    #[derive(Default)]
     pub enum LineEnding {
         /// `\n` (the default).
+        #[default]
         Lf = "LF",
         /// `\r\n`.
         Crlf = "CRLF",
@@ -198,11 +197,5 @@ impl LineEnding {
             Self::Crlf => Some(b"\r\n"),
             Self::Other(_) => None,
         }
-    }
-}
-
-impl Default for LineEnding {
-    fn default() -> Self {
-        Self::Lf
     }
 }

@@ -63,6 +63,14 @@ impl TryFrom<String> for SalesforceId {
     }
 }
 
+impl TryFrom<&str> for SalesforceId {
+    type Error = InvalidSalesforceId;
+
+    fn try_from(text: &str) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
 impl From<SalesforceId> for String {
     fn from(id: SalesforceId) -> Self {
         id.0
