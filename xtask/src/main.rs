@@ -12,7 +12,12 @@ const USAGE: &str = "usage: cargo xtask regen [--check]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["regen"] => regen::run(&workspace_root(), regen::Mode::Write),
         ["regen", "--check"] => regen::run(&workspace_root(), regen::Mode::Check),
         _ => {

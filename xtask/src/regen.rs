@@ -17,10 +17,22 @@ struct Family {
 }
 
 const FAMILIES: &[Family] = &[
-    Family { spec: "specs/salesforce-bulk-query.yaml", module: "salesforce_bulk_query" },
-    Family { spec: "specs/salesforce-bulk-ingest.yaml", module: "salesforce_bulk_ingest" },
-    Family { spec: "specs/salesforce-async-soql.yaml", module: "salesforce_async_soql" },
-    Family { spec: "specs/looker-query-tasks.yaml", module: "looker_query_tasks" },
+    Family {
+        spec: "specs/salesforce-bulk-query.yaml",
+        module: "salesforce_bulk_query",
+    },
+    Family {
+        spec: "specs/salesforce-bulk-ingest.yaml",
+        module: "salesforce_bulk_ingest",
+    },
+    Family {
+        spec: "specs/salesforce-async-soql.yaml",
+        module: "salesforce_async_soql",
+    },
+    Family {
+        spec: "specs/looker-query-tasks.yaml",
+        module: "looker_query_tasks",
+    },
 ];
 
 const GENERATED_DIR: &str = "crates/client/src/generated";
@@ -77,7 +89,9 @@ pub(crate) fn run(root: &Path, mode: Mode) -> Result<()> {
                 continue;
             }
         };
-        let target = root.join(GENERATED_DIR).join(format!("{}.rs", family.module));
+        let target = root
+            .join(GENERATED_DIR)
+            .join(format!("{}.rs", family.module));
         match mode {
             Mode::Write => {
                 std::fs::write(&target, &generated)
@@ -87,14 +101,22 @@ pub(crate) fn run(root: &Path, mode: Mode) -> Result<()> {
             Mode::Check => {
                 let committed = std::fs::read_to_string(&target).unwrap_or_default();
                 if committed != generated {
-                    eprintln!("{}", unified_diff(&committed, &generated, &relative(root, &target)));
+                    eprintln!(
+                        "{}",
+                        unified_diff(&committed, &generated, &relative(root, &target))
+                    );
                     stale.push(relative(root, &target));
                 }
             }
         }
     }
     if !failures.is_empty() {
-        bail!("{} of {} specs failed to generate:\n{}", failures.len(), FAMILIES.len(), failures.join("\n"));
+        bail!(
+            "{} of {} specs failed to generate:\n{}",
+            failures.len(),
+            FAMILIES.len(),
+            failures.join("\n")
+        );
     }
     stale.extend(unexpected_files(root)?);
     if !stale.is_empty() {
@@ -104,7 +126,10 @@ pub(crate) fn run(root: &Path, mode: Mode) -> Result<()> {
         );
     }
     if mode == Mode::Check {
-        println!("generated code matches specs/ ({} families)", FAMILIES.len());
+        println!(
+            "generated code matches specs/ ({} families)",
+            FAMILIES.len()
+        );
     }
     Ok(())
 }
@@ -112,17 +137,26 @@ pub(crate) fn run(root: &Path, mode: Mode) -> Result<()> {
 /// Generates one family's module: the header, then progenitor's output formatted by prettyplease.
 fn generate(root: &Path, family: &Family) -> Result<String> {
     let spec_path = root.join(family.spec);
-    let text = std::fs::read_to_string(&spec_path)
-        .with_context(|| format!("reading {}", family.spec))?;
-    let spec: openapiv3::OpenAPI =
-        serde_norway::from_str(&text).with_context(|| format!("parsing {}", family.spec))?;
-    let tokens = catch_generator_panic(family.spec, || {
-        Generator::new(&settings()).generate_tokens(&spec)
+    let text =
+        std::fs::read_to_string(&spec_path).with_context(|| format!("reading {}", family.spec))?;
+    generate_source(family.spec, &text)
+}
+
+/// The module generated from one spec's text; `spec` names it in the header and in errors.
+fn generate_source(spec: &str, text: &str) -> Result<String> {
+    let parsed: openapiv3::OpenAPI =
+        serde_norway::from_str(text).with_context(|| format!("parsing {spec}"))?;
+    let tokens = catch_generator_panic(spec, || {
+        Generator::new(&settings()).generate_tokens(&parsed)
     })?
-    .map_err(|error| anyhow!("progenitor rejected {}: {error}", family.spec))?;
+    .map_err(|error| anyhow!("progenitor rejected {spec}: {error}"))?;
     let file: syn::File = syn::parse2(tokens)
-        .with_context(|| format!("progenitor produced unparsable code for {}", family.spec))?;
-    Ok(format!("{}{}", header(family.spec, &text), prettyplease::unparse(&file)))
+        .with_context(|| format!("progenitor produced unparsable code for {spec}"))?;
+    Ok(format!(
+        "{}{}",
+        header(spec, text),
+        prettyplease::unparse(&file)
+    ))
 }
 
 /// progenitor panics (`todo!`, `assert!`) on some inputs it does not support; report those as errors
@@ -158,8 +192,10 @@ fn header(spec: &str, text: &str) -> String {
 /// Files in the generated folder that no spec produces: left over from a removed or renamed spec.
 fn unexpected_files(root: &Path) -> Result<Vec<String>> {
     let dir = root.join(GENERATED_DIR);
-    let expected: Vec<PathBuf> =
-        FAMILIES.iter().map(|f| dir.join(format!("{}.rs", f.module))).collect();
+    let expected: Vec<PathBuf> = FAMILIES
+        .iter()
+        .map(|f| dir.join(format!("{}.rs", f.module)))
+        .collect();
     let mut unexpected = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {GENERATED_DIR}"))? {
         let path = entry?.path();
@@ -174,10 +210,75 @@ fn unified_diff(old: &str, new: &str, name: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("{name} (committed)"), &format!("{name} (from specs)"))
+        .header(
+            &format!("{name} (committed)"),
+            &format!("{name} (from specs)"),
+        )
         .to_string()
 }
 
 fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 200 with a body beside a 204 without one makes progenitor 0.15 panic (progenitor-notes.md).
+    const PANICKING_SPEC: &str = r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /results:
+    get:
+      operationId: results
+      responses:
+        "200":
+          description: done
+          content:
+            application/json:
+              schema: {type: object}
+        "204":
+          description: not yet
+"#;
+
+    #[test]
+    fn a_generator_panic_is_an_error_naming_the_spec() {
+        let error = generate_source("specs/broken.yaml", PANICKING_SPEC).unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("progenitor panicked"), "{message}");
+        assert!(message.contains("specs/broken.yaml"), "{message}");
+    }
+
+    #[test]
+    fn output_is_deterministic_and_carries_the_spec_digest() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let family = &FAMILIES[0];
+        let first = generate(root, family).unwrap();
+        assert_eq!(first, generate(root, family).unwrap());
+        let text = std::fs::read_to_string(root.join(family.spec)).unwrap();
+        let digest: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(
+            first
+                .lines()
+                .take(3)
+                .any(|line| line == format!("// spec-sha256: {digest}"))
+        );
+    }
+
+    #[test]
+    fn a_spec_that_is_not_openapi_is_an_error_naming_it() {
+        let error = generate_source("specs/nonsense.yaml", "just: [text").unwrap_err();
+        assert!(
+            format!("{error:#}").contains("parsing specs/nonsense.yaml"),
+            "{error:#}"
+        );
+    }
 }

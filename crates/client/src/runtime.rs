@@ -70,12 +70,18 @@ impl Context {
 
     /// A context over a token source that others share, for example one that a refresh task updates.
     pub fn from_shared(token: Arc<dyn TokenSource>) -> Self {
-        Self { token, last_api_usage: Arc::default() }
+        Self {
+            token,
+            last_api_usage: Arc::default(),
+        }
     }
 
     /// The API usage of the most recent Salesforce response that reported it, if any.
     pub fn last_api_usage(&self) -> Option<ApiUsage> {
-        *self.last_api_usage.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .last_api_usage
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Called before each request is sent.
@@ -96,7 +102,10 @@ impl Context {
             .and_then(|value| value.to_str().ok())
             .and_then(|text| text.parse::<ApiUsage>().ok());
         if let Some(usage) = usage {
-            *self.last_api_usage.lock().unwrap_or_else(PoisonError::into_inner) = Some(usage);
+            *self
+                .last_api_usage
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(usage);
         }
     }
 }

@@ -49,7 +49,10 @@ impl FromStr for ApiUsage {
             .filter_map(|part| part.trim().strip_prefix("api-usage="))
             .find_map(|counts| {
                 let (used, limit) = counts.split_once('/')?;
-                Some(Self { used: used.trim().parse().ok()?, limit: limit.trim().parse().ok()? })
+                Some(Self {
+                    used: used.trim().parse().ok()?,
+                    limit: limit.trim().parse().ok()?,
+                })
             })
             .ok_or(ParseApiUsageError)
     }

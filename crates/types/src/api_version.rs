@@ -59,7 +59,11 @@ pub struct ParseApiVersionError(String);
 
 impl fmt::Display for ParseApiVersionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` is not a Salesforce API version such as 62.0", self.0)
+        write!(
+            f,
+            "`{}` is not a Salesforce API version such as 62.0",
+            self.0
+        )
     }
 }
 
@@ -120,8 +124,8 @@ impl Visitor<'_> for ApiVersionVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<ApiVersion, E> {
-        let value =
-            u64::try_from(value).map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))?;
+        let value = u64::try_from(value)
+            .map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))?;
         self.visit_u64(value)
     }
 

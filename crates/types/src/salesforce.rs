@@ -71,7 +71,10 @@ tolerant_enum! {
 impl AsyncQueryStatus {
     /// Whether the query will never change status again.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Self::Complete | Self::Failed | Self::Error | Self::Canceled)
+        matches!(
+            self,
+            Self::Complete | Self::Failed | Self::Error | Self::Canceled
+        )
     }
 }
 
@@ -175,7 +178,6 @@ impl ColumnDelimiter {
         }
     }
 }
-
 
 tolerant_enum! {
     /// Line ending of a job's CSV data.
