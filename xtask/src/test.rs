@@ -1,0 +1,114 @@
+//! `cargo xtask test`: install the peer clients, then run every test of the workspace.
+//!
+//! The peer-conformance tests drive real clients (simple-salesforce and looker_sdk in Python, jsforce in
+//! Node) against haul-sim. They are installed under `target/peers/` from the pinned lists in
+//! `tests/peers/`, and reinstalled only when those lists change.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+const PEERS_SOURCE: &str = "tests/peers";
+
+pub(crate) fn run(root: &Path, cargo_args: &[String]) -> Result<()> {
+    let peers = root.join("target/peers");
+    std::fs::create_dir_all(&peers)?;
+    let python = install_python_peers(root, &peers)?;
+    let node_path = install_node_peers(root, &peers)?;
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(root)
+        .args(["test", "--workspace", "--features", "haul-tests/peers"])
+        .args(cargo_args)
+        .env("HAUL_PEER_PYTHON", &python)
+        .env("HAUL_PEER_NODE_PATH", &node_path);
+    status(&mut cargo, "cargo test")
+}
+
+/// A venv with the pinned Python peers; returns its interpreter.
+fn install_python_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
+    let venv = peers.join("venv");
+    let python = venv.join("bin/python");
+    let requirements = root.join(PEERS_SOURCE).join("requirements.txt");
+    if !python.exists() {
+        status(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv",
+        )?;
+    }
+    if stale(&requirements, &venv.join(".installed-requirements"))? {
+        eprintln!(
+            "installing the Python peers from {}",
+            relative(root, &requirements)
+        );
+        status(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(&requirements),
+            "pip install",
+        )?;
+        std::fs::copy(&requirements, venv.join(".installed-requirements"))?;
+    }
+    Ok(python)
+}
+
+/// A node_modules folder with the pinned Node peers; returns it (for `NODE_PATH`).
+fn install_node_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
+    let prefix = peers.join("node");
+    let source = root.join(PEERS_SOURCE);
+    std::fs::create_dir_all(&prefix)?;
+    let stamp = prefix.join(".installed-package.json");
+    if stale(&source.join("package.json"), &stamp)? {
+        eprintln!("installing the Node peers from {PEERS_SOURCE}/package.json");
+        for file in ["package.json", "package-lock.json"] {
+            if source.join(file).exists() {
+                std::fs::copy(source.join(file), prefix.join(file))?;
+            }
+        }
+        status(
+            Command::new("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "--prefix",
+                ])
+                .arg(&prefix),
+            "npm install",
+        )?;
+        std::fs::copy(source.join("package.json"), &stamp)?;
+    }
+    Ok(prefix.join("node_modules"))
+}
+
+/// Whether `list` differs from the copy saved when it was last installed.
+fn stale(list: &Path, installed_copy: &Path) -> Result<bool> {
+    let wanted = std::fs::read(list).with_context(|| format!("reading {}", list.display()))?;
+    Ok(std::fs::read(installed_copy).ok().as_deref() != Some(wanted.as_slice()))
+}
+
+fn status(command: &mut Command, what: &str) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("starting {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
