@@ -1,0 +1,125 @@
+//! The simulator's command line, shared by the `haul-sim` binary and `haul sim`: parse
+//! [`SimArgs`] with clap, then [`run`] serves in the foreground until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::{FaultPlan, NetworkProfile, Sim, SimBuilder, SimError};
+
+/// Options of `haul-sim` (and `haul sim`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// Address to listen on (use 127.0.0.1:0 for any free port).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub addr: SocketAddr,
+    /// Seed of the generated data, ids and credentials.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Rows of an object or Looker view, e.g. `--rows Account=4000000 --rows thelook.users=100`.
+    #[arg(long = "rows", value_name = "OBJECT=N")]
+    pub rows: Vec<String>,
+    /// Seconds a job takes from creation to completion.
+    #[arg(long, default_value_t = 0.2)]
+    pub job_seconds: f64,
+    /// Latency added to every response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Bandwidth cap per connection, in megabits per second (none if absent).
+    #[arg(long)]
+    pub bandwidth_mbps: Option<f64>,
+    /// Faults to inject, e.g. `503=0.05,429=0.02,reset=0.02,truncate=0.01,seed=7`.
+    #[arg(long)]
+    pub faults: Option<String>,
+    /// Fixed Salesforce access token to accept (default: a generated one).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Salesforce API requests allowed before REQUEST_LIMIT_EXCEEDED.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub api_limit: u64,
+}
+
+impl SimArgs {
+    /// The builder these options describe.
+    pub fn builder(&self) -> Result<SimBuilder, SimError> {
+        if !(self.job_seconds.is_finite() && self.job_seconds >= 0.0) {
+            return Err(SimError::Argument(format!(
+                "--job-seconds {} is not a duration",
+                self.job_seconds
+            )));
+        }
+        let mut builder = Sim::builder()
+            .addr(self.addr)
+            .seed(self.seed)
+            .job_duration(Duration::from_secs_f64(self.job_seconds))
+            .api_limit(self.api_limit);
+        for entry in &self.rows {
+            let (object, n) = entry
+                .split_once('=')
+                .and_then(|(o, n)| Some((o, n.trim().replace('_', "").parse::<u64>().ok()?)))
+                .ok_or_else(|| SimError::Argument(format!("--rows {entry}: expected OBJECT=N")))?;
+            builder = builder.rows(object.trim(), n);
+        }
+        let latency = Duration::from_millis(self.latency_ms);
+        builder = builder.profile(match self.bandwidth_mbps {
+            Some(mbps) if mbps > 0.0 && mbps.is_finite() => {
+                NetworkProfile::wan(latency, (mbps * 125_000.0) as u64)
+            }
+            Some(mbps) => {
+                return Err(SimError::Argument(format!(
+                    "--bandwidth-mbps {mbps} must be positive"
+                )));
+            }
+            None => NetworkProfile::latency(latency),
+        });
+        if let Some(spec) = &self.faults {
+            builder = builder.faults(FaultPlan::parse(spec)?);
+        }
+        if let Some(token) = &self.token {
+            builder = builder.token(token.clone());
+        }
+        Ok(builder)
+    }
+}
+
+/// The one JSON line printed when the simulator is ready.
+pub fn ready_line(sim: &Sim) -> String {
+    json!({
+        "instance_url": sim.instance_url(),
+        "looker_base_url": sim.looker_base_url(),
+        "access_token": sim.access_token(),
+        "sf_refresh_token": sim.sf_refresh_token(),
+        "sf_client_id": sim.sf_client_id(),
+        "sf_client_secret": sim.sf_client_secret(),
+        "looker_client_id": sim.looker_client_id(),
+        "looker_client_secret": sim.looker_client_secret(),
+    })
+    .to_string()
+}
+
+/// Starts the simulator, prints [`ready_line`] on stdout, and serves until SIGINT or SIGTERM.
+pub async fn run(args: SimArgs) -> Result<(), SimError> {
+    let sim = args.builder()?.start().await?;
+    println!("{}", ready_line(&sim));
+    stop_signal().await?;
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn stop_signal() -> Result<(), SimError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn stop_signal() -> Result<(), SimError> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! The deterministic org: generated rows plus the overlay of changes made by ingest and Async SOQL.
+//!
+//! Row `i < base` of an object is generated on demand from the seed; rows inserted later take the
+//! indices after the generated ones. Updates and deletions sit in the overlay, which is copied on
+//! write so that a running query keeps the consistent snapshot it started from.
+
+pub(crate) mod generate;
+pub(crate) mod query;
+pub(crate) mod schema;
+pub(crate) mod soql;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use generate::Generator;
+use schema::{OBJECTS, ObjectSchema};
+
+use crate::ids;
+
+/// A row stored in the overlay: every field of the object, in schema order.
+pub(crate) type StoredRow = Arc<Vec<Option<String>>>;
+
+/// Changes to one object since the org was generated.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overlay {
+    inserted: Vec<StoredRow>,
+    updated: HashMap<u64, StoredRow>,
+    /// Deleted rows; `true` for a hard delete (invisible even to `queryAll`).
+    deleted: HashMap<u64, bool>,
+}
+
+/// A consistent view of one object at one moment.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    generator: Arc<Generator>,
+    pub(crate) object: &'static ObjectSchema,
+    ordinal: usize,
+    overlay: Arc<Overlay>,
+}
+
+impl Snapshot {
+    /// Number of generated rows.
+    pub(crate) fn base(&self) -> u64 {
+        self.generator.base_rows(self.ordinal)
+    }
+
+    /// Number of row indices in use: generated plus inserted.
+    pub(crate) fn slots(&self) -> u64 {
+        self.base() + self.overlay.inserted.len() as u64
+    }
+
+    /// Whether no row was deleted (so every slot is a live row).
+    pub(crate) fn all_visible(&self, query_all: bool) -> bool {
+        self.overlay
+            .deleted
+            .values()
+            .all(|&hard| query_all && !hard)
+    }
+
+    /// Whether the row shows up in a `query` (live rows) or `queryAll` (also soft-deleted rows).
+    pub(crate) fn visible(&self, row: u64, query_all: bool) -> bool {
+        match self.overlay.deleted.get(&row) {
+            None => true,
+            Some(&hard) => query_all && !hard,
+        }
+    }
+
+    /// Whether the row exists and is not deleted.
+    pub(crate) fn is_live(&self, row: u64) -> bool {
+        row < self.slots() && !self.overlay.deleted.contains_key(&row)
+    }
+
+    /// Number of live rows.
+    pub(crate) fn live_count(&self) -> u64 {
+        self.slots() - self.overlay.deleted.len() as u64
+    }
+
+    /// The stored version of a row, if the overlay holds one.
+    pub(crate) fn stored(&self, row: u64) -> Option<&StoredRow> {
+        let base = self.base();
+        if row >= base {
+            return self.overlay.inserted.get((row - base) as usize);
+        }
+        if self.overlay.updated.is_empty() {
+            None
+        } else {
+            self.overlay.updated.get(&row)
+        }
+    }
+
+    /// Appends the raw text of a field of a row (generated or stored); false for null.
+    pub(crate) fn write_raw(
+        &self,
+        stored: Option<&StoredRow>,
+        field: usize,
+        row: u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match stored {
+            Some(values) => match &values[field] {
+                Some(text) => {
+                    out.extend_from_slice(text.as_bytes());
+                    true
+                }
+                None => false,
+            },
+            None => self
+                .generator
+                .write(self.object, self.ordinal, field, row, out),
+        }
+    }
+
+    /// One field of a row as text.
+    pub(crate) fn value(&self, field: usize, row: u64) -> Option<String> {
+        let mut out = Vec::new();
+        self.write_raw(self.stored(row), field, row, &mut out)
+            .then(|| String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Every field of a row.
+    pub(crate) fn row(&self, row: u64) -> Vec<Option<String>> {
+        (0..self.object.fields.len())
+            .map(|f| self.value(f, row))
+            .collect()
+    }
+}
+
+/// The whole org.
+#[derive(Debug)]
+pub(crate) struct Org {
+    generator: Arc<Generator>,
+    overlays: RwLock<Vec<Arc<Overlay>>>,
+}
+
+impl Org {
+    /// An org with `rows(name)` generated rows per object.
+    pub(crate) fn new(seed: u64, rows: impl Fn(&str) -> Option<u64>) -> Self {
+        let base = OBJECTS
+            .iter()
+            .map(|o| rows(o.name).unwrap_or(o.default_rows))
+            .collect();
+        Self {
+            generator: Arc::new(Generator::new(seed, base)),
+            overlays: RwLock::new(vec![Arc::default(); OBJECTS.len()]),
+        }
+    }
+
+    /// A consistent view of `object` now.
+    pub(crate) fn snapshot(&self, object: &'static ObjectSchema) -> Snapshot {
+        let ordinal = ordinal(object);
+        let overlay = self.overlays.read().unwrap_or_else(|e| e.into_inner())[ordinal].clone();
+        Snapshot {
+            generator: self.generator.clone(),
+            object,
+            ordinal,
+            overlay,
+        }
+    }
+
+    /// Applies changes to `object` atomically; queries started before keep their snapshot.
+    pub(crate) fn edit<R>(
+        &self,
+        object: &'static ObjectSchema,
+        f: impl FnOnce(&mut Editor<'_>) -> R,
+    ) -> R {
+        let ordinal = ordinal(object);
+        let mut overlays = self.overlays.write().unwrap_or_else(|e| e.into_inner());
+        let current = Snapshot {
+            generator: self.generator.clone(),
+            object,
+            ordinal,
+            overlay: overlays[ordinal].clone(),
+        };
+        let mut overlay = (*current.overlay).clone();
+        let mut editor = Editor {
+            view: current,
+            overlay: &mut overlay,
+        };
+        let result = f(&mut editor);
+        overlays[ordinal] = Arc::new(overlay);
+        result
+    }
+}
+
+/// Changes to one object inside [`Org::edit`].
+#[derive(Debug)]
+pub(crate) struct Editor<'a> {
+    /// The object as it was before this edit began (plus nothing of it).
+    view: Snapshot,
+    overlay: &'a mut Overlay,
+}
+
+impl Editor<'_> {
+    /// The current state, including this edit's changes so far.
+    pub(crate) fn current(&self) -> Snapshot {
+        Snapshot {
+            overlay: Arc::new(self.overlay.clone()),
+            ..self.view.clone()
+        }
+    }
+
+    /// Inserts a row (the `Id` slot is filled here); returns its id.
+    pub(crate) fn insert(&mut self, mut values: Vec<Option<String>>) -> String {
+        let row = self.view.base() + self.overlay.inserted.len() as u64;
+        let id = ids::id_string(self.view.object.key_prefix, row);
+        values[ObjectSchema::ID] = Some(id.clone());
+        self.overlay.inserted.push(Arc::new(values));
+        id
+    }
+
+    /// Sets some fields of a live row.
+    pub(crate) fn update(&mut self, row: u64, changes: &[(usize, Option<String>)]) {
+        let base = self.view.base();
+        let mut values = match self.stored(row) {
+            Some(stored) => stored.as_ref().clone(),
+            None => self.view.row(row),
+        };
+        for (field, value) in changes {
+            values[*field] = value.clone();
+        }
+        if row >= base {
+            self.overlay.inserted[(row - base) as usize] = Arc::new(values);
+        } else {
+            self.overlay.updated.insert(row, Arc::new(values));
+        }
+    }
+
+    /// Deletes a row: soft (visible to `queryAll`) or hard.
+    pub(crate) fn delete(&mut self, row: u64, hard: bool) {
+        self.overlay.deleted.insert(row, hard);
+    }
+
+    /// Whether the row exists and is not deleted, counting this edit's changes.
+    pub(crate) fn is_live(&self, row: u64) -> bool {
+        row < self.view.base() + self.overlay.inserted.len() as u64
+            && !self.overlay.deleted.contains_key(&row)
+    }
+
+    /// Whether the row was deleted (so an update gets `ENTITY_IS_DELETED`).
+    pub(crate) fn is_deleted(&self, row: u64) -> bool {
+        self.overlay.deleted.contains_key(&row)
+    }
+
+    /// The row index of an id of this object, if the slot exists.
+    pub(crate) fn row_of_id(&self, id: &str) -> Option<u64> {
+        let slots = self.view.base() + self.overlay.inserted.len() as u64;
+        ids::parse_id(self.view.object.key_prefix, id).filter(|&row| row < slots)
+    }
+
+    /// One field of a row, counting this edit's changes.
+    pub(crate) fn value(&self, field: usize, row: u64) -> Option<String> {
+        match self.stored(row) {
+            Some(values) => values[field].clone(),
+            None => self.view.value(field, row),
+        }
+    }
+
+    fn stored(&self, row: u64) -> Option<&StoredRow> {
+        let base = self.view.base();
+        if row >= base {
+            self.overlay.inserted.get((row - base) as usize)
+        } else {
+            self.overlay.updated.get(&row)
+        }
+    }
+}
+
+fn ordinal(object: &'static ObjectSchema) -> usize {
+    OBJECTS
+        .iter()
+        .position(|o| std::ptr::eq(o, object))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits_are_visible_to_later_snapshots_only() {
+        let org = Org::new(1, |name| (name == "Account").then_some(3));
+        let account = schema::object("Account").expect("exists");
+        let before = org.snapshot(account);
+        let id = org.edit(account, |e| {
+            let mut values = vec![None; account.fields.len()];
+            values[1] = Some("New Co".to_owned());
+            let id = e.insert(values);
+            e.update(0, &[(1, Some("Renamed".to_owned()))]);
+            e.delete(1, false);
+            id
+        });
+        let after = org.snapshot(account);
+        assert_eq!(before.live_count(), 3);
+        assert_eq!(after.live_count(), 3);
+        assert_eq!(ids::parse_id("001", &id), Some(3));
+        assert_eq!(after.value(1, 3).as_deref(), Some("New Co"));
+        assert_eq!(after.value(1, 0).as_deref(), Some("Renamed"));
+        assert_ne!(before.value(1, 0).as_deref(), Some("Renamed"));
+        assert!(!after.visible(1, false) && after.visible(1, true));
+        assert_eq!(after.value(0, 0), before.value(0, 0));
+    }
+}

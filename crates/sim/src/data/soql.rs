@@ -1,0 +1,547 @@
+//! The SOQL subset the simulator understands:
+//! `SELECT f1, f2 FROM Object [WHERE cond AND cond ...] [LIMIT n]`, where a condition is
+//! `field op literal` with op one of `= != <> < <= > >= LIKE IN`. Anything else is answered with the
+//! vendor's error codes: `MALFORMED_QUERY`, `INVALID_FIELD`, `INVALID_TYPE`.
+
+use std::cmp::Ordering;
+
+use super::Snapshot;
+use super::schema::{self, FieldType, ObjectSchema};
+
+/// A SOQL error in the vendor's terms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub(crate) struct SoqlError {
+    /// `MALFORMED_QUERY`, `INVALID_FIELD` or `INVALID_TYPE`.
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+fn malformed(message: impl Into<String>) -> SoqlError {
+    SoqlError {
+        code: "MALFORMED_QUERY",
+        message: message.into(),
+    }
+}
+
+/// A parsed query.
+#[derive(Debug, Clone)]
+pub(crate) struct Soql {
+    pub(crate) object: &'static ObjectSchema,
+    /// Selected fields, in SELECT order.
+    pub(crate) fields: Vec<usize>,
+    pub(crate) conditions: Vec<Condition>,
+    pub(crate) limit: Option<u64>,
+}
+
+/// One `field op literal` comparison.
+#[derive(Debug, Clone)]
+pub(crate) struct Condition {
+    field: usize,
+    op: Op,
+    value: Literal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Like,
+    In,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Literal {
+    Null,
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    /// A date or date-time, normalised to the CSV format so that text order is time order.
+    Temporal(String),
+    List(Vec<Literal>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Str(String),
+    Bare(String),
+    Comma,
+    Open,
+    Close,
+    Op(&'static str),
+}
+
+fn tokenize(text: &str) -> Result<Vec<Token>, SoqlError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let start = i;
+        i += 1;
+        match c {
+            c if c.is_whitespace() => {}
+            ',' => tokens.push(Token::Comma),
+            '(' => tokens.push(Token::Open),
+            ')' => tokens.push(Token::Close),
+            '\'' => {
+                let mut s = String::new();
+                loop {
+                    match chars.get(i) {
+                        None => return Err(malformed("unterminated string literal")),
+                        Some('\\') => {
+                            s.push(
+                                *chars
+                                    .get(i + 1)
+                                    .ok_or_else(|| malformed("unterminated string literal"))?,
+                            );
+                            i += 2;
+                        }
+                        Some('\'') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(&c) => {
+                            s.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+                tokens.push(Token::Str(s));
+            }
+            '=' => tokens.push(Token::Op("=")),
+            '!' if chars.get(i) == Some(&'=') => {
+                i += 1;
+                tokens.push(Token::Op("!="));
+            }
+            '<' | '>' => {
+                let op = match (c, chars.get(i)) {
+                    ('<', Some('=')) => "<=",
+                    ('<', Some('>')) => "!=",
+                    ('>', Some('=')) => ">=",
+                    ('<', _) => "<",
+                    _ => ">",
+                };
+                i += usize::from(op.len() == 2);
+                tokens.push(Token::Op(op));
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                while chars
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+                {
+                    i += 1;
+                }
+                tokens.push(Token::Word(chars[start..i].iter().collect()));
+            }
+            c if c.is_ascii_digit()
+                || ((c == '-' || c == '+') && chars.get(i).is_some_and(char::is_ascii_digit)) =>
+            {
+                while chars.get(i).is_some_and(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '-' | '+')
+                }) {
+                    i += 1;
+                }
+                tokens.push(Token::Bare(chars[start..i].iter().collect()));
+            }
+            other => return Err(malformed(format!("unexpected token: '{other}'"))),
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn keyword(&mut self, kw: &str) -> bool {
+        if matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(kw)) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_keyword(&mut self, kw: &str) -> Result<(), SoqlError> {
+        if self.keyword(kw) {
+            Ok(())
+        } else {
+            Err(self.unexpected())
+        }
+    }
+
+    fn word(&mut self) -> Result<String, SoqlError> {
+        match self.next() {
+            Some(Token::Word(w)) => Ok(w),
+            _ => {
+                self.pos -= 1;
+                Err(self.unexpected())
+            }
+        }
+    }
+
+    fn unexpected(&self) -> SoqlError {
+        match self.peek() {
+            None => malformed("unexpected token: <EOF>"),
+            Some(t) => malformed(format!("unexpected token: '{}'", show(t))),
+        }
+    }
+}
+
+fn show(token: &Token) -> String {
+    match token {
+        Token::Word(w) | Token::Bare(w) => w.clone(),
+        Token::Str(s) => format!("'{s}'"),
+        Token::Comma => ",".into(),
+        Token::Open => "(".into(),
+        Token::Close => ")".into(),
+        Token::Op(op) => (*op).into(),
+    }
+}
+
+const RESERVED: &[&str] = &[
+    "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "LIMIT", "ORDER", "GROUP", "OFFSET", "HAVING",
+];
+
+/// Parses `text` against the org's schema.
+pub(crate) fn parse(text: &str) -> Result<Soql, SoqlError> {
+    let mut p = Parser {
+        tokens: tokenize(text)?,
+        pos: 0,
+    };
+    p.expect_keyword("SELECT")?;
+    let mut names = vec![select_item(&mut p)?];
+    while matches!(p.peek(), Some(Token::Comma)) {
+        p.pos += 1;
+        names.push(select_item(&mut p)?);
+    }
+    p.expect_keyword("FROM")?;
+    let object_name = p.word()?;
+    let object = schema::object(&object_name).ok_or_else(|| SoqlError {
+        code: "INVALID_TYPE",
+        message: format!(
+            "sObject type '{object_name}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names."
+        ),
+    })?;
+    let fields = names
+        .iter()
+        .map(|n| resolve(object, n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut conditions = Vec::new();
+    if p.keyword("WHERE") {
+        conditions.push(condition(&mut p, object)?);
+        while p.keyword("AND") {
+            conditions.push(condition(&mut p, object)?);
+        }
+    }
+    let mut limit = None;
+    if p.keyword("LIMIT") {
+        limit = match p.next() {
+            Some(Token::Bare(n)) => Some(
+                n.parse::<u64>()
+                    .map_err(|_| malformed(format!("unexpected token: '{n}'")))?,
+            ),
+            _ => {
+                p.pos -= 1;
+                return Err(p.unexpected());
+            }
+        };
+    }
+    if p.peek().is_some() {
+        return Err(p.unexpected());
+    }
+    Ok(Soql {
+        object,
+        fields,
+        conditions,
+        limit,
+    })
+}
+
+fn select_item(p: &mut Parser) -> Result<String, SoqlError> {
+    let name = p.word()?;
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&name))
+        || matches!(p.peek(), Some(Token::Open))
+    {
+        return Err(malformed(format!("unexpected token: '{name}'")));
+    }
+    Ok(name)
+}
+
+fn resolve(object: &ObjectSchema, name: &str) -> Result<usize, SoqlError> {
+    object.field_index(name).ok_or_else(|| SoqlError {
+        code: "INVALID_FIELD",
+        message: format!(
+            "No such column '{name}' on entity '{}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
+            object.name
+        ),
+    })
+}
+
+fn condition(p: &mut Parser, object: &ObjectSchema) -> Result<Condition, SoqlError> {
+    let name = p.word()?;
+    let field = resolve(object, &name)?;
+    let op = match p.next() {
+        Some(Token::Op(op)) => match op {
+            "=" => Op::Eq,
+            "!=" => Op::Ne,
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            _ => Op::Ge,
+        },
+        Some(Token::Word(w)) if w.eq_ignore_ascii_case("LIKE") => Op::Like,
+        Some(Token::Word(w)) if w.eq_ignore_ascii_case("IN") => Op::In,
+        _ => {
+            p.pos -= 1;
+            return Err(p.unexpected());
+        }
+    };
+    let ty = object.fields[field].ty;
+    let value = if op == Op::In {
+        in_list(p, ty, &name)?
+    } else {
+        literal(p, ty, &name)?
+    };
+    if op == Op::Like && !matches!(value, Literal::Text(_)) {
+        return Err(malformed("LIKE needs a quoted string"));
+    }
+    if value == Literal::Null && !matches!(op, Op::Eq | Op::Ne) {
+        return Err(malformed("null can only be compared with = or !="));
+    }
+    Ok(Condition { field, op, value })
+}
+
+fn in_list(p: &mut Parser, ty: FieldType, name: &str) -> Result<Literal, SoqlError> {
+    if p.next() != Some(Token::Open) {
+        p.pos -= 1;
+        return Err(p.unexpected());
+    }
+    let mut items = vec![literal(p, ty, name)?];
+    while matches!(p.peek(), Some(Token::Comma)) {
+        p.pos += 1;
+        items.push(literal(p, ty, name)?);
+    }
+    if p.next() != Some(Token::Close) {
+        p.pos -= 1;
+        return Err(p.unexpected());
+    }
+    Ok(Literal::List(items))
+}
+
+fn literal(p: &mut Parser, ty: FieldType, name: &str) -> Result<Literal, SoqlError> {
+    let wrong_type = |expected: &str| SoqlError {
+        code: "INVALID_FIELD",
+        message: format!("value of filter criterion for field '{name}' must be of type {expected}"),
+    };
+    let token = p
+        .next()
+        .ok_or_else(|| malformed("unexpected token: <EOF>"))?;
+    match token {
+        Token::Word(w) if w.eq_ignore_ascii_case("null") => Ok(Literal::Null),
+        Token::Word(w)
+            if ty == FieldType::Boolean
+                && (w.eq_ignore_ascii_case("true") || w.eq_ignore_ascii_case("false")) =>
+        {
+            Ok(Literal::Bool(w.eq_ignore_ascii_case("true")))
+        }
+        Token::Bare(b) if ty.is_numeric() => b
+            .parse()
+            .map(Literal::Number)
+            .map_err(|_| wrong_type("double")),
+        Token::Bare(b) if ty.is_temporal() => {
+            temporal(&b, ty).ok_or_else(|| wrong_type("date or dateTime"))
+        }
+        Token::Str(s) if !ty.is_numeric() && !ty.is_temporal() && ty != FieldType::Boolean => {
+            Ok(Literal::Text(s))
+        }
+        Token::Str(_) | Token::Bare(_) if ty.is_numeric() => {
+            Err(wrong_type("double and should not be enclosed in quotes"))
+        }
+        Token::Str(_) | Token::Bare(_) if ty.is_temporal() => Err(wrong_type(
+            "date or dateTime and should not be enclosed in quotes",
+        )),
+        Token::Str(_) | Token::Bare(_) if ty == FieldType::Boolean => Err(wrong_type("boolean")),
+        Token::Bare(_) => Err(wrong_type("string and should be enclosed in quotes")),
+        other => Err(malformed(format!("unexpected token: '{}'", show(&other)))),
+    }
+}
+
+/// Normalises a date or date-time literal to the CSV format of the field's type.
+fn temporal(text: &str, ty: FieldType) -> Option<Literal> {
+    let date_time = chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let normalised = match (ty, date_time) {
+        (FieldType::Date, None) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()?
+            .format("%Y-%m-%d")
+            .to_string(),
+        (FieldType::Date, Some(t)) => t.format("%Y-%m-%d").to_string(),
+        (_, Some(t)) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        (_, None) => {
+            let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+            day.format("%Y-%m-%dT00:00:00.000Z").to_string()
+        }
+    };
+    Some(Literal::Temporal(normalised))
+}
+
+impl Condition {
+    /// Whether row `row` of the snapshot satisfies this condition; `scratch` is reused.
+    pub(crate) fn matches(&self, snapshot: &Snapshot, row: u64, scratch: &mut Vec<u8>) -> bool {
+        scratch.clear();
+        let present = snapshot.write_raw(snapshot.stored(row), self.field, row, scratch);
+        let value = present.then(|| String::from_utf8_lossy(scratch));
+        let ty = snapshot.object.fields[self.field].ty;
+        compare(self.op, value.as_deref(), &self.value, ty)
+    }
+}
+
+fn compare(op: Op, value: Option<&str>, literal: &Literal, ty: FieldType) -> bool {
+    match (op, literal) {
+        (Op::Eq, Literal::Null) => value.is_none(),
+        (Op::Ne, Literal::Null) => value.is_some(),
+        (Op::In, Literal::List(items)) => items.iter().any(|item| compare(Op::Eq, value, item, ty)),
+        // SOQL's `!=` keeps rows whose field is null.
+        (Op::Ne, _) if value.is_none() => true,
+        (_, _) if value.is_none() => false,
+        (Op::Like, Literal::Text(pattern)) => like(
+            &value.unwrap_or_default().to_lowercase(),
+            &pattern.to_lowercase(),
+        ),
+        _ => {
+            let Some(order) = order(value.unwrap_or_default(), literal) else {
+                return false;
+            };
+            match op {
+                Op::Eq => order == Ordering::Equal,
+                Op::Ne => order != Ordering::Equal,
+                Op::Lt => order == Ordering::Less,
+                Op::Le => order != Ordering::Greater,
+                Op::Gt => order == Ordering::Greater,
+                _ => order != Ordering::Less,
+            }
+        }
+    }
+}
+
+fn order(value: &str, literal: &Literal) -> Option<Ordering> {
+    match literal {
+        Literal::Number(n) => value.parse::<f64>().ok()?.partial_cmp(n),
+        Literal::Bool(b) => Some(value.eq_ignore_ascii_case("true").cmp(b)),
+        Literal::Temporal(t) => Some(value.cmp(t.as_str())),
+        Literal::Text(t) => Some(value.to_lowercase().cmp(&t.to_lowercase())),
+        Literal::Null | Literal::List(_) => None,
+    }
+}
+
+/// SQL LIKE with `%` (any run) and `_` (one character).
+fn like(text: &str, pattern: &str) -> bool {
+    let t: Vec<char> = text.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    let (mut ti, mut pi, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '_' || p[pi] == t[ti]) {
+            ti += 1;
+            pi += 1;
+        } else if pi < p.len() && p[pi] == '%' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '%')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> &'static str {
+        parse(text).expect_err("should fail").code
+    }
+
+    #[test]
+    fn parses_the_subset() {
+        let q = parse("select Id, name FROM account WHERE Industry = 'Banking' and NumberOfEmployees > 5 LIMIT 10")
+            .expect("valid");
+        assert_eq!(q.object.name, "Account");
+        assert_eq!(q.fields, vec![0, 1]);
+        assert_eq!(q.conditions.len(), 2);
+        assert_eq!(q.limit, Some(10));
+        assert!(parse("SELECT Id FROM Account WHERE CreatedDate >= 2020-01-01T00:00:00Z").is_ok());
+        assert!(
+            parse("SELECT Id FROM Opportunity WHERE StageName IN ('Closed Won','Closed Lost')")
+                .is_ok()
+        );
+        assert!(parse("SELECT Id FROM Contact WHERE LastName LIKE 'O\\'B%'").is_ok());
+    }
+
+    #[test]
+    fn reports_vendor_error_codes() {
+        assert_eq!(code("SELECT Id FRM Account"), "MALFORMED_QUERY");
+        assert_eq!(code("SELECT COUNT() FROM Account"), "MALFORMED_QUERY");
+        assert_eq!(
+            code("SELECT Id FROM Account ORDER BY Name"),
+            "MALFORMED_QUERY"
+        );
+        assert_eq!(code("SELECT Nope FROM Account"), "INVALID_FIELD");
+        assert_eq!(
+            code("SELECT Id FROM Account WHERE NumberOfEmployees = 'x'"),
+            "INVALID_FIELD"
+        );
+        assert_eq!(code("SELECT Id FROM Nope__c"), "INVALID_TYPE");
+        assert_eq!(code("SELECT Id FROM Account LIMIT"), "MALFORMED_QUERY");
+    }
+
+    #[test]
+    fn compares_like_soql() {
+        let text = FieldType::Text(80);
+        assert!(compare(
+            Op::Eq,
+            Some("ACME"),
+            &Literal::Text("acme".into()),
+            text
+        ));
+        assert!(compare(Op::Ne, None, &Literal::Text("acme".into()), text));
+        assert!(!compare(
+            Op::Gt,
+            None,
+            &Literal::Number(1.0),
+            FieldType::Int
+        ));
+        assert!(compare(
+            Op::Gt,
+            Some("10"),
+            &Literal::Number(9.5),
+            FieldType::Int
+        ));
+        assert!(like("o'brien", "o'b%"));
+        assert!(like("abc", "a_c") && !like("abcd", "a_c"));
+    }
+}

@@ -1,0 +1,275 @@
+//! Seeded, reproducible fault injection: error statuses, cut connections, lying record counts and
+//! jobs told to fail. Faults never touch `/__sim/*`.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::rng::SplitMix;
+
+/// Which faults to inject, as fractions of requests. Parse one from a spec such as
+/// `"503=0.05,429=0.02,reset=0.02,truncate=0.01,seed=7"`.
+///
+/// Keys: `500`, `503`, `429` (answered at once with that status; 429 carries `Retry-After`),
+/// `reset` (the body stops midway and the connection closes), `truncate` (a `Content-Length` is
+/// promised, fewer bytes are sent, then the connection closes), `lie` (a result page's
+/// `Sforce-NumberOfRecords` is off by one), `seed` (of the fault sequence), `retry_after`
+/// (seconds, default 1). The fractions must add up to at most 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultPlan {
+    pub(crate) status_500: f64,
+    pub(crate) status_503: f64,
+    pub(crate) status_429: f64,
+    pub(crate) reset: f64,
+    pub(crate) truncate: f64,
+    pub(crate) lie: f64,
+    pub(crate) seed: u64,
+    pub(crate) retry_after_secs: u64,
+}
+
+/// A fault spec could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FaultPlanError {
+    /// An entry is not `key=value`.
+    #[error("fault spec entry `{0}` is not key=value")]
+    NotKeyValue(String),
+    /// An unknown key.
+    #[error("unknown fault `{0}` (known: 500, 503, 429, reset, truncate, lie, seed, retry_after)")]
+    UnknownKey(String),
+    /// A value is not a number in range.
+    #[error(
+        "fault `{0}` has value `{1}`, which is not a fraction in [0, 1] (or a whole number for seed/retry_after)"
+    )]
+    BadValue(String, String),
+    /// The fractions add up to more than 1.
+    #[error("fault fractions add up to {0}, more than 1")]
+    TooMuch(f64),
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+impl FaultPlan {
+    /// No faults.
+    pub fn none() -> Self {
+        Self {
+            status_500: 0.0,
+            status_503: 0.0,
+            status_429: 0.0,
+            reset: 0.0,
+            truncate: 0.0,
+            lie: 0.0,
+            seed: 0,
+            retry_after_secs: 1,
+        }
+    }
+
+    /// Parses a comma-separated spec of `key=value` entries (see the type's docs).
+    pub fn parse(spec: &str) -> Result<Self, FaultPlanError> {
+        let mut plan = Self::none();
+        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (key, value) = entry
+                .split_once('=')
+                .ok_or_else(|| FaultPlanError::NotKeyValue(entry.to_owned()))?;
+            let (key, value) = (key.trim(), value.trim());
+            let bad = || FaultPlanError::BadValue(key.to_owned(), value.to_owned());
+            let fraction = || {
+                value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| (0.0..=1.0).contains(v))
+                    .ok_or_else(bad)
+            };
+            match key {
+                "500" => plan.status_500 = fraction()?,
+                "503" => plan.status_503 = fraction()?,
+                "429" => plan.status_429 = fraction()?,
+                "reset" => plan.reset = fraction()?,
+                "truncate" => plan.truncate = fraction()?,
+                "lie" => plan.lie = fraction()?,
+                "seed" => plan.seed = value.parse().map_err(|_| bad())?,
+                "retry_after" => plan.retry_after_secs = value.parse().map_err(|_| bad())?,
+                other => return Err(FaultPlanError::UnknownKey(other.to_owned())),
+            }
+        }
+        let total =
+            plan.status_500 + plan.status_503 + plan.status_429 + plan.reset + plan.truncate;
+        if total > 1.0 + f64::EPSILON {
+            return Err(FaultPlanError::TooMuch(total));
+        }
+        Ok(plan)
+    }
+
+    /// Whether this plan injects nothing.
+    pub fn is_none(&self) -> bool {
+        self.status_500 + self.status_503 + self.status_429 + self.reset + self.truncate + self.lie
+            == 0.0
+    }
+}
+
+/// What to do to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// Answer at once with this status.
+    Status(u16),
+    /// Cut the body midway and close the connection.
+    Reset,
+    /// Promise a `Content-Length`, send less, close.
+    Truncate,
+}
+
+/// The live fault state: the plan, its random sequence, and the one-shot switches tests flip.
+#[derive(Debug)]
+pub(crate) struct Faults {
+    pub(crate) plan: FaultPlan,
+    rng: Mutex<SplitMix>,
+    fail_query_jobs: AtomicU32,
+    fail_ingest_jobs: AtomicU32,
+    fail_async_queries: AtomicU32,
+    lies: Mutex<Vec<i64>>,
+}
+
+impl Faults {
+    pub(crate) fn new(plan: FaultPlan) -> Self {
+        let rng = Mutex::new(SplitMix::new(plan.seed));
+        Self {
+            plan,
+            rng,
+            fail_query_jobs: AtomicU32::new(0),
+            fail_ingest_jobs: AtomicU32::new(0),
+            fail_async_queries: AtomicU32::new(0),
+            lies: Mutex::default(),
+        }
+    }
+
+    fn draw(&self) -> f64 {
+        self.rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_f64()
+    }
+
+    /// Decides the fault (if any) for the next request.
+    pub(crate) fn roll(&self) -> Option<Fault> {
+        let p = &self.plan;
+        if p.status_500 + p.status_503 + p.status_429 + p.reset + p.truncate == 0.0 {
+            return None;
+        }
+        let mut u = self.draw();
+        for (fraction, fault) in [
+            (p.status_500, Fault::Status(500)),
+            (p.status_503, Fault::Status(503)),
+            (p.status_429, Fault::Status(429)),
+            (p.reset, Fault::Reset),
+            (p.truncate, Fault::Truncate),
+        ] {
+            if u < fraction {
+                return Some(fault);
+            }
+            u -= fraction;
+        }
+        None
+    }
+
+    /// The error to add to the next result page's `Sforce-NumberOfRecords`, if it should lie.
+    pub(crate) fn take_lie(&self) -> Option<i64> {
+        if let Some(delta) = self.lies.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Some(delta);
+        }
+        (self.plan.lie > 0.0 && self.draw() < self.plan.lie).then_some(1)
+    }
+
+    pub(crate) fn push_lie(&self, delta: i64) {
+        self.lies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(0, delta);
+    }
+
+    pub(crate) fn fail_next(&self, kind: JobKind) {
+        self.counter(kind).fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether the job being created now was told to fail (consumes one switch).
+    pub(crate) fn take_fail(&self, kind: JobKind) -> bool {
+        self.counter(kind)
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn counter(&self, kind: JobKind) -> &AtomicU32 {
+        match kind {
+            JobKind::Query => &self.fail_query_jobs,
+            JobKind::Ingest => &self.fail_ingest_jobs,
+            JobKind::AsyncQuery => &self.fail_async_queries,
+        }
+    }
+}
+
+/// Kinds of job a test can tell to fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobKind {
+    Query,
+    Ingest,
+    AsyncQuery,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs_and_rejects_nonsense() {
+        let plan =
+            FaultPlan::parse("503=0.05, 429=0.02,reset=0.02,truncate=0.01,seed=7").expect("valid");
+        assert_eq!(plan.status_503, 0.05);
+        assert_eq!(plan.seed, 7);
+        assert!(FaultPlan::parse("").expect("empty is none").is_none());
+        assert!(matches!(
+            FaultPlan::parse("404=0.1"),
+            Err(FaultPlanError::UnknownKey(_))
+        ));
+        assert!(matches!(
+            FaultPlan::parse("503=2"),
+            Err(FaultPlanError::BadValue(..))
+        ));
+        assert!(matches!(
+            FaultPlan::parse("503"),
+            Err(FaultPlanError::NotKeyValue(_))
+        ));
+        assert!(matches!(
+            FaultPlan::parse("503=0.6,500=0.6"),
+            Err(FaultPlanError::TooMuch(_))
+        ));
+    }
+
+    #[test]
+    fn rolls_are_reproducible_and_near_the_fractions() {
+        let plan = FaultPlan::parse("503=0.2,reset=0.1,seed=3").expect("valid");
+        let a = Faults::new(plan.clone());
+        let b = Faults::new(plan);
+        let rolls: Vec<_> = (0..2000).map(|_| a.roll()).collect();
+        assert_eq!(rolls, (0..2000).map(|_| b.roll()).collect::<Vec<_>>());
+        let n503 = rolls
+            .iter()
+            .filter(|r| **r == Some(Fault::Status(503)))
+            .count();
+        let resets = rolls.iter().filter(|r| **r == Some(Fault::Reset)).count();
+        assert!((300..500).contains(&n503), "{n503}");
+        assert!((130..270).contains(&resets), "{resets}");
+    }
+
+    #[test]
+    fn switches_fire_once_each() {
+        let faults = Faults::new(FaultPlan::none());
+        faults.fail_next(JobKind::Query);
+        assert!(faults.take_fail(JobKind::Query));
+        assert!(!faults.take_fail(JobKind::Query));
+        assert!(!faults.take_fail(JobKind::Ingest));
+        faults.push_lie(5);
+        assert_eq!(faults.take_lie(), Some(5));
+        assert_eq!(faults.take_lie(), None);
+    }
+}

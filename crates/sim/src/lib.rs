@@ -1,0 +1,484 @@
+//! haul-sim: a faithful, fast simulator of Salesforce Bulk API 2.0 (query and ingest), Salesforce
+//! Async SOQL, and Looker API 4.0 query tasks, written from the vendors' documented wire behaviour.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), haul_sim::SimError> {
+//! let sim = haul_sim::Sim::builder().seed(42).rows("Account", 100_000).start().await?;
+//! println!("{} {}", sim.instance_url(), sim.access_token());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Behaviour worth knowing (each module documents its own choices):
+//! - Result CSV: every value double-quoted, embedded quotes doubled, null as an empty unquoted
+//!   field; the job's delimiter and line ending; each page has its own header row.
+//! - Data is generated from (seed, object, row index) on demand; ingest and Async SOQL changes
+//!   sit in an overlay that later queries see.
+//! - Timing: a job spends a tenth of the job duration waiting, the rest in progress.
+#![warn(missing_docs)]
+
+mod app;
+mod body;
+pub mod cli;
+mod csv;
+mod data;
+mod faults;
+mod ids;
+mod looker;
+mod middleware;
+mod network;
+mod rng;
+mod salesforce;
+mod state;
+mod stats;
+mod tokens;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use haul_types::{
+    AsyncQueryStatus, ColumnDelimiter, IngestJobState, LineEnding, QueryJobState, QueryTaskStatus,
+};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::{FaultPlan, FaultPlanError};
+pub use network::NetworkProfile;
+pub use stats::{RequestCount, Stats};
+
+use crate::faults::{Faults, JobKind};
+use crate::state::{Config, Shared, State, lock};
+use crate::tokens::Realm;
+
+/// Errors of the simulator's library API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A SOQL query the simulator rejects, with the vendor's error code.
+    #[error("{code}: {message}")]
+    Query {
+        /// `MALFORMED_QUERY`, `INVALID_FIELD` or `INVALID_TYPE`.
+        code: String,
+        /// The vendor-style message.
+        message: String,
+    },
+    /// Writing output failed.
+    #[error("writing output failed")]
+    Io(#[from] std::io::Error),
+    /// A fault spec could not be read.
+    #[error("invalid fault spec")]
+    Faults(#[from] FaultPlanError),
+    /// A command-line argument is invalid.
+    #[error("invalid argument: {0}")]
+    Argument(String),
+}
+
+/// Configures and starts a simulator. Get one from [`Sim::builder`].
+#[derive(Debug, Clone)]
+pub struct SimBuilder {
+    addr: SocketAddr,
+    seed: u64,
+    rows: BTreeMap<String, u64>,
+    job_duration: Duration,
+    profile: NetworkProfile,
+    faults: FaultPlan,
+    token_lifetime: Duration,
+    api_limit: u64,
+    legacy_looker_204: bool,
+    default_page_size: u64,
+    list_page_size: usize,
+    looker_result_ttl: Duration,
+    token: Option<String>,
+}
+
+impl Default for SimBuilder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: 42,
+            rows: BTreeMap::new(),
+            job_duration: Duration::ZERO,
+            profile: NetworkProfile::none(),
+            faults: FaultPlan::none(),
+            token_lifetime: Duration::from_secs(365 * 86_400),
+            api_limit: 1_000_000,
+            legacy_looker_204: false,
+            default_page_size: 50_000,
+            list_page_size: 1_000,
+            looker_result_ttl: Duration::from_secs(3_600),
+            token: None,
+        }
+    }
+}
+
+impl SimBuilder {
+    /// Address to listen on; default `127.0.0.1:0` (any free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Seed of the generated data, ids and credentials; default 42.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Number of generated rows of a Salesforce object (`"Account"`, `"Contact"`, `"Opportunity"`,
+    /// `"Sample_Event__b"`, `"Event_Copy__c"`) or a Looker view (`"thelook.users"`,
+    /// `"thelook.orders"`, `"thelook.order_items"`, `"thelook.products"`).
+    pub fn rows(mut self, object: &str, rows: u64) -> Self {
+        self.rows.insert(object.to_owned(), rows);
+        self
+    }
+
+    /// How long a job takes from creation to completion (0 = instant, the default).
+    pub fn job_duration(mut self, duration: Duration) -> Self {
+        self.job_duration = duration;
+        self
+    }
+
+    /// Network latency and bandwidth; default none.
+    pub fn profile(mut self, profile: NetworkProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Faults to inject; default none.
+    pub fn faults(mut self, faults: FaultPlan) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Lifetime of issued access tokens, including [`Sim::access_token`]; default one year.
+    /// Looker reports at most an hour as `expires_in`.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Salesforce API requests allowed before `REQUEST_LIMIT_EXCEEDED`; default 1 000 000.
+    pub fn api_limit(mut self, limit: u64) -> Self {
+        self.api_limit = limit;
+        self
+    }
+
+    /// Answer Looker results of unfinished tasks with the legacy 204 instead of 202.
+    pub fn legacy_looker_204(mut self, legacy: bool) -> Self {
+        self.legacy_looker_204 = legacy;
+        self
+    }
+
+    /// Rows per result page when a request has no `maxRecords`; default 50 000.
+    pub fn default_page_size(mut self, rows: u64) -> Self {
+        self.default_page_size = rows.max(1);
+        self
+    }
+
+    /// Jobs per page of the job listings; default 1 000 (the vendor's).
+    pub fn list_page_size(mut self, jobs: usize) -> Self {
+        self.list_page_size = jobs.max(1);
+        self
+    }
+
+    /// How long finished Looker task results stay before the task is `expired`; default 1 hour.
+    pub fn looker_result_ttl(mut self, ttl: Duration) -> Self {
+        self.looker_result_ttl = ttl;
+        self
+    }
+
+    /// Use this exact string as the initial Salesforce access token.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Binds the address and starts serving in the background.
+    pub async fn start(self) -> Result<Sim, SimError> {
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: self.addr,
+            source,
+        })?;
+        let (stop, stopped) = watch::channel(false);
+        let rows = self.rows.clone();
+        let lookup = move |name: &str| rows.get(name).copied();
+        let config = Config {
+            seed: self.seed,
+            job_duration: self.job_duration,
+            profile: self.profile,
+            token_lifetime: self.token_lifetime,
+            api_limit: self.api_limit,
+            legacy_looker_204: self.legacy_looker_204,
+            default_page_size: self.default_page_size,
+            list_page_size: self.list_page_size,
+            looker_result_ttl: self.looker_result_ttl,
+        };
+        let org = data::Org::new(self.seed, &lookup);
+        let looker = looker::LookerState::new(looker::model::Data::new(self.seed, &lookup));
+        let state = Arc::new(State::new(
+            config,
+            org,
+            Faults::new(self.faults),
+            looker,
+            stopped.clone(),
+        ));
+        let access_token = match self.token {
+            Some(token) => {
+                state
+                    .tokens
+                    .accept(Realm::Salesforce, token.clone(), self.token_lifetime);
+                token
+            }
+            None => state.tokens.issue(Realm::Salesforce, self.token_lifetime),
+        };
+        let refresh_token = state.tokens.issue_refresh();
+        let server = tokio::spawn(serve(listener, state.clone(), stopped));
+        Ok(Sim {
+            state,
+            addr,
+            access_token,
+            refresh_token,
+            stop,
+            server: Some(server),
+        })
+    }
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    mut stopped: watch::Receiver<bool>,
+) {
+    use axum::serve::ListenerExt;
+    // Small JSON answers must not wait for delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let app = app::app(state);
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(%error, "haul-sim server stopped");
+    }
+}
+
+/// A running simulator. Dropping it stops the server (without waiting); [`Sim::shutdown`] waits.
+#[derive(Debug)]
+pub struct Sim {
+    state: Shared,
+    addr: SocketAddr,
+    access_token: String,
+    refresh_token: String,
+    stop: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Sim {
+    /// A builder with the defaults.
+    pub fn builder() -> SimBuilder {
+        SimBuilder::default()
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The Salesforce instance URL, `http://127.0.0.1:PORT` (API under `/services/data/vXX.X/`).
+    pub fn instance_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The Looker base URL, `http://127.0.0.1:PORT` (API under `/api/4.0`); the same server.
+    pub fn looker_base_url(&self) -> String {
+        self.instance_url()
+    }
+
+    /// A valid Salesforce access token (until [`Sim::expire_tokens`] or its lifetime ends).
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    /// A Salesforce refresh token for the `refresh_token` grant of `/services/oauth2/token`.
+    pub fn sf_refresh_token(&self) -> &str {
+        &self.refresh_token
+    }
+
+    /// The Salesforce connected app's client id (also the JWT `iss`).
+    pub fn sf_client_id(&self) -> &str {
+        &self.state.credentials.sf_client_id
+    }
+
+    /// The Salesforce connected app's client secret.
+    pub fn sf_client_secret(&self) -> &str {
+        &self.state.credentials.sf_client_secret
+    }
+
+    /// The Looker API client id.
+    pub fn looker_client_id(&self) -> &str {
+        &self.state.credentials.looker_client_id
+    }
+
+    /// The Looker API client secret.
+    pub fn looker_client_secret(&self) -> &str {
+        &self.state.credentials.looker_client_secret
+    }
+
+    /// Requests answered so far, by method, route template and status.
+    pub fn stats(&self) -> Stats {
+        self.state.stats.snapshot()
+    }
+
+    /// Salesforce API requests counted against the limit so far.
+    pub fn api_usage(&self) -> u64 {
+        self.state
+            .api_usage
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The state of a query job, or `None` if there is no such job (never created, or deleted).
+    pub fn query_job_state(&self, id: &str) -> Option<QueryJobState> {
+        lock(&self.state.query_jobs)
+            .get(id)
+            .map(|j| j.state.clone())
+    }
+
+    /// The state of an ingest job, or `None` if there is no such job.
+    pub fn ingest_job_state(&self, id: &str) -> Option<IngestJobState> {
+        lock(&self.state.ingest_jobs)
+            .get(id)
+            .map(|j| j.state.clone())
+    }
+
+    /// The status of an Async SOQL query, or `None` if there is no such query.
+    pub fn async_query_status(&self, id: &str) -> Option<AsyncQueryStatus> {
+        lock(&self.state.async_queries)
+            .get(id)
+            .map(|q| q.status.clone())
+    }
+
+    /// The status of a Looker query task (as `GET /query_tasks/{id}` would show it), or `None`.
+    pub fn looker_task_status(&self, id: &str) -> Option<QueryTaskStatus> {
+        let ttl = self.state.config.looker_result_ttl;
+        lock(&self.state.looker.tasks)
+            .get(id)
+            .map(|t| t.current_status(ttl))
+    }
+
+    /// Live (not deleted) records of a Salesforce object now, or `None` for an unknown object.
+    pub fn record_count(&self, object: &str) -> Option<u64> {
+        data::schema::object(object).map(|o| self.state.org.snapshot(o).live_count())
+    }
+
+    /// Invalidates every access token issued so far, Salesforce and Looker alike (refresh
+    /// tokens and client credentials keep working).
+    pub fn expire_tokens(&self) {
+        self.state.tokens.expire_all();
+    }
+
+    /// The next query job created will end in `Failed`.
+    pub fn fail_next_query_job(&self) {
+        self.state.faults.fail_next(JobKind::Query);
+    }
+
+    /// The next ingest job created will end in `Failed` with an `errorMessage`.
+    pub fn fail_next_ingest_job(&self) {
+        self.state.faults.fail_next(JobKind::Ingest);
+    }
+
+    /// The next Async SOQL query created will end in `Failed` with a `message`.
+    pub fn fail_next_async_query(&self) {
+        self.state.faults.fail_next(JobKind::AsyncQuery);
+    }
+
+    /// The next result page served reports `Sforce-NumberOfRecords` off by `delta` (once).
+    pub fn lie_about_record_count(&self, delta: i64) {
+        self.state.faults.push_lie(delta);
+    }
+
+    /// The complete CSV a correct client produces by downloading `soql` (operation `query`) now:
+    /// one header row, then every row in result order, in the given dialect.
+    pub fn expected_query_csv(
+        &self,
+        soql: &str,
+        delimiter: ColumnDelimiter,
+        line_ending: LineEnding,
+    ) -> Result<Vec<u8>, SimError> {
+        let mut out = Vec::new();
+        self.write_expected_query_csv(soql, delimiter, line_ending, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Sim::expected_query_csv`], streamed into `out` (for big results); returns the
+    /// number of data rows written.
+    pub fn write_expected_query_csv(
+        &self,
+        soql: &str,
+        delimiter: ColumnDelimiter,
+        line_ending: LineEnding,
+        out: &mut impl Write,
+    ) -> Result<u64, SimError> {
+        let parsed = data::soql::parse(soql).map_err(|e| SimError::Query {
+            code: e.code.to_owned(),
+            message: e.message,
+        })?;
+        let rows = data::query::evaluate(self.state.org.snapshot(parsed.object), &parsed, false);
+        let dialect = csv::Dialect::new(&delimiter, &line_ending);
+        let mut buf = Vec::with_capacity(1 << 20);
+        rows.write_header(&mut buf, dialect);
+        let mut position = 0;
+        while position < rows.len() {
+            let end = (position + 4096).min(rows.len());
+            rows.write_rows(&mut buf, dialect, position, end);
+            out.write_all(&buf)?;
+            buf.clear();
+            position = end;
+        }
+        out.write_all(&buf)?;
+        Ok(rows.len())
+    }
+
+    /// Stops the server and waits (up to five seconds) for it to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(mut server) = self.server.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}

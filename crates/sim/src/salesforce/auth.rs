@@ -1,0 +1,220 @@
+//! Salesforce authentication: the bearer-token guard on `/services/data/vXX.X/*` (with the API
+//! usage count and `Sforce-Limit-Info`), and the OAuth token endpoint.
+//!
+//! The JWT bearer grant decodes the assertion's claims and checks `iss` (the client id) and `exp`;
+//! **signatures are not verified** — the simulator has no certificate to verify them with.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
+
+use super::errors::{error, json};
+use crate::state::Shared;
+use crate::tokens::Realm;
+
+/// The token a request carries in `Authorization: Bearer …` (or the older `OAuth …` scheme).
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth"))
+        .then(|| token.trim())
+}
+
+/// Rejects requests without a live token, counts API usage, enforces the daily limit, and adds
+/// `Sforce-Limit-Info` to every response.
+pub(crate) async fn guard(State(st): State<Shared>, request: Request, next: Next) -> Response {
+    let authorised =
+        bearer(request.headers()).is_some_and(|t| st.tokens.valid(Realm::Salesforce, t));
+    if !authorised {
+        let response = error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        );
+        return with_usage(&st, response, st.api_usage.load(Ordering::SeqCst));
+    }
+    let used = st.api_usage.fetch_add(1, Ordering::SeqCst) + 1;
+    if used > st.config.api_limit {
+        let response = error(
+            StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        );
+        return with_usage(&st, response, used);
+    }
+    with_usage(&st, next.run(request).await, used)
+}
+
+/// Adds `Sforce-Limit-Info: api-usage=used/limit`.
+pub(crate) fn with_usage(st: &Shared, mut response: Response, used: u64) -> Response {
+    let value = format!("api-usage={used}/{}", st.config.api_limit);
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert("sforce-limit-info", value);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    refresh_token: Option<String>,
+    assertion: Option<String>,
+}
+
+fn oauth_error(code: &str, description: &str) -> Response {
+    json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({ "error": code, "error_description": description }),
+    )
+}
+
+/// `POST /services/oauth2/token`: client_credentials, refresh_token and JWT bearer grants.
+pub(crate) async fn token(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(mut form) = serde_urlencoded::from_bytes::<TokenForm>(&body) else {
+        return oauth_error("invalid_request", "malformed request body");
+    };
+    if let Some((id, secret)) = basic_credentials(&headers) {
+        form.client_id.get_or_insert(id);
+        form.client_secret.get_or_insert(secret);
+    }
+    let creds = &st.credentials;
+    let id_ok = |id: &Option<String>| id.as_deref() == Some(creds.sf_client_id.as_str());
+    let granted = match form.grant_type.as_deref() {
+        Some("client_credentials") => {
+            id_ok(&form.client_id)
+                && form.client_secret.as_deref() == Some(creds.sf_client_secret.as_str())
+        }
+        Some("refresh_token") => {
+            if form.client_id.is_some() && !id_ok(&form.client_id) {
+                return oauth_error("invalid_client_id", "client identifier invalid");
+            }
+            if !form
+                .refresh_token
+                .as_deref()
+                .is_some_and(|t| st.tokens.is_refresh(t))
+            {
+                return oauth_error("invalid_grant", "expired access/refresh token");
+            }
+            true
+        }
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+            match form
+                .assertion
+                .as_deref()
+                .map(|a| jwt_acceptable(a, &creds.sf_client_id))
+            {
+                Some(Ok(())) => true,
+                Some(Err(why)) => return oauth_error("invalid_grant", why),
+                None => return oauth_error("invalid_request", "assertion is required"),
+            }
+        }
+        Some(_) => return oauth_error("unsupported_grant_type", "grant type not supported"),
+        None => return oauth_error("invalid_request", "grant_type is required"),
+    };
+    if !granted {
+        return oauth_error("invalid_client", "invalid client credentials");
+    }
+    let access = st.tokens.issue(Realm::Salesforce, st.config.token_lifetime);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let instance = format!("http://{host}");
+    let issued = chrono::Utc::now().timestamp_millis().to_string();
+    json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "access_token": access,
+            "instance_url": instance,
+            "id": format!("{instance}/id/00DHs0000000simEAA/005Hs0000000001IAA"),
+            "token_type": "Bearer",
+            "issued_at": issued,
+            "signature": STANDARD.encode(issued.as_bytes()),
+            "scope": "api",
+        }),
+    )
+    .into_response()
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+/// Checks the claims of a JWT assertion: `iss` must be the client id and `exp` in the future.
+/// The signature is deliberately not verified.
+fn jwt_acceptable(assertion: &str, client_id: &str) -> Result<(), &'static str> {
+    let mut parts = assertion.split('.');
+    let (Some(_header), Some(claims), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("invalid assertion");
+    };
+    let claims = URL_SAFE_NO_PAD
+        .decode(claims.trim_end_matches('='))
+        .map_err(|_| "invalid assertion")?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&claims).map_err(|_| "invalid assertion")?;
+    if claims.get("iss").and_then(|v| v.as_str()) != Some(client_id) {
+        return Err("invalid client credentials");
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .ok_or("invalid assertion")?;
+    if exp <= chrono::Utc::now().timestamp() {
+        return Err("expired authorization code");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(claims: &serde_json::Value) -> String {
+        let enc = |v: &[u8]| URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.{}",
+            enc(br#"{"alg":"RS256"}"#),
+            enc(claims.to_string().as_bytes()),
+            enc(b"sig")
+        )
+    }
+
+    #[test]
+    fn jwt_claims_are_checked() {
+        let future = chrono::Utc::now().timestamp() + 300;
+        assert_eq!(
+            jwt_acceptable(
+                &jwt(&serde_json::json!({"iss": "cid", "exp": future})),
+                "cid"
+            ),
+            Ok(())
+        );
+        assert!(
+            jwt_acceptable(
+                &jwt(&serde_json::json!({"iss": "other", "exp": future})),
+                "cid"
+            )
+            .is_err()
+        );
+        assert!(jwt_acceptable(&jwt(&serde_json::json!({"iss": "cid", "exp": 1})), "cid").is_err());
+        assert!(jwt_acceptable("not-a-jwt", "cid").is_err());
+    }
+}
