@@ -34,8 +34,9 @@ pub(crate) struct Plan {
     pub(crate) delimiter: u8,
 }
 
+/// `CODE:message:fields --`; with no fields the vendor writes `CODE:message:--`.
 fn row_error(code: &str, message: &str, fields: &str) -> String {
-    format!("{code}:{message}:{fields} --")
+    if fields.is_empty() { format!("{code}:{message}:--") } else { format!("{code}:{message}:{fields} --") }
 }
 
 /// Parses the data and checks its header; a job-level problem is the job's `errorMessage`.
