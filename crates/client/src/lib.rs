@@ -28,7 +28,7 @@
 
 mod runtime;
 
-pub use runtime::{BearerToken, Context, NoToken, TokenSource};
+pub use runtime::{BearerToken, Context, Execute, NoToken, TokenSource};
 
 // Re-exported so that callers name exactly the versions the generated code was built against.
 pub use progenitor_client;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures::future::BoxFuture;
 use haul_types::ApiUsage;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, InvalidHeaderValue};
 
@@ -17,6 +18,18 @@ const LIMIT_INFO_HEADER: HeaderName = HeaderName::from_static("sforce-limit-info
 pub trait TokenSource: Send + Sync + 'static {
     /// The header value to send, such as `Bearer 00D...`, or `None` to send no `Authorization`.
     fn authorization(&self) -> Option<HeaderValue>;
+}
+
+/// Sends one request. The default sends it once; the `haul` crate installs one that retries transient
+/// failures and refreshes an expired token, so that every generated operation gets that behaviour.
+pub trait Execute: Send + Sync + 'static {
+    /// Sends `request` through `client` (its `Authorization` header is already set) and returns the
+    /// final response: a retried request returns the response of its last attempt.
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+    ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>>;
 }
 
 /// A fixed bearer token: `Authorization: Bearer <token>`. Its value never appears in `Debug` output.
@@ -59,6 +72,7 @@ impl TokenSource for NoToken {
 #[derive(Clone)]
 pub struct Context {
     token: Arc<dyn TokenSource>,
+    executor: Option<Arc<dyn Execute>>,
     last_api_usage: Arc<Mutex<Option<ApiUsage>>>,
 }
 
@@ -72,8 +86,15 @@ impl Context {
     pub fn from_shared(token: Arc<dyn TokenSource>) -> Self {
         Self {
             token,
+            executor: None,
             last_api_usage: Arc::default(),
         }
+    }
+
+    /// The same context, sending requests through `executor` instead of once each.
+    pub fn with_executor(mut self, executor: Arc<dyn Execute>) -> Self {
+        self.executor = Some(executor);
+        self
     }
 
     /// The API usage of the most recent Salesforce response that reported it, if any.
@@ -92,6 +113,18 @@ impl Context {
             Some(value) => headers.insert(AUTHORIZATION, value),
             None => headers.remove(AUTHORIZATION),
         };
+    }
+
+    /// Sends a request, through the executor when one is installed.
+    pub(crate) async fn execute(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+    ) -> reqwest::Result<reqwest::Response> {
+        match &self.executor {
+            Some(executor) => executor.execute(client, request).await,
+            None => client.execute(request).await,
+        }
     }
 
     /// Called after each response arrives.
@@ -113,6 +146,7 @@ impl Context {
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
+            .field("executor", &self.executor.is_some())
             .field("last_api_usage", &self.last_api_usage())
             .finish_non_exhaustive()
     }
@@ -133,6 +167,15 @@ macro_rules! install_hooks {
                 ) -> ::std::result::Result<(), ::progenitor_client::Error<E>> {
                     ::progenitor_client::ClientInfo::inner(self).prepare_request(request);
                     Ok(())
+                }
+
+                async fn exec(
+                    &self,
+                    request: ::reqwest::Request,
+                    _info: &::progenitor_client::OperationInfo,
+                ) -> ::reqwest::Result<::reqwest::Response> {
+                    let client = ::progenitor_client::ClientInfo::client(self);
+                    ::progenitor_client::ClientInfo::inner(self).execute(client, request).await
                 }
 
                 async fn post<E>(

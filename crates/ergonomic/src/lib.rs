@@ -1,7 +1,38 @@
 //! haul: get the results of asynchronous query jobs fast and without losing a row.
 //!
-//! This crate layers polling, pagination and parallel download over the generated low-level client
-//! in `haul-client`. It re-exports the shared types of `haul-types`.
+//! Submit a job, wait while the server works, then page through or download what it produced, for
+//! Salesforce Bulk API 2.0 query jobs (with parallel downloads through `resultPages`, API 58.0+).
+//! haul checks every page's row count against `Sforce-NumberOfRecords` and the total against the job's
+//! `numberRecordsProcessed`, aborts jobs it abandons when asked, and resumes interrupted downloads.
+//!
+//! ```no_run
+//! # async fn example() -> haul::Result<()> {
+//! let sf = haul::Salesforce::builder()
+//!     .instance_url("https://acme.my.salesforce.com")
+//!     .auth(haul::auth::AccessToken::new("00D...!AQ0AQ..."))
+//!     .build()?;
+//! let report = sf.bulk_query("SELECT Id, Name FROM Account").download_to("accounts.csv").await?;
+//! println!("{} rows in {} pages", report.records, report.pages);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The layers below: `haul-client` (generated from the OpenAPI specs) and `haul-types` (shared types,
+//! re-exported as [`types`]).
 #![warn(missing_docs)]
 
+pub mod auth;
+mod error;
+mod poll;
+mod retry;
+pub mod salesforce;
+mod secret;
+mod transport;
+
+pub use error::{BoxError, Error, Result};
 pub use haul_types as types;
+pub use poll::{BackoffPolicy, Poller};
+pub use retry::RetryPolicy;
+pub use salesforce::{Salesforce, SalesforceBuilder};
+pub use secret::Secret;
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,341 @@
+//! Salesforce credentials, and the token store that turns them into `Authorization` headers.
+//!
+//! Four ways to authenticate: a ready [`AccessToken`], or one of three OAuth 2.0 flows against
+//! `/services/oauth2/token` ([`ClientCredentials`], [`RefreshToken`], [`JwtBearer`]) which haul runs
+//! itself, again whenever the server says the token expired.
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use haul_client::TokenSource;
+use haul_client::reqwest::{self, header::HeaderValue};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// A ready access token (a session id). It cannot be refreshed: when it expires, requests fail with
+/// an authentication error.
+#[derive(Debug, Clone)]
+pub struct AccessToken(Secret);
+
+impl AccessToken {
+    /// A token obtained elsewhere.
+    pub fn new(token: impl Into<Secret>) -> Self {
+        Self(token.into())
+    }
+}
+
+/// The OAuth 2.0 client-credentials flow of a connected app.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    client_id: String,
+    client_secret: Secret,
+}
+
+impl ClientCredentials {
+    /// The connected app's consumer key and secret.
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        }
+    }
+}
+
+/// The OAuth 2.0 refresh-token flow.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    client_id: String,
+    client_secret: Option<Secret>,
+    refresh_token: Secret,
+}
+
+impl RefreshToken {
+    /// A refresh token issued to the connected app `client_id`.
+    pub fn new(client_id: impl Into<String>, refresh_token: impl Into<Secret>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: None,
+            refresh_token: refresh_token.into(),
+        }
+    }
+
+    /// The connected app's secret, when the app requires it for refreshes.
+    pub fn client_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+}
+
+/// The OAuth 2.0 JWT bearer flow: an assertion signed (RS256) with the connected app's private key.
+#[derive(Debug, Clone)]
+pub struct JwtBearer {
+    client_id: String,
+    username: String,
+    private_key_pem: Secret,
+    audience: String,
+}
+
+impl JwtBearer {
+    /// Authenticates as `username` through the connected app `client_id`, signing with an RSA private
+    /// key in PEM form. The audience defaults to `https://login.salesforce.com`.
+    pub fn new(
+        client_id: impl Into<String>,
+        username: impl Into<String>,
+        private_key_pem: impl Into<Secret>,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            username: username.into(),
+            private_key_pem: private_key_pem.into(),
+            audience: "https://login.salesforce.com".into(),
+        }
+    }
+
+    /// The audience claim: `https://test.salesforce.com` for sandboxes, or a My Domain URL.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = audience.into();
+        self
+    }
+
+    fn assertion(&self) -> Result<String> {
+        #[derive(serde::Serialize)]
+        struct Claims<'a> {
+            iss: &'a str,
+            sub: &'a str,
+            aud: &'a str,
+            exp: u64,
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let claims = Claims {
+            iss: &self.client_id,
+            sub: &self.username,
+            aud: &self.audience,
+            exp: (now + Duration::from_secs(180)).as_secs(),
+        };
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(self.private_key_pem.expose().as_bytes())
+            .map_err(|source| Error::Auth {
+                detail: "the JWT private key is not an RSA key in PEM form".into(),
+                source: Some(Box::new(source)),
+            })?;
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        jsonwebtoken::encode(&header, &claims, &key).map_err(|source| Error::Auth {
+            detail: "signing the JWT assertion failed".into(),
+            source: Some(Box::new(source)),
+        })
+    }
+}
+
+/// How a [`Salesforce`](crate::Salesforce) client authenticates.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SalesforceAuth {
+    /// A ready access token.
+    AccessToken(AccessToken),
+    /// The client-credentials flow.
+    ClientCredentials(ClientCredentials),
+    /// The refresh-token flow.
+    RefreshToken(RefreshToken),
+    /// The JWT bearer flow.
+    JwtBearer(JwtBearer),
+}
+
+macro_rules! into_auth {
+    ($($variant:ident),+) => {$(
+        impl From<$variant> for SalesforceAuth {
+            fn from(value: $variant) -> Self {
+                Self::$variant(value)
+            }
+        }
+    )+};
+}
+into_auth!(AccessToken, ClientCredentials, RefreshToken, JwtBearer);
+
+/// The current token, and the means to obtain a new one.
+pub(crate) struct TokenStore {
+    auth: SalesforceAuth,
+    token_url: String,
+    http: reqwest::Client,
+    current: RwLock<Option<HeaderValue>>,
+    /// Serialises refreshes so that many requests failing at once cause one token request.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl TokenStore {
+    pub(crate) fn new(
+        auth: SalesforceAuth,
+        token_url: String,
+        http: reqwest::Client,
+    ) -> Result<Arc<Self>> {
+        let current = match &auth {
+            SalesforceAuth::AccessToken(AccessToken(token)) => Some(bearer(token)?),
+            _ => None,
+        };
+        Ok(Arc::new(Self {
+            auth,
+            token_url,
+            http,
+            current: RwLock::new(current),
+            refreshing: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// Whether a new token can be obtained (every flow but a fixed access token).
+    pub(crate) fn can_refresh(&self) -> bool {
+        !matches!(self.auth, SalesforceAuth::AccessToken(_))
+    }
+
+    /// Obtains a new token unless another request already replaced `stale` (the value it was sent
+    /// with) in the meantime.
+    pub(crate) async fn refresh(&self, stale: Option<&HeaderValue>) -> Result<()> {
+        let _only_one = self.refreshing.lock().await;
+        if self.authorization().as_ref() != stale {
+            return Ok(());
+        }
+        let token = self.request_token().await?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(bearer(&token)?);
+        tracing::debug!("obtained a new Salesforce access token");
+        Ok(())
+    }
+
+    async fn request_token(&self) -> Result<Secret> {
+        let form: Vec<(&str, String)> = match &self.auth {
+            SalesforceAuth::AccessToken(_) => {
+                return Err(Error::Auth {
+                    detail: "the access token was refused and cannot be refreshed".into(),
+                    source: None,
+                });
+            }
+            SalesforceAuth::ClientCredentials(c) => vec![
+                ("grant_type", "client_credentials".into()),
+                ("client_id", c.client_id.clone()),
+                ("client_secret", c.client_secret.expose().to_owned()),
+            ],
+            SalesforceAuth::RefreshToken(r) => {
+                let mut form = vec![
+                    ("grant_type", "refresh_token".into()),
+                    ("client_id", r.client_id.clone()),
+                    ("refresh_token", r.refresh_token.expose().to_owned()),
+                ];
+                if let Some(secret) = &r.client_secret {
+                    form.push(("client_secret", secret.expose().to_owned()));
+                }
+                form
+            }
+            SalesforceAuth::JwtBearer(j) => vec![
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer".into(),
+                ),
+                ("assertion", j.assertion()?),
+            ],
+        };
+        let response = self
+            .http
+            .post(&self.token_url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|source| Error::Auth {
+                detail: "the token endpoint could not be reached".into(),
+                source: Some(Box::new(source)),
+            })?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|source| Error::Auth {
+            detail: "reading the token response failed".into(),
+            source: Some(Box::new(source)),
+        })?;
+        parse_token_response(status.as_u16(), &body)
+    }
+}
+
+impl TokenSource for TokenStore {
+    fn authorization(&self) -> Option<HeaderValue> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+fn bearer(token: &Secret) -> Result<HeaderValue> {
+    let mut value =
+        HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| Error::Auth {
+            detail: "the access token holds characters an HTTP header cannot carry".into(),
+            source: None,
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Reads `{access_token, ...}` or the OAuth error `{error, error_description}`.
+fn parse_token_response(status: u16, body: &[u8]) -> Result<Secret> {
+    #[derive(Deserialize)]
+    struct Granted {
+        access_token: String,
+    }
+    #[derive(Deserialize)]
+    struct Refused {
+        error: String,
+        error_description: Option<String>,
+    }
+    if (200..300).contains(&status)
+        && let Ok(granted) = serde_json::from_slice::<Granted>(body)
+    {
+        return Ok(Secret::new(granted.access_token));
+    }
+    let detail = match serde_json::from_slice::<Refused>(body) {
+        Ok(refused) => format!(
+            "the token endpoint answered {status}: {}{}",
+            refused.error,
+            refused
+                .error_description
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
+        ),
+        Err(_) => format!("the token endpoint answered {status} without a token"),
+    };
+    Err(Error::Auth {
+        detail,
+        source: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_responses_are_read_without_echoing_secrets() {
+        let granted =
+            parse_token_response(200, br#"{"access_token":"00Dabc","instance_url":"x"}"#).unwrap();
+        assert_eq!(granted.expose(), "00Dabc");
+        assert_eq!(format!("{granted:?} {granted}"), "<redacted> <redacted>");
+        let refused = parse_token_response(
+            400,
+            br#"{"error":"invalid_grant","error_description":"authentication failure"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "authentication failed: the token endpoint answered 400: invalid_grant (authentication failure)"
+        );
+        assert!(refused.is_auth());
+    }
+
+    #[test]
+    fn credentials_never_print_their_secrets() {
+        let printed = format!(
+            "{:?} {:?} {:?}",
+            ClientCredentials::new("id", "s3cr3t"),
+            RefreshToken::new("id", "r3fr3sh").client_secret("s3cr3t"),
+            JwtBearer::new("id", "user", "-----BEGIN PRIVATE KEY-----k3y"),
+        );
+        for secret in ["s3cr3t", "r3fr3sh", "k3y"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+    }
+}

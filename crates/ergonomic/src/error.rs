@@ -1,0 +1,326 @@
+//! The one error type of haul.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Errors of every sort that haul reports.
+///
+/// Use the predicates ([`is_retryable`](Error::is_retryable), [`is_not_found`](Error::is_not_found),
+/// [`is_auth`](Error::is_auth), [`is_timeout`](Error::is_timeout)) and accessors
+/// ([`status`](Error::status), [`vendor_code`](Error::vendor_code),
+/// [`vendor_message`](Error::vendor_message)) rather than matching variants where you can. The
+/// underlying cause is kept as the [`source`](std::error::Error::source), not repeated in `Display`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with an error status.
+    #[error("{operation}: the server answered {status}{}", vendor_suffix(code.as_deref(), message.as_deref()))]
+    #[non_exhaustive]
+    Api {
+        /// The operation, such as `get_query_job`.
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The vendor's error code, such as `INVALID_SESSION_ID`.
+        code: Option<String>,
+        /// The vendor's message.
+        message: Option<String>,
+        /// How long the server asked the client to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// The request could not be sent, or the response could not be read (connection refused or reset,
+    /// timeout, truncated body).
+    #[error("{operation}: the connection failed")]
+    #[non_exhaustive]
+    Transport {
+        /// The operation.
+        operation: &'static str,
+        /// Whether the failure was a request timeout.
+        timed_out: bool,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// Obtaining or refreshing a token failed.
+    #[error("authentication failed: {detail}")]
+    #[non_exhaustive]
+    Auth {
+        /// What failed, without any secret.
+        detail: String,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Waiting for a job took longer than its limit.
+    #[error("gave up waiting for {what} after {waited:?} (last state: {last_state})")]
+    #[non_exhaustive]
+    Timeout {
+        /// What was awaited, such as `query job 750...`.
+        what: String,
+        /// How long haul waited.
+        waited: Duration,
+        /// The state last seen.
+        last_state: String,
+    },
+    /// A job ended in failure, or was aborted.
+    #[error("{what} ended {state}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    #[non_exhaustive]
+    JobFailed {
+        /// The job, such as `query job 750...`.
+        what: String,
+        /// Its final state, such as `Failed` or `Aborted`.
+        state: String,
+        /// The server's explanation, when it gives one.
+        message: Option<String>,
+    },
+    /// Downloaded data disagrees with what the server said it would hold.
+    #[error("integrity check failed: {detail}")]
+    #[non_exhaustive]
+    Integrity {
+        /// What disagreed.
+        detail: String,
+    },
+    /// The caller's input cannot be used.
+    #[error("invalid input: {detail}")]
+    #[non_exhaustive]
+    InvalidInput {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The server's answer is not what the API promises.
+    #[error("{operation}: unexpected response: {detail}")]
+    #[non_exhaustive]
+    InvalidResponse {
+        /// The operation.
+        operation: &'static str,
+        /// What was unexpected.
+        detail: String,
+    },
+    /// Reading or writing a local file failed.
+    #[error("{}: {source}", path.display())]
+    #[non_exhaustive]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The work was cancelled by the caller.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// A boxed cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result` with haul's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn vendor_suffix(code: Option<&str>, message: Option<&str>) -> String {
+    match (code, message) {
+        (Some(code), Some(message)) => format!(" {code}: {message}"),
+        (Some(text), None) | (None, Some(text)) => format!(": {text}"),
+        (None, None) => String::new(),
+    }
+}
+
+impl Error {
+    /// Whether trying the same request again may succeed: 429, 5xx, and connection failures.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => *status == 429 || (500..600).contains(status),
+            Self::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the server says the resource does not exist (404, or Salesforce's `NOT_FOUND`).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Api { status: 404, .. }) || self.vendor_code() == Some("NOT_FOUND")
+    }
+
+    /// Whether credentials were refused or could not be obtained.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Self::Auth { .. } | Self::Api { status: 401, .. })
+            || self.vendor_code() == Some("INVALID_SESSION_ID")
+    }
+
+    /// Whether a wait or a request ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout { .. }
+                | Self::Transport {
+                    timed_out: true,
+                    ..
+                }
+        )
+    }
+
+    /// Whether the org's API allocation is used up (`REQUEST_LIMIT_EXCEEDED`).
+    pub fn is_limit_exceeded(&self) -> bool {
+        self.vendor_code() == Some("REQUEST_LIMIT_EXCEEDED")
+    }
+
+    /// The HTTP status of an error answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The vendor's error code, such as `INVALID_SESSION_ID`.
+    pub fn vendor_code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked to wait before trying again (`Retry-After` in seconds).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The vendor's error message.
+    pub fn vendor_message(&self) -> Option<&str> {
+        match self {
+            Self::Api { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid_input(detail: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn invalid_response(operation: &'static str, detail: impl Into<String>) -> Self {
+        Self::InvalidResponse {
+            operation,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn integrity(detail: impl Into<String>) -> Self {
+        Self::Integrity {
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn transport(operation: &'static str, source: reqwest_error::Error) -> Self {
+        Self::Transport {
+            operation,
+            timed_out: source.is_timeout(),
+            source: Box::new(source),
+        }
+    }
+}
+
+// Kept private: reqwest is an implementation detail and never named in haul's public API.
+mod reqwest_error {
+    pub(crate) use haul_client::reqwest::Error;
+}
+
+pub(crate) use convert::from_client;
+
+mod convert {
+    use std::time::Duration;
+
+    use haul_client::progenitor_client::Error as ClientError;
+
+    use super::Error;
+
+    /// A generated error body from which the vendor's code and message can be read.
+    pub(crate) trait VendorBody {
+        fn code_and_message(&self) -> (Option<String>, Option<String>);
+    }
+
+    macro_rules! salesforce_error_list {
+        ($($module:ident),+) => {$(
+            impl VendorBody for haul_client::$module::types::SalesforceErrorList {
+                fn code_and_message(&self) -> (Option<String>, Option<String>) {
+                    match self.first() {
+                        Some(first) => (Some(first.error_code.clone()), Some(first.message.clone())),
+                        None => (None, None),
+                    }
+                }
+            }
+        )+};
+    }
+    salesforce_error_list!(
+        salesforce_bulk_query,
+        salesforce_bulk_ingest,
+        salesforce_async_soql
+    );
+
+    impl VendorBody for haul_client::looker_query_tasks::types::Error {
+        fn code_and_message(&self) -> (Option<String>, Option<String>) {
+            (None, self.message.clone())
+        }
+    }
+
+    /// Maps an error of the generated client onto [`Error`].
+    pub(crate) fn from_client<E: VendorBody>(
+        operation: &'static str,
+        error: ClientError<E>,
+    ) -> Error {
+        match error {
+            ClientError::ErrorResponse(response) => {
+                let status = response.status().as_u16();
+                let retry_after = retry_after(response.headers());
+                let (code, message) = response.into_inner().code_and_message();
+                Error::Api {
+                    operation,
+                    status,
+                    code,
+                    message,
+                    retry_after,
+                }
+            }
+            ClientError::UnexpectedResponse(response) => Error::Api {
+                operation,
+                status: response.status().as_u16(),
+                code: None,
+                message: None,
+                retry_after: retry_after(response.headers()),
+            },
+            ClientError::CommunicationError(source)
+            | ClientError::ResponseBodyError(source)
+            | ClientError::InvalidUpgrade(source) => Error::transport(operation, source),
+            ClientError::InvalidResponsePayload(body, source) => Error::invalid_response(
+                operation,
+                format!("{source} (body starts {:?})", preview(&body)),
+            ),
+            ClientError::InvalidRequest(detail) | ClientError::Custom(detail) => {
+                Error::invalid_input(format!("{operation}: {detail}"))
+            }
+        }
+    }
+
+    fn retry_after(headers: &haul_client::reqwest::header::HeaderMap) -> Option<Duration> {
+        let text = headers
+            .get(haul_client::reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?;
+        text.trim().parse().ok().map(Duration::from_secs)
+    }
+
+    /// The first bytes of a body, for error messages: bounded, whatever the server sent.
+    fn preview(body: &[u8]) -> String {
+        String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
+    }
+}

@@ -1,0 +1,101 @@
+//! The executor every generated request goes through: retries, and one token refresh on 401.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use haul_client::reqwest::{self, StatusCode, header::AUTHORIZATION};
+use haul_client::{Execute, TokenSource};
+
+use crate::auth::TokenStore;
+use crate::retry::RetryPolicy;
+
+/// Sends requests under a [`RetryPolicy`], obtaining a token first when there is none yet and
+/// refreshing it once when the server answers 401.
+pub(crate) struct Transport {
+    pub(crate) retry: RetryPolicy,
+    pub(crate) auth: Arc<TokenStore>,
+}
+
+impl Execute for Transport {
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+    ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
+        Box::pin(self.send(client, request))
+    }
+}
+
+impl Transport {
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        mut request: reqwest::Request,
+    ) -> reqwest::Result<reqwest::Response> {
+        if self.auth.authorization().is_none() && self.auth.can_refresh() {
+            self.refresh_into(&mut request, None).await;
+        }
+        let method = request.method().clone();
+        let mut refreshed = false;
+        let mut attempt = 1;
+        loop {
+            let spare = request.try_clone();
+            let outcome = client.execute(request).await;
+            let unauthorized =
+                matches!(&outcome, Ok(response) if response.status() == StatusCode::UNAUTHORIZED);
+            if unauthorized && !refreshed && self.auth.can_refresh() {
+                if let Some(mut again) = spare {
+                    refreshed = true;
+                    let stale = again.headers().get(AUTHORIZATION).cloned();
+                    if self.refresh_into(&mut again, stale).await {
+                        request = again;
+                        continue;
+                    }
+                }
+                return outcome;
+            }
+            match (self.retry.decide(&method, attempt, &outcome), spare) {
+                (Some(wait), Some(again)) => {
+                    tracing::debug!(
+                        %method,
+                        path = again.url().path(),
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        outcome = %describe(&outcome),
+                        "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    request = again;
+                    attempt += 1;
+                }
+                _ => return outcome,
+            }
+        }
+    }
+
+    /// Refreshes the token and puts it on `request`; false when no token could be obtained.
+    async fn refresh_into(
+        &self,
+        request: &mut reqwest::Request,
+        stale: Option<reqwest::header::HeaderValue>,
+    ) -> bool {
+        if let Err(error) = self.auth.refresh(stale.as_ref()).await {
+            tracing::warn!(%error, "could not obtain an access token");
+            return false;
+        }
+        match self.auth.authorization() {
+            Some(value) => {
+                request.headers_mut().insert(AUTHORIZATION, value);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn describe(outcome: &reqwest::Result<reqwest::Response>) -> String {
+    match outcome {
+        Ok(response) => response.status().to_string(),
+        Err(error) => error.to_string(),
+    }
+}

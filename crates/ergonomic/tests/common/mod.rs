@@ -1,0 +1,93 @@
+//! Starting haul-sim and a client of it.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use haul::auth::{AccessToken, ClientCredentials};
+use haul::{RetryPolicy, Salesforce};
+use haul_sim::{Sim, SimBuilder};
+
+pub fn sim() -> SimBuilder {
+    Sim::builder()
+        .seed(7)
+        .job_duration(Duration::from_millis(50))
+}
+
+/// Fast retries, so that fault tests do not sleep for long.
+pub fn quick_retries() -> RetryPolicy {
+    RetryPolicy::default().with_backoff(Duration::from_millis(5), Duration::from_millis(50))
+}
+
+pub fn client(sim: &Sim) -> Salesforce {
+    Salesforce::builder()
+        .instance_url(sim.instance_url())
+        .auth(AccessToken::new(sim.access_token()))
+        .retry(quick_retries())
+        .build()
+        .expect("client")
+}
+
+pub fn oauth_client(sim: &Sim) -> Salesforce {
+    Salesforce::builder()
+        .instance_url(sim.instance_url())
+        .auth(ClientCredentials::new(
+            sim.sf_client_id(),
+            sim.sf_client_secret(),
+        ))
+        .retry(quick_retries())
+        .build()
+        .expect("client")
+}
+
+/// A fresh temporary folder, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "haul-test-{name}-{}-{}",
+            std::process::id(),
+            fastrand_suffix()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fastrand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Polls `check` every 20 ms for up to `limit`.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check()
+}
