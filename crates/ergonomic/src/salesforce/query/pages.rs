@@ -200,13 +200,13 @@ pub(crate) fn result_pages(
         };
         let mut body = Vec::new();
         let meta = fetch_page(&state.done.job, locator.as_deref(), max_records, &mut body).await?;
-        if let Some(next) = &meta.next_locator {
-            if !state.seen.insert(next.clone()) {
-                return Err(Error::invalid_response(
-                    RESULTS,
-                    format!("Sforce-Locator {next:?} repeats"),
-                ));
-            }
+        if let Some(next) = &meta.next_locator
+            && !state.seen.insert(next.clone())
+        {
+            return Err(Error::invalid_response(
+                RESULTS,
+                format!("Sforce-Locator {next:?} repeats"),
+            ));
         }
         let page = Page {
             index: state.index,
