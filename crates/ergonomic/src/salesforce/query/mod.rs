@@ -19,8 +19,8 @@ mod links;
 mod pages;
 mod records;
 
-use futures::Stream;
 use futures::future::BoxFuture;
+use futures::{Stream, StreamExt};
 use haul_client::salesforce_bulk_query::{Client, types};
 use haul_types::{
     ApiVersion, ColumnDelimiter, LineEnding, QueryJobState, QueryOperation, SalesforceId,
@@ -66,8 +66,8 @@ impl Salesforce {
     }
 
     /// Every query job of the org, page by page as the stream is read (nothing is sent until then).
-    pub fn query_jobs(&self) -> impl Stream<Item = Result<QueryJobInfo>> + Send + 'static {
-        pages::list_jobs(self.clone())
+    pub fn query_jobs(&self) -> impl Stream<Item = Result<QueryJobInfo>> + Send + Unpin + 'static {
+        pages::list_jobs(self.clone()).boxed()
     }
 }
 
@@ -253,24 +253,24 @@ impl CompletedQueryJob {
 
     /// The results page by page, following `Sforce-Locator` (lazy: nothing is sent until polled).
     /// Each page is held in memory whole; [`download`](Self::download) streams instead.
-    pub fn pages(&self) -> impl Stream<Item = Result<Page>> + Send + 'static {
-        pages::result_pages(self.clone(), None)
+    pub fn pages(&self) -> impl Stream<Item = Result<Page>> + Send + Unpin + 'static {
+        pages::result_pages(self.clone(), None).boxed()
     }
 
     /// The results page by page, at most `max_records` rows a page.
     pub fn pages_with_max_records(
         &self,
         max_records: u64,
-    ) -> impl Stream<Item = Result<Page>> + Send + 'static {
-        pages::result_pages(self.clone(), Some(max_records))
+    ) -> impl Stream<Item = Result<Page>> + Send + Unpin + 'static {
+        pages::result_pages(self.clone(), Some(max_records)).boxed()
     }
 
     /// The rows deserialised into `T` by column name (lazy; one page in memory at a time).
-    pub fn records<T>(&self) -> impl Stream<Item = Result<T>> + Send + 'static
+    pub fn records<T>(&self) -> impl Stream<Item = Result<T>> + Send + Unpin + 'static
     where
         T: serde::de::DeserializeOwned + Send + 'static,
     {
-        records::typed_records(self.clone())
+        records::typed_records(self.clone()).boxed()
     }
 
     /// Configures a download of the results to a file or a folder.
