@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use haul::Salesforce;
 use haul::auth::AccessToken;
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 struct Account {
     #[serde(rename = "Id")]
     id: String,
@@ -58,7 +58,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Typed rows are read lazily: taking three fetches only the first page.
     let first: Vec<Account> = done.records::<Account>().take(3).try_collect().await?;
-    println!("first rows: {first:?}");
+    for account in &first {
+        println!("  {} {:?}", account.id, account.name);
+    }
 
     let download = done
         .download()
