@@ -124,7 +124,12 @@ async fn cut(response: Response, promise_length: bool) -> Response {
         std::io::ErrorKind::ConnectionReset,
         "connection cut by haul-sim",
     );
-    let chunks = futures::stream::iter([Ok(sent), Err(broken)]);
+    // Pause before breaking so the status line, headers and partial body reach the client first.
+    let chunks =
+        futures::stream::once(async move { Ok(sent) }).chain(futures::stream::once(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Err(broken)
+        }));
     Response::from_parts(parts, Body::from_stream(chunks))
 }
 

@@ -166,7 +166,7 @@ impl Generator {
             }
             Gen::City => push(out, pick(CITIES, h)),
             Gen::Pick(values, null_one_in) => {
-                if null_one_in > 0 && (h >> 32) % null_one_in == 0 {
+                if null_one_in > 0 && (h >> 32).is_multiple_of(null_one_in) {
                     return false;
                 }
                 push(out, pick(values, h));
@@ -179,7 +179,7 @@ impl Generator {
             Gen::DateTime => write_datetime(EPOCH_2015 + (h % TEN_YEARS) as i64, out),
             Gen::Date => write_date(EPOCH_2015 / 86_400 + (h % (12 * 365)) as i64, out),
             Gen::Prose => {
-                if h % 3 == 0 {
+                if h.is_multiple_of(3) {
                     return false;
                 }
                 push(out, pick(PROSE, h >> 4));

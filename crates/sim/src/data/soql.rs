@@ -411,16 +411,15 @@ impl Condition {
         scratch.clear();
         let present = snapshot.write_raw(snapshot.stored(row), self.field, row, scratch);
         let value = present.then(|| String::from_utf8_lossy(scratch));
-        let ty = snapshot.object.fields[self.field].ty;
-        compare(self.op, value.as_deref(), &self.value, ty)
+        compare(self.op, value.as_deref(), &self.value)
     }
 }
 
-fn compare(op: Op, value: Option<&str>, literal: &Literal, ty: FieldType) -> bool {
+fn compare(op: Op, value: Option<&str>, literal: &Literal) -> bool {
     match (op, literal) {
         (Op::Eq, Literal::Null) => value.is_none(),
         (Op::Ne, Literal::Null) => value.is_some(),
-        (Op::In, Literal::List(items)) => items.iter().any(|item| compare(Op::Eq, value, item, ty)),
+        (Op::In, Literal::List(items)) => items.iter().any(|item| compare(Op::Eq, value, item)),
         // SOQL's `!=` keeps rows whose field is null.
         (Op::Ne, _) if value.is_none() => true,
         (_, _) if value.is_none() => false,
@@ -521,26 +520,10 @@ mod tests {
 
     #[test]
     fn compares_like_soql() {
-        let text = FieldType::Text(80);
-        assert!(compare(
-            Op::Eq,
-            Some("ACME"),
-            &Literal::Text("acme".into()),
-            text
-        ));
-        assert!(compare(Op::Ne, None, &Literal::Text("acme".into()), text));
-        assert!(!compare(
-            Op::Gt,
-            None,
-            &Literal::Number(1.0),
-            FieldType::Int
-        ));
-        assert!(compare(
-            Op::Gt,
-            Some("10"),
-            &Literal::Number(9.5),
-            FieldType::Int
-        ));
+        assert!(compare(Op::Eq, Some("ACME"), &Literal::Text("acme".into())));
+        assert!(compare(Op::Ne, None, &Literal::Text("acme".into())));
+        assert!(!compare(Op::Gt, None, &Literal::Number(1.0)));
+        assert!(compare(Op::Gt, Some("10"), &Literal::Number(9.5)));
         assert!(like("o'brien", "o'b%"));
         assert!(like("abc", "a_c") && !like("abcd", "a_c"));
     }

@@ -297,7 +297,7 @@ impl Data {
             ("order_items", "sale_price") | ("products", "retail_price") => {
                 Value::from((h % 20_000) as f64 / 100.0 + 1.0)
             }
-            ("order_items", "returned_date") if h % 10 != 0 => Value::Null,
+            ("order_items", "returned_date") if !h.is_multiple_of(10) => Value::Null,
             ("products", "category") => pick(CATEGORIES),
             ("products", "brand") => pick(BRANDS),
             ("products", "name") => Value::from(format!(

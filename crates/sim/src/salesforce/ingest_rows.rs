@@ -36,14 +36,18 @@ pub(crate) struct Plan {
 
 /// `CODE:message:fields --`; with no fields the vendor writes `CODE:message:--`.
 fn row_error(code: &str, message: &str, fields: &str) -> String {
-    if fields.is_empty() { format!("{code}:{message}:--") } else { format!("{code}:{message}:{fields} --") }
+    if fields.is_empty() {
+        format!("{code}:{message}:--")
+    } else {
+        format!("{code}:{message}:{fields} --")
+    }
 }
 
+/// Uploaded data: the header as sent, the field index of each column, and the records.
+pub(crate) type Parsed = (Vec<String>, Vec<usize>, Vec<Vec<String>>);
+
 /// Parses the data and checks its header; a job-level problem is the job's `errorMessage`.
-pub(crate) fn read(
-    plan: &Plan,
-    data: &[u8],
-) -> Result<(Vec<String>, Vec<usize>, Vec<Vec<String>>), String> {
+pub(crate) fn read(plan: &Plan, data: &[u8]) -> Result<Parsed, String> {
     let mut records =
         csv::parse(data, plan.delimiter).map_err(|e| format!("InvalidBatch : {e}"))?;
     if records.is_empty() {
@@ -441,10 +445,8 @@ fn index_by(editor: &Editor<'_>, field: usize) -> HashMap<String, Vec<u64>> {
     let view = editor.current();
     let mut index: HashMap<String, Vec<u64>> = HashMap::new();
     for row in 0..view.slots() {
-        if view.is_live(row) {
-            if let Some(value) = view.value(field, row) {
-                index.entry(value).or_default().push(row);
-            }
+        if let Some(value) = view.value(field, row).filter(|_| view.is_live(row)) {
+            index.entry(value).or_default().push(row);
         }
     }
     index

@@ -8,13 +8,19 @@ use serde_json::Value;
 
 pub const V: &str = "v62.0";
 
-/// A client that does not decompress on its own, so tests see `Content-Encoding`.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+thread_local! {
+    // Building a client loads TLS roots, which is slow; each test runs on its own thread (and
+    // runtime), so one client per thread never outlives the runtime its connections belong to.
+    static CLIENT: reqwest::Client = reqwest::Client::builder()
         .no_gzip()
         .timeout(Duration::from_secs(30))
         .build()
-        .expect("client builds")
+        .expect("client builds");
+}
+
+/// A client that does not decompress on its own, so tests see `Content-Encoding`.
+pub fn client() -> reqwest::Client {
+    CLIENT.with(Clone::clone)
 }
 
 /// `{instance}/services/data/v62.0{path}`.
@@ -23,26 +29,48 @@ pub fn sf(sim: &Sim, path: &str) -> String {
 }
 
 pub async fn get_json(sim: &Sim, path: &str) -> (u16, Value) {
-    let r = client().get(sf(sim, path)).bearer_auth(sim.access_token()).send().await.expect("request");
+    let r = client()
+        .get(sf(sim, path))
+        .bearer_auth(sim.access_token())
+        .send()
+        .await
+        .expect("request");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
 pub async fn post_json(sim: &Sim, path: &str, body: &Value) -> (u16, Value) {
-    let r = client().post(sf(sim, path)).bearer_auth(sim.access_token()).json(body).send().await.expect("request");
+    let r = client()
+        .post(sf(sim, path))
+        .bearer_auth(sim.access_token())
+        .json(body)
+        .send()
+        .await
+        .expect("request");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
 pub async fn patch_json(sim: &Sim, path: &str, body: &Value) -> (u16, Value) {
-    let r = client().patch(sf(sim, path)).bearer_auth(sim.access_token()).json(body).send().await.expect("request");
+    let r = client()
+        .patch(sf(sim, path))
+        .bearer_auth(sim.access_token())
+        .json(body)
+        .send()
+        .await
+        .expect("request");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
 /// Creates a query job and returns its id.
 pub async fn create_query(sim: &Sim, soql: &str) -> String {
-    let (status, body) = post_json(sim, "/jobs/query", &serde_json::json!({ "operation": "query", "query": soql })).await;
+    let (status, body) = post_json(
+        sim,
+        "/jobs/query",
+        &serde_json::json!({ "operation": "query", "query": soql }),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     body["id"].as_str().expect("id").to_owned()
 }
@@ -55,7 +83,10 @@ pub async fn wait_for(sim: &Sim, path: &str, field: &str, wanted: &[&str]) -> Va
         if body[field].as_str().is_some_and(|s| wanted.contains(&s)) {
             return body;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {wanted:?} at {path}: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {wanted:?} at {path}: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("{path} never reached {wanted:?}");
@@ -71,12 +102,20 @@ pub async fn completed_query(sim: &Sim, soql: &str) -> String {
 /// One results page: (status, headers, body text).
 pub async fn page(sim: &Sim, id: &str, query: &str) -> (u16, reqwest::header::HeaderMap, String) {
     let url = sf(sim, &format!("/jobs/query/{id}/results{query}"));
-    let r = client().get(url).bearer_auth(sim.access_token()).send().await.expect("request");
+    let r = client()
+        .get(url)
+        .bearer_auth(sim.access_token())
+        .send()
+        .await
+        .expect("request");
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.text().await.expect("body"))
 }
 
 pub fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
