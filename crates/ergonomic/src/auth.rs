@@ -7,12 +7,14 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures::future::BoxFuture;
 use haul_client::TokenSource;
 use haul_client::reqwest::{self, header::HeaderValue};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::transport::Refresh;
 
 /// A ready access token (a session id). It cannot be refreshed: when it expires, requests fail with
 /// an authentication error.
@@ -183,14 +185,7 @@ impl TokenStore {
         }))
     }
 
-    /// Whether a new token can be obtained (every flow but a fixed access token).
-    pub(crate) fn can_refresh(&self) -> bool {
-        !matches!(self.auth, SalesforceAuth::AccessToken(_))
-    }
-
-    /// Obtains a new token unless another request already replaced `stale` (the value it was sent
-    /// with) in the meantime.
-    pub(crate) async fn refresh(&self, stale: Option<&HeaderValue>) -> Result<()> {
+    async fn refresh_token(&self, stale: Option<&HeaderValue>) -> Result<()> {
         let _only_one = self.refreshing.lock().await;
         if self.authorization().as_ref() != stale {
             return Ok(());
@@ -249,6 +244,16 @@ impl TokenStore {
             source: Some(Box::new(source)),
         })?;
         parse_token_response(status.as_u16(), &body)
+    }
+}
+
+impl Refresh for TokenStore {
+    fn can_refresh(&self) -> bool {
+        !matches!(self.auth, SalesforceAuth::AccessToken(_))
+    }
+
+    fn refresh<'a>(&'a self, stale: Option<&'a HeaderValue>) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.refresh_token(stale))
     }
 }
 

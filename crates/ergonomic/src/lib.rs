@@ -23,6 +23,7 @@
 
 pub mod auth;
 mod error;
+pub mod looker;
 mod poll;
 mod retry;
 pub mod salesforce;

@@ -3,17 +3,30 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use haul_client::reqwest::{self, StatusCode, header::AUTHORIZATION};
+use haul_client::reqwest::{
+    self, StatusCode,
+    header::{AUTHORIZATION, HeaderValue},
+};
 use haul_client::{Execute, TokenSource};
 
-use crate::auth::TokenStore;
+use crate::error::Result;
 use crate::retry::RetryPolicy;
+
+/// A token source that can obtain a new token: Salesforce's OAuth flows, Looker's login.
+pub(crate) trait Refresh: TokenSource {
+    /// Whether a new token can be obtained at all (a fixed access token cannot be).
+    fn can_refresh(&self) -> bool;
+
+    /// Obtains a new token unless another request already replaced `stale` (the value it was sent
+    /// with) in the meantime; many requests failing at once cause one token request.
+    fn refresh<'a>(&'a self, stale: Option<&'a HeaderValue>) -> BoxFuture<'a, Result<()>>;
+}
 
 /// Sends requests under a [`RetryPolicy`], obtaining a token first when there is none yet and
 /// refreshing it once when the server answers 401.
 pub(crate) struct Transport {
     pub(crate) retry: RetryPolicy,
-    pub(crate) auth: Arc<TokenStore>,
+    pub(crate) auth: Arc<dyn Refresh>,
 }
 
 impl Execute for Transport {
@@ -77,7 +90,7 @@ impl Transport {
     async fn refresh_into(
         &self,
         request: &mut reqwest::Request,
-        stale: Option<reqwest::header::HeaderValue>,
+        stale: Option<HeaderValue>,
     ) -> bool {
         if let Err(error) = self.auth.refresh(stale.as_ref()).await {
             tracing::warn!(%error, "could not obtain an access token");

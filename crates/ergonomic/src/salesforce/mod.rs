@@ -1,5 +1,7 @@
 //! The Salesforce client: one per org, shared by Bulk API 2.0 query and ingest jobs and Async SOQL.
 
+pub mod async_soql;
+pub mod ingest;
 pub mod query;
 
 use std::sync::Arc;

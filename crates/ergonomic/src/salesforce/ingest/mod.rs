@@ -1,0 +1,1 @@
+//! Bulk API 2.0 ingest jobs.
