@@ -265,6 +265,21 @@ pub(crate) struct MultiParams {
     query_task_ids: Option<String>,
 }
 
+/// The ids of `query_task_ids`: comma-separated as the spec says (`a,b`), or a JSON array
+/// (`["a","b"]`), which is what the official Python SDK sends.
+fn task_ids(text: &str) -> Vec<String> {
+    let text = text.trim();
+    if text.starts_with('[')
+        && let Ok(ids) = serde_json::from_str::<Vec<String>>(text)
+    {
+        return ids;
+    }
+    text.split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// `GET /api/4.0/query_tasks/multi_results?query_task_ids=a,b`.
 pub(crate) async fn multi_results(
     State(st): State<Shared>,
@@ -275,7 +290,8 @@ pub(crate) async fn multi_results(
     };
     let tasks = lock(&st.looker.tasks);
     let mut out = serde_json::Map::new();
-    for id in ids.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for id in task_ids(&ids) {
+        let id = id.as_str();
         let entry = match tasks.get(id) {
             None => json!({ "status": "missing" }),
             Some(task) => match (
@@ -323,4 +339,16 @@ pub(crate) async fn running(State(st): State<Shared>) -> Response {
         .map(|t| json!({ "id": t.id, "query_task_id": t.id, "query_id": t.query_id, "status": t.status, "source": t.source }))
         .collect();
     respond(StatusCode::OK, &Value::from(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::task_ids;
+
+    #[test]
+    fn task_ids_come_comma_separated_or_as_a_json_array() {
+        assert_eq!(task_ids("a, b,,c"), ["a", "b", "c"]);
+        assert_eq!(task_ids(r#"["a","b"]"#), ["a", "b"]);
+        assert_eq!(task_ids("[broken"), ["[broken"]);
+    }
 }

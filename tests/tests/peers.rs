@@ -1,0 +1,180 @@
+//! Peer conformance: real, unmodified clients (simple-salesforce, jsforce, looker_sdk) run against
+//! an in-process haul-sim over real HTTP on 127.0.0.1. Each peer prints one JSON line of what it
+//! saw; the test checks it against the simulator's own state.
+//!
+//! Needs `HAUL_PEER_PYTHON` (a python with simple-salesforce and looker-sdk) and
+//! `HAUL_PEER_NODE_PATH` (a node_modules with jsforce): `cargo xtask test` sets both.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use haul_sim::Sim;
+use serde_json::Value;
+use tokio::process::Command;
+
+/// Longest a peer may run before it is killed and the test fails.
+const PEER_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: the peer tests need the peer clients installed; run `cargo xtask test`")
+    })
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("peers")
+        .join(name)
+}
+
+/// Runs a peer to completion (killing it on timeout) and parses its last stdout line.
+async fn run_peer(mut command: Command) -> Value {
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = command.spawn().expect("peer process starts");
+    let output = tokio::time::timeout(PEER_TIMEOUT, child.wait_with_output())
+        .await
+        .expect("peer finished in time (it is killed on timeout)")
+        .expect("peer output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "peer failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("peer printed no JSON line ({e}): {stdout}\n{stderr}"))
+}
+
+fn python(script_name: &str) -> Command {
+    let mut command = Command::new(required_env("HAUL_PEER_PYTHON"));
+    command.arg(script(script_name));
+    command
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simple_salesforce_queries_downloads_and_inserts() {
+    let sim = Sim::builder()
+        .rows("Account", 12_345)
+        .job_duration(Duration::from_millis(100))
+        .start()
+        .await
+        .expect("sim");
+    let accounts = sim.record_count("Account").expect("Account exists");
+    let mut command = python("simple_salesforce_peer.py");
+    command
+        .env("HAUL_SIM_URL", sim.instance_url())
+        .env("HAUL_SIM_TOKEN", sim.access_token())
+        .env("HAUL_PEER_WORKDIR", temp_dir("simple-salesforce"))
+        .env("HAUL_PAGE_SIZE", "5000");
+    let seen = run_peer(command).await;
+    assert_eq!(seen["query_pages"], 3, "{seen}");
+    assert_eq!(seen["query_rows"], accounts, "{seen}");
+    assert_eq!(seen["download_files"], 3, "{seen}");
+    assert_eq!(seen["download_rows"], accounts, "{seen}");
+    assert_eq!(seen["download_reported"], accounts, "{seen}");
+    assert_eq!(seen["insert_processed"], 4, "{seen}");
+    assert_eq!(seen["insert_failed"], 2, "{seen}");
+    assert_eq!(
+        (
+            seen["successful"].as_u64(),
+            seen["failed"].as_u64(),
+            seen["unprocessed"].as_u64()
+        ),
+        (Some(2), Some(2), Some(0))
+    );
+    assert_eq!(
+        sim.record_count("Account"),
+        Some(accounts + 2),
+        "inserted rows reach the org"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jsforce_queries_one_page_and_loads_with_results() {
+    let sim = Sim::builder()
+        .rows("Opportunity", 777)
+        .rows("Contact", 10)
+        .start()
+        .await
+        .expect("sim");
+    let mut command = Command::new("node");
+    command
+        .arg(script("jsforce_peer.js"))
+        .env("NODE_PATH", required_env("HAUL_PEER_NODE_PATH"))
+        .env("HAUL_SIM_URL", sim.instance_url())
+        .env("HAUL_SIM_TOKEN", sim.access_token());
+    let seen = run_peer(command).await;
+    assert_eq!(seen["query_rows"], 777, "{seen}");
+    assert!(
+        seen["first_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("006")),
+        "{seen}"
+    );
+    assert_eq!(
+        (
+            seen["successful"].as_u64(),
+            seen["failed"].as_u64(),
+            seen["unprocessed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0))
+    );
+    assert!(
+        seen["failed_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("REQUIRED_FIELD_MISSING:")),
+        "{seen}"
+    );
+    assert_eq!(sim.record_count("Contact"), Some(11));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn looker_sdk_runs_query_tasks() {
+    let sim = Sim::builder()
+        .job_duration(Duration::from_millis(200))
+        .start()
+        .await
+        .expect("sim");
+    let mut command = python("looker_peer.py");
+    command
+        .env("LOOKERSDK_BASE_URL", sim.looker_base_url())
+        .env("LOOKERSDK_CLIENT_ID", sim.looker_client_id())
+        .env("LOOKERSDK_CLIENT_SECRET", sim.looker_client_secret())
+        .env("LOOKERSDK_VERIFY_SSL", "false");
+    let seen = run_peer(command).await;
+    assert_eq!(seen["same_id"], true, "{seen}");
+    assert_eq!(seen["statuses"]["csv"], "complete", "{seen}");
+    assert_eq!(seen["statuses"]["json"], "complete", "{seen}");
+    assert_eq!(
+        seen["csv_header"], "Users State,Order Items Count",
+        "{seen}"
+    );
+    let rows = seen["csv_rows"].as_u64().expect("rows");
+    assert!(rows > 0 && rows <= 20, "{seen}");
+    assert_eq!(seen["json_rows"].as_u64(), Some(rows), "{seen}");
+    assert!(
+        seen["multi"]
+            .as_object()
+            .is_some_and(|m| m.len() == 2 && m.values().all(|s| s == "complete")),
+        "{seen}"
+    );
+    let stats = sim.stats();
+    assert!(stats.count("POST", "/api/4.0/login") >= 1);
+    assert_eq!(stats.count("GET", "/api/4.0/query_tasks/multi_results"), 1);
+    sim.shutdown().await;
+}
