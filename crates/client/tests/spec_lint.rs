@@ -114,3 +114,17 @@ fn every_spec_names_its_version_and_describes_its_schemas() {
         }
     }
 }
+
+/// haul's default API version is the newest the Salesforce specs describe.
+#[test]
+fn the_default_api_version_is_the_one_the_salesforce_specs_describe() {
+    for spec_name in common::SPECS
+        .iter()
+        .filter(|name| name.starts_with("salesforce-"))
+    {
+        let spec = common::load(spec_name);
+        let version: haul_types::ApiVersion =
+            spec["info"]["version"].as_str().unwrap().parse().unwrap();
+        assert_eq!(version, haul_types::ApiVersion::LATEST, "{spec_name}");
+    }
+}

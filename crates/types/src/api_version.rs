@@ -24,7 +24,7 @@ impl ApiVersion {
     /// The first version with parallel result pages (`GET /jobs/query/{id}/resultPages`).
     pub const RESULT_PAGES: Self = Self::new(58, 0);
     /// The newest version the specs describe.
-    pub const LATEST: Self = Self::new(64, 0);
+    pub const LATEST: Self = Self::new(62, 0);
 
     /// A version from its two parts: `ApiVersion::new(62, 0)` is `62.0`.
     pub const fn new(major: u16, minor: u16) -> Self {

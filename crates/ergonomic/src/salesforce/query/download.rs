@@ -39,6 +39,7 @@ pub struct DownloadBuilder {
     concurrency: usize,
     max_records: Option<u64>,
     resume: bool,
+    cancel: CancellationToken,
 }
 
 /// How far a download has come.
@@ -80,6 +81,7 @@ impl DownloadBuilder {
             concurrency: 4,
             max_records: None,
             resume: false,
+            cancel: CancellationToken::new(),
         }
     }
 
@@ -103,6 +105,13 @@ impl DownloadBuilder {
         self
     }
 
+    /// Stops the download, with [`Error::Cancelled`], when `token` is cancelled; the download cleans up
+    /// (or keeps its checkpoint, when resumable) before it answers.
+    pub fn cancel_on(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
     /// Downloads into one CSV file with a single header row. Starts at once; await the handle.
     pub fn to_file(self, path: impl Into<PathBuf>) -> DownloadHandle {
         self.start(Target::File(path.into()))
@@ -114,7 +123,7 @@ impl DownloadBuilder {
     }
 
     fn start(self, target: Target) -> DownloadHandle {
-        let cancel = CancellationToken::new();
+        let cancel = self.cancel.child_token();
         let (progress, watcher) = watch::channel(DownloadProgress {
             expected_records: self.done.expected_records(),
             ..DownloadProgress::default()

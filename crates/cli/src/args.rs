@@ -1,0 +1,137 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes, shown at the end of `haul --help` and documented in the README.
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  other failure (network, file system, unexpected server answer)
+  2  usage: bad arguments or input (malformed SOQL, unknown object, field or job, missing file)
+  3  authentication failed (bad or expired token, refused credentials)
+  4  the job failed or was aborted
+  5  the org's API limit is used up (REQUEST_LIMIT_EXCEEDED)
+  6  integrity: downloaded data disagrees with the server's counts
+  130 interrupted (Ctrl-C)";
+
+/// Bulk queries, ingests and Looker results into files.
+///
+/// Without a configured org or Looker instance, haul starts its built-in simulator and says so.
+#[derive(Debug, Parser)]
+#[command(name = "haul", version, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// Print nothing on stderr but errors.
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// More log output on stderr (-v, -vv).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Salesforce: Bulk API 2.0 query and ingest jobs, Async SOQL.
+    Sf(SfArgs),
+    /// Run the simulator in the foreground (as `haul-sim` does).
+    Sim(haul_sim::cli::SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SfArgs {
+    #[command(flatten)]
+    pub(crate) connection: SfConnection,
+    #[command(subcommand)]
+    pub(crate) command: SfCommand,
+}
+
+/// Where the org is and how to log in. Without an instance URL, the built-in simulator is used.
+#[derive(Debug, Args)]
+pub(crate) struct SfConnection {
+    /// The org's URL, such as https://acme.my.salesforce.com.
+    #[arg(long, env = "SF_INSTANCE_URL", global = true)]
+    pub(crate) instance_url: Option<String>,
+    /// An access token (session id).
+    #[arg(long, env = "SF_ACCESS_TOKEN", hide_env_values = true, global = true)]
+    pub(crate) access_token: Option<String>,
+    /// A connected app's consumer key, for the client-credentials flow.
+    #[arg(long, env = "SF_CLIENT_ID", global = true)]
+    pub(crate) client_id: Option<String>,
+    /// The connected app's consumer secret.
+    #[arg(long, env = "SF_CLIENT_SECRET", hide_env_values = true, global = true)]
+    pub(crate) client_secret: Option<String>,
+    /// The API version, such as 62.0.
+    #[arg(long, env = "SF_API_VERSION", global = true)]
+    pub(crate) api_version: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SfCommand {
+    /// Run a bulk query and download its results to a file (or a folder, one file a page).
+    Query(QueryArgs),
+    /// List jobs.
+    Jobs(JobsArgs),
+    /// Show one job.
+    Job(JobIdArgs),
+    /// Abort a job that has not finished.
+    Abort(JobIdArgs),
+    /// Delete a finished job and its results.
+    Delete(JobIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QueryArgs {
+    /// The SOQL query.
+    pub(crate) soql: String,
+    /// Output file; a path ending in `/` or an existing folder gets one file a page.
+    #[arg(long, short)]
+    pub(crate) output: PathBuf,
+    /// Include deleted and archived records (queryAll).
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Pages downloaded at once.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) concurrency: usize,
+    /// At most this many rows a page.
+    #[arg(long)]
+    pub(crate) max_records: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub(crate) format: Format,
+    /// Resume an interrupted download to the same output (and keep a checkpoint for resuming this one).
+    #[arg(long)]
+    pub(crate) resume: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// CSV as the server sends it, with one header row.
+    Csv,
+    /// One JSON object a row, keyed by column; empty values become null.
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JobsArgs {
+    /// Which jobs to list.
+    #[arg(long = "type", value_enum, default_value_t = JobKind::Query)]
+    pub(crate) kind: JobKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum JobKind {
+    /// Bulk API 2.0 query jobs.
+    Query,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JobIdArgs {
+    /// The job's id (18 characters, starting 750).
+    pub(crate) id: String,
+}

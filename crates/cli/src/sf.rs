@@ -1,0 +1,275 @@
+//! `haul sf ...`: Salesforce commands.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use futures::TryStreamExt;
+use haul::CancellationToken;
+use haul::salesforce::query::{
+    Checkpoint, CompletedQueryJob, DownloadReport, QueryJob, QueryJobInfo,
+};
+use serde_json::json;
+
+use crate::args::{Format, JobIdArgs, JobsArgs, QueryArgs, SfArgs, SfCommand};
+use crate::exit::{Interrupted, Usage};
+use crate::progress::{self, Display};
+use crate::target::{self, SfTarget};
+use crate::{Outcome, Settings};
+
+pub(crate) async fn run(
+    args: SfArgs,
+    settings: &Settings,
+    cancel: CancellationToken,
+) -> Result<Outcome> {
+    let target = target::salesforce(&args.connection, settings.display == Display::Quiet).await?;
+    let outcome = match args.command {
+        SfCommand::Query(query) => run_query(&target, query, settings, cancel).await,
+        SfCommand::Jobs(jobs) => list_jobs(&target, jobs).await,
+        SfCommand::Job(job) => show_job(&target, job).await,
+        SfCommand::Abort(job) => abort_job(&target, job).await,
+        SfCommand::Delete(job) => delete_job(&target, job).await,
+    };
+    if let Some(sim) = target.simulator {
+        sim.shutdown().await;
+    }
+    outcome
+}
+
+async fn run_query(
+    target: &SfTarget,
+    args: QueryArgs,
+    settings: &Settings,
+    cancel: CancellationToken,
+) -> Result<Outcome> {
+    if args.concurrency == 0 {
+        return Err(Usage("--concurrency must be at least 1".into()).into());
+    }
+    let into_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
+    if into_dir && args.format == Format::Jsonl {
+        return Err(Usage("--format jsonl writes one file; give -o a file name".into()).into());
+    }
+    let sf = &target.client;
+    let download_path = match args.format {
+        Format::Csv => args.output.clone(),
+        Format::Jsonl => sibling(&args.output, ".haul-csv"),
+    };
+    let job = match resumable_job(sf, &download_path, args.resume)? {
+        Some(job) => job,
+        None => {
+            let mut builder = sf.bulk_query(&args.soql);
+            if args.all {
+                builder = builder.query_all();
+            }
+            builder.submit().await?
+        }
+    };
+    let done = wait(&job, settings.display, args.resume, &cancel).await?;
+    let report = download(
+        &done,
+        &args,
+        &download_path,
+        into_dir,
+        settings.display,
+        &cancel,
+    )
+    .await?;
+    if args.format == Format::Jsonl {
+        let delimiter = done.info().column_delimiter.clone().unwrap_or_default();
+        csv_to_jsonl(
+            &download_path,
+            &args.output,
+            delimiter.as_byte().unwrap_or(b','),
+        )?;
+    }
+    if settings.display != Display::Quiet {
+        eprintln!(
+            "haul: wrote {} rows in {} pages to {}",
+            report.records,
+            report.pages,
+            args.output.display()
+        );
+    }
+    Ok(Outcome::Json(json!({
+        "job_id": job.id().as_str(),
+        "api_version": job.api_version().to_string(),
+        "records": report.records,
+        "pages": report.pages,
+        "resumed_pages": report.resumed_pages,
+        "bytes": report.bytes,
+        "path": args.output,
+        "format": if args.format == Format::Csv { "csv" } else { "jsonl" },
+        "elapsed_ms": report.elapsed.as_millis() as u64,
+        "simulator": target.simulator.is_some(),
+    })))
+}
+
+/// With `--resume` and a checkpoint beside the output, the job the checkpoint belongs to.
+fn resumable_job(sf: &haul::Salesforce, output: &Path, resume: bool) -> Result<Option<QueryJob>> {
+    if !resume {
+        return Ok(None);
+    }
+    match Checkpoint::load(output)? {
+        Some(checkpoint) => {
+            eprintln!(
+                "haul: resuming the download of job {} ({} pages written)",
+                checkpoint.job_id,
+                checkpoint.pages.len()
+            );
+            Ok(Some(sf.query_job_with_version(
+                &checkpoint.job_id,
+                checkpoint.api_version,
+            )?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Waits for the job; Ctrl-C aborts it unless the download is meant to be resumed.
+async fn wait(
+    job: &QueryJob,
+    display: Display,
+    resume: bool,
+    cancel: &CancellationToken,
+) -> Result<CompletedQueryJob> {
+    let poller = job
+        .wait()
+        .timeout(std::time::Duration::from_secs(24 * 3600))
+        .cancel_on(cancel.clone());
+    let _shown = progress::waiting(display, job.id().to_string(), poller.progress());
+    match poller.await {
+        Err(haul::Error::Cancelled) => {
+            if !resume {
+                let _ = job.abort().await;
+                eprintln!("haul: aborted job {}", job.id());
+            }
+            Err(Interrupted.into())
+        }
+        other => Ok(other?),
+    }
+}
+
+async fn download(
+    done: &CompletedQueryJob,
+    args: &QueryArgs,
+    path: &Path,
+    into_dir: bool,
+    display: Display,
+    cancel: &CancellationToken,
+) -> Result<DownloadReport> {
+    let mut builder = done
+        .download()
+        .concurrency(args.concurrency)
+        .resume(args.resume)
+        .cancel_on(cancel.clone());
+    if let Some(max) = args.max_records {
+        builder = builder.max_records(max);
+    }
+    let handle = if into_dir {
+        builder.to_dir(path)
+    } else {
+        builder.to_file(path)
+    };
+    let _shown = progress::downloading(display, handle.progress());
+    match handle.await {
+        // The download has cleaned up (or kept its checkpoint, with --resume) before answering.
+        Err(haul::Error::Cancelled) => Err(Interrupted.into()),
+        other => Ok(other?),
+    }
+}
+
+/// Rewrites a CSV file as JSON lines (one object a row, keyed by column), then removes the CSV.
+/// The output appears under its name only when complete.
+fn csv_to_jsonl(csv_path: &Path, output: &Path, delimiter: u8) -> Result<()> {
+    use std::io::Write;
+    let temporary = sibling(output, ".part");
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_path(csv_path)
+        .with_context(|| csv_path.display().to_string())?;
+    let headers = reader.headers()?.clone();
+    let file =
+        std::fs::File::create(&temporary).with_context(|| temporary.display().to_string())?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    for row in reader.records() {
+        let row = row?;
+        let object: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .zip(row.iter())
+            .map(|(key, value)| {
+                let value = if value.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    value.into()
+                };
+                (key.to_owned(), value)
+            })
+            .collect();
+        serde_json::to_writer(&mut out, &object)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    std::fs::rename(&temporary, output).with_context(|| output.display().to_string())?;
+    std::fs::remove_file(csv_path).with_context(|| csv_path.display().to_string())?;
+    Ok(())
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+async fn list_jobs(target: &SfTarget, _args: JobsArgs) -> Result<Outcome> {
+    let jobs: Vec<QueryJobInfo> = target.client.query_jobs().try_collect().await?;
+    let lines = jobs.iter().map(|job| {
+        format!(
+            "{}  {:<14}  {:<8}  {}",
+            job.id,
+            job.state,
+            job.operation
+                .as_ref()
+                .map(|o| o.to_string())
+                .unwrap_or_default(),
+            job.object.as_deref().unwrap_or("")
+        )
+    });
+    Ok(Outcome::Lines {
+        lines: lines.collect(),
+        json: serde_json::to_value(&jobs)?,
+    })
+}
+
+async fn show_job(target: &SfTarget, args: JobIdArgs) -> Result<Outcome> {
+    let info = job(target, &args)?.info().await?;
+    let json = serde_json::to_value(&info)?;
+    Ok(Outcome::Lines {
+        lines: vec![serde_json::to_string_pretty(&json)?],
+        json,
+    })
+}
+
+async fn abort_job(target: &SfTarget, args: JobIdArgs) -> Result<Outcome> {
+    let info = job(target, &args)?.abort().await?;
+    Ok(Outcome::Lines {
+        lines: vec![format!("{} {}", info.id, info.state)],
+        json: serde_json::to_value(&info)?,
+    })
+}
+
+async fn delete_job(target: &SfTarget, args: JobIdArgs) -> Result<Outcome> {
+    job(target, &args)?.delete().await?;
+    Ok(Outcome::Lines {
+        lines: vec![format!("{} deleted", args.id)],
+        json: json!({"id": args.id, "deleted": true}),
+    })
+}
+
+fn job(target: &SfTarget, args: &JobIdArgs) -> Result<QueryJob> {
+    target
+        .client
+        .query_job(&args.id)
+        .map_err(|e| Usage(e.to_string()).into())
+}

@@ -1,0 +1,76 @@
+//! Which org to talk to: the configured one, or the built-in simulator.
+
+use anyhow::{Context as _, Result};
+use haul::Salesforce;
+use haul::auth::{AccessToken, ClientCredentials, SalesforceAuth};
+use haul_sim::Sim;
+
+use crate::args::SfConnection;
+use crate::exit::Usage;
+
+/// The built-in simulator's data set, as the README describes it.
+const SIM_ROWS: &[(&str, u64)] = &[
+    ("Account", 100_000),
+    ("Contact", 250_000),
+    ("Opportunity", 50_000),
+];
+
+/// A Salesforce client, and the simulator behind it when one was started (stopped when dropped).
+pub(crate) struct SfTarget {
+    pub(crate) client: Salesforce,
+    pub(crate) simulator: Option<Sim>,
+}
+
+pub(crate) async fn salesforce(connection: &SfConnection, quiet: bool) -> Result<SfTarget> {
+    let mut builder = Salesforce::builder();
+    if let Some(version) = &connection.api_version {
+        let version = version
+            .parse()
+            .map_err(|e| Usage(format!("SF_API_VERSION: {e}")))?;
+        builder = builder.api_version(version);
+    }
+    let Some(url) = &connection.instance_url else {
+        let mut sim = Sim::builder();
+        for (object, rows) in SIM_ROWS {
+            sim = sim.rows(object, *rows);
+        }
+        let sim = sim
+            .start()
+            .await
+            .context("starting the built-in simulator")?;
+        if !quiet {
+            eprintln!(
+                "haul: no org configured (SF_INSTANCE_URL); using the built-in simulator at {}",
+                sim.instance_url()
+            );
+        }
+        let client = builder
+            .instance_url(sim.instance_url())
+            .auth(AccessToken::new(sim.access_token()))
+            .build()?;
+        return Ok(SfTarget {
+            client,
+            simulator: Some(sim),
+        });
+    };
+    let client = builder
+        .instance_url(url)
+        .auth(credentials(connection)?)
+        .build()?;
+    Ok(SfTarget {
+        client,
+        simulator: None,
+    })
+}
+
+fn credentials(connection: &SfConnection) -> Result<SalesforceAuth> {
+    match (&connection.access_token, &connection.client_id, &connection.client_secret) {
+        (Some(token), _, _) => Ok(AccessToken::new(token.as_str()).into()),
+        (None, Some(id), Some(secret)) => Ok(ClientCredentials::new(id, secret.as_str()).into()),
+        _ => Err(Usage(
+            "SF_INSTANCE_URL is set but no credentials are: set SF_ACCESS_TOKEN, or SF_CLIENT_ID and SF_CLIENT_SECRET"
+                .into(),
+        )
+        .into()),
+    }
+}

@@ -1,0 +1,385 @@
+//! The `haul` binary against haul-sim: every subcommand, bad input, exit codes, and `--json`.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use haul_sim::Sim;
+
+/// `haul` with no Salesforce settings inherited from the environment.
+fn haul() -> Command {
+    let mut command = Command::cargo_bin("haul").unwrap();
+    for name in [
+        "SF_INSTANCE_URL",
+        "SF_ACCESS_TOKEN",
+        "SF_CLIENT_ID",
+        "SF_CLIENT_SECRET",
+        "SF_API_VERSION",
+        "RUST_LOG",
+    ] {
+        command.env_remove(name);
+    }
+    command.timeout(Duration::from_secs(120));
+    command
+}
+
+/// `haul` pointed at `sim`.
+fn haul_at(sim: &Sim) -> Command {
+    let mut command = haul();
+    command
+        .env("SF_INSTANCE_URL", sim.instance_url())
+        .env("SF_ACCESS_TOKEN", sim.access_token());
+    command
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("haul-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn is_empty(&self) -> bool {
+        std::fs::read_dir(&self.0).unwrap().next().is_none()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).unwrap().lines().count()
+}
+
+async fn sim() -> Sim {
+    Sim::builder()
+        .rows("Account", 12_000)
+        .rows("Contact", 500)
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_downloads_to_a_file_and_prints_a_json_summary() {
+    let sim = sim().await;
+    let dir = TempDir::new("query");
+    let output = dir.join("accounts.csv");
+    let result = haul_at(&sim)
+        .args([
+            "--json",
+            "sf",
+            "query",
+            "SELECT Id, Name FROM Account",
+            "--max-records",
+            "5000",
+            "-o",
+        ])
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&result.stdout).expect("stdout is JSON");
+    assert_eq!(summary["records"], 12_000);
+    assert_eq!(summary["pages"], 3);
+    assert_eq!(summary["simulator"], false);
+    let expected = sim
+        .expected_query_csv(
+            "SELECT Id, Name FROM Account",
+            Default::default(),
+            Default::default(),
+        )
+        .unwrap();
+    assert!(std::fs::read(&output).unwrap() == expected);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_writes_jsonl_and_folders() {
+    let sim = sim().await;
+    let dir = TempDir::new("formats");
+    let jsonl = dir.join("contacts.jsonl");
+    let result = haul_at(&sim)
+        .args([
+            "sf",
+            "query",
+            "SELECT Id, LastName, Email FROM Contact",
+            "--format",
+            "jsonl",
+            "-o",
+        ])
+        .arg(&jsonl)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 500);
+    assert!(
+        rows.iter()
+            .all(|row| row["Id"].as_str().is_some_and(|id| id.starts_with("003")))
+    );
+    assert!(!dir.join("contacts.jsonl.haul-csv").exists());
+
+    let folder = dir.join("pages/");
+    let result = haul_at(&sim)
+        .args([
+            "sf",
+            "query",
+            "SELECT Id FROM Account",
+            "--max-records",
+            "5000",
+            "-o",
+        ])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let mut names: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_configuration_the_built_in_simulator_is_used_and_announced() {
+    let dir = TempDir::new("embedded");
+    let output = dir.join("accounts.csv");
+    let result = haul()
+        .args(["sf", "query", "SELECT Id, Name FROM Account", "-o"])
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let announced = stderr(&result)
+        .lines()
+        .filter(|l| l.contains("built-in simulator"))
+        .count();
+    assert_eq!(announced, 1, "{}", stderr(&result));
+    assert_eq!(lines(&output), 100_001);
+}
+
+/// Bad input: one line naming the problem, the documented exit code, and no output file.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_one_clear_line_and_leaves_no_file() {
+    let sim = sim().await;
+    let dir = TempDir::new("bad");
+    let out = dir.join("out.csv");
+    let cases: [(&[&str], i32, &str); 5] = [
+        (&["SELECT Id FROM Nope"], 2, "INVALID_TYPE"),
+        (&["SELECT Nope FROM Account"], 2, "INVALID_FIELD"),
+        (&["SELEKT Id FROM Account"], 2, "MALFORMED_QUERY"),
+        (
+            &["SELECT Id FROM Account", "--concurrency", "0"],
+            2,
+            "concurrency",
+        ),
+        (
+            &["SELECT Id FROM Account", "--api-version", "sixty"],
+            2,
+            "API version",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let result = haul_at(&sim)
+            .args(["sf", "query"])
+            .args(args)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let text = stderr(&result);
+        assert_eq!(result.status.code(), Some(code), "{args:?}: {text}");
+        assert!(text.contains(needle), "{args:?}: {text}");
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("haul: ") && !l.contains("job "))
+                .count(),
+            1,
+            "{text}"
+        );
+        assert!(dir.is_empty(), "{args:?} left files behind");
+    }
+    // Refused before anything was sent: only the three bad queries reached the server.
+    assert_eq!(
+        sim.stats()
+            .count("POST", "/services/data/{version}/jobs/query"),
+        3
+    );
+
+    let bad_token = haul()
+        .env("SF_INSTANCE_URL", sim.instance_url())
+        .env("SF_ACCESS_TOKEN", "00Dnot!valid")
+        .args(["sf", "query", "SELECT Id FROM Account", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(bad_token.status.code(), Some(3), "{}", stderr(&bad_token));
+    assert!(
+        !stderr(&bad_token).contains("00Dnot"),
+        "the token was printed"
+    );
+
+    let unreachable = haul()
+        .env("SF_INSTANCE_URL", "http://127.0.0.1:9")
+        .env("SF_ACCESS_TOKEN", "t")
+        .args(["sf", "query", "SELECT Id FROM Account", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        unreachable.status.code(),
+        Some(1),
+        "{}",
+        stderr(&unreachable)
+    );
+    assert!(
+        stderr(&unreachable).contains("connection failed"),
+        "{}",
+        stderr(&unreachable)
+    );
+
+    let no_credentials = haul()
+        .env("SF_INSTANCE_URL", sim.instance_url())
+        .args(["sf", "jobs"])
+        .output()
+        .unwrap();
+    assert_eq!(no_credentials.status.code(), Some(2));
+    assert!(stderr(&no_credentials).contains("SF_ACCESS_TOKEN"));
+    assert!(dir.is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_can_be_listed_shown_aborted_and_deleted() {
+    let sim = Sim::builder()
+        .rows("Account", 10)
+        .job_duration(Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
+    let sf = haul::Salesforce::builder()
+        .instance_url(sim.instance_url())
+        .auth(haul::auth::AccessToken::new(sim.access_token()))
+        .build()
+        .unwrap();
+    let job = sf
+        .bulk_query("SELECT Id FROM Account")
+        .submit()
+        .await
+        .unwrap();
+    let id = job.id().to_string();
+
+    let listed = haul_at(&sim)
+        .args(["--json", "sf", "jobs"])
+        .output()
+        .unwrap();
+    let jobs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(jobs[0]["id"], id.as_str());
+
+    let shown = haul_at(&sim).args(["sf", "job", &id]).output().unwrap();
+    assert!(String::from_utf8_lossy(&shown.stdout).contains(&id));
+
+    let early_delete = haul_at(&sim).args(["sf", "delete", &id]).output().unwrap();
+    assert_eq!(
+        early_delete.status.code(),
+        Some(2),
+        "{}",
+        stderr(&early_delete)
+    );
+    assert!(stderr(&early_delete).contains("API_ERROR"));
+
+    let aborted = haul_at(&sim).args(["sf", "abort", &id]).output().unwrap();
+    assert!(aborted.status.success(), "{}", stderr(&aborted));
+    assert_eq!(
+        sim.query_job_state(&id),
+        Some(haul::types::QueryJobState::Aborted)
+    );
+
+    let deleted = haul_at(&sim).args(["sf", "delete", &id]).output().unwrap();
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    let missing = haul_at(&sim).args(["sf", "job", &id]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("NOT_FOUND"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let malformed = haul_at(&sim)
+        .args(["sf", "job", "../../x"])
+        .output()
+        .unwrap();
+    assert_eq!(malformed.status.code(), Some(2));
+    assert!(stderr(&malformed).contains("is not a Salesforce id"));
+    sim.shutdown().await;
+}
+
+#[test]
+fn help_documents_the_exit_codes_and_usage_errors_exit_2() {
+    let help = haul().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for code in [
+        "0  success",
+        "2  usage",
+        "3  authentication",
+        "4  the job failed",
+        "5  the org's API limit",
+        "6  integrity",
+    ] {
+        assert!(text.contains(code), "{text}");
+    }
+    let missing_output = haul()
+        .args(["sf", "query", "SELECT Id FROM Account"])
+        .output()
+        .unwrap();
+    assert_eq!(missing_output.status.code(), Some(2));
+}
+
+#[test]
+fn haul_sim_prints_its_urls_as_one_json_line() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("haul"))
+        .args(["sim", "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let read = std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    read.unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    assert!(
+        ready["instance_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(ready["access_token"].as_str().is_some());
+}
