@@ -32,6 +32,7 @@ mod transport;
 
 pub use error::{BoxError, Error, Result};
 pub use haul_types as types;
+pub use looker::{Looker, LookerBuilder};
 pub use poll::{BackoffPolicy, Poller};
 pub use retry::RetryPolicy;
 pub use salesforce::{Salesforce, SalesforceBuilder};
