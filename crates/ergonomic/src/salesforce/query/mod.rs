@@ -27,12 +27,13 @@ use haul_types::{
 };
 
 pub use checkpoint::Checkpoint;
-// Shared with ingest, which splits its input at record boundaries and follows job listings the same way.
-pub(crate) use csv_scan::{HeaderSplitter, RecordScanner};
-pub(crate) use links::query_locator_from_link;
 pub use download::{DownloadBuilder, DownloadHandle, DownloadProgress, DownloadReport};
 pub use pages::Page;
 pub use types::QueryJobInfo;
+
+// Shared with ingest, which splits its input at record boundaries and follows job listings alike.
+pub(crate) use csv_scan::{HeaderSplitter, RecordScanner};
+pub(crate) use links::query_locator_from_link;
 
 use super::Salesforce;
 use crate::error::{Error, Result, from_client};
