@@ -131,6 +131,8 @@ async fn one_task_reads_in_csv_json_json_detail_and_txt_alike() {
     assert!(rows.iter().all(|r| r.count > 0));
     let detail: Vec<StatusCount> = run(Format::JsonDetail).rows().await.unwrap();
     assert_eq!(detail, rows);
+    let limited: Vec<StatusCount> = run(Format::JsonBi).limit(2).rows().await.unwrap();
+    assert_eq!(limited, rows[..2], "the task's limit overrides the query's");
     let lines = |header: &str, sep: &str| {
         let body: Vec<String> = rows
             .iter()
@@ -248,6 +250,10 @@ async fn a_killed_task_is_killed_on_the_server_and_reported_killed() {
         sim.looker_task_status(task.id()),
         Some(QueryTaskStatus::Killed)
     );
+    assert_eq!(
+        task.info().await.unwrap().status,
+        Some(QueryTaskStatus::Killed)
+    );
     let error = task.bytes().await.unwrap_err();
     assert_eq!(failed(&error).0, "killed");
     assert!(error.to_string().contains(task.id()), "{error}");
@@ -297,7 +303,7 @@ async fn an_abandoned_wait_kills_its_task_when_asked() {
 }
 
 #[tokio::test]
-async fn expired_results_are_a_clear_error_for_one_task_and_for_many() {
+async fn expired_and_unknown_tasks_are_clear_errors_for_one_task_and_for_many() {
     let sim = sim()
         .job_duration(Duration::ZERO)
         .looker_result_ttl(Duration::from_millis(50))
@@ -331,8 +337,16 @@ async fn expired_results_are_a_clear_error_for_one_task_and_for_many() {
         message.is_some_and(|m| m.contains("run the query again")),
         "{error}"
     );
-    let many = looker.wait_all([two]).backoff(fast()).await.unwrap();
+    let unknown = looker.query_task("no-such-task", Format::Csv);
+    let error = unknown.bytes().await.unwrap_err();
+    assert!(error.is_not_found(), "{error:?}");
+    let many = looker
+        .wait_all([two, unknown])
+        .backoff(fast())
+        .await
+        .unwrap();
     assert_eq!(failed(many[0].as_ref().unwrap_err()).0, "expired");
+    assert_eq!(failed(many[1].as_ref().unwrap_err()).0, "missing");
     sim.shutdown().await;
 }
 
@@ -370,7 +384,8 @@ async fn fifty_tasks_cost_one_multi_results_request_per_round() {
     assert_eq!((last.total, last.pending, last.succeeded), (50, 0, 50));
     let stats = sim.stats();
     assert_eq!(stats.count("POST", "/api/4.0/query_tasks"), 50);
-    assert_eq!(stats.count("GET", MULTI), u64::from(last.rounds));
+    assert_eq!(stats.count("GET", MULTI), last.requests);
+    assert_eq!(last.requests, u64::from(last.rounds), "one request a round");
     assert!(
         last.rounds >= 3,
         "the tasks ran for several rounds: {last:?}"
@@ -492,9 +507,16 @@ async fn expired_tokens_are_renewed_even_in_the_middle_of_a_wait() {
     sim.expire_tokens();
     let id = looker.create_query(by_status()).await.unwrap();
     assert_eq!(sim.stats().count("POST", LOGIN), 2);
-    let wait = looker.run_queries([&id, &id]).backoff(fast());
-    let waiting = tokio::spawn(wait.into_future());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let tasks: Vec<QueryTask> = looker
+        .run_queries([&id, &id])
+        .submit()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Only the wait's rounds run while the token expires: one multi_results request at a time.
+    let waiting = tokio::spawn(looker.wait_all(tasks).backoff(fast()).into_future());
+    tokio::time::sleep(Duration::from_millis(100)).await;
     sim.expire_tokens();
     let results = waiting.await.unwrap().unwrap();
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -584,5 +606,39 @@ async fn dropping_the_last_clone_logs_out_when_asked() {
     assert!(logged_out.await);
     assert!(!accepted(&sim, &token).await);
     assert!(accepted(&sim, &kept_token).await, "not asked to log out");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn more_than_a_hundred_pending_tasks_take_two_requests_a_round() {
+    let sim = sim()
+        .job_duration(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let looker = looker(&sim).await;
+    let id = looker.create_query(by_status().limit(1)).await.unwrap();
+    let tasks: Vec<QueryTask> = looker
+        .run_queries(vec![id; 120])
+        .format(Format::Csv)
+        .concurrency(16)
+        .submit()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let wait = looker
+        .wait_all(tasks)
+        .backoff(BackoffPolicy::fixed(Duration::from_millis(40)));
+    let progress = wait.progress();
+    let results = wait.await.unwrap();
+    assert!(results.iter().all(Result::is_ok));
+    let last = progress.borrow().clone().expect("rounds were made");
+    assert_eq!(sim.stats().count("GET", MULTI), last.requests);
+    let rounds = u64::from(last.rounds);
+    assert!(
+        rounds < last.requests && last.requests <= 2 * rounds,
+        "120 pending ids need two requests a round: {last:?}"
+    );
     sim.shutdown().await;
 }

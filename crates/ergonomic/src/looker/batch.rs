@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::future::IntoFuture;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -100,6 +100,7 @@ impl RunQueries {
     }
 
     /// Kills the tasks still running when the wait is dropped, cancelled or times out (default false).
+    /// It covers the wait, which begins once every task has been started.
     pub fn kill_on_drop(mut self, kill: bool) -> Self {
         self.wait.kill_on_drop = kill;
         self
@@ -180,8 +181,10 @@ pub struct BatchProgress {
     pub succeeded: usize,
     /// Tasks that failed (to start, or to run).
     pub failed: usize,
-    /// Rounds so far: each sent one `multi_results` request per [`MAX_IDS_PER_REQUEST`] pending tasks.
+    /// Rounds so far.
     pub rounds: u32,
+    /// `multi_results` requests so far: one a round per [`MAX_IDS_PER_REQUEST`] pending tasks.
+    pub requests: u64,
 }
 
 /// One task of a batch and, once it is known, its outcome.
@@ -232,6 +235,7 @@ struct Batch {
     control: Client,
     entries: Arc<Mutex<Vec<Entry>>>,
     rounds: AtomicU32,
+    requests: AtomicU64,
 }
 
 impl Batch {
@@ -241,6 +245,7 @@ impl Batch {
             control: looker.client(false),
             entries: Arc::new(Mutex::new(entries)),
             rounds: AtomicU32::new(0),
+            requests: AtomicU64::new(0),
         }
     }
 
@@ -270,7 +275,10 @@ impl Batch {
     /// One round: one request per [`MAX_IDS_PER_REQUEST`] pending ids, sent together.
     async fn round(&self) -> Result<BatchProgress> {
         let rounds = self.rounds.fetch_add(1, Ordering::Relaxed) + 1;
-        let requests = id_lists(&self.pending_ids()).into_iter().map(|ids| {
+        let lists = id_lists(&self.pending_ids());
+        self.requests
+            .fetch_add(lists.len() as u64, Ordering::Relaxed);
+        let requests = lists.into_iter().map(|ids| {
             self.poll
                 .query_task_multi_results()
                 .query_task_ids(ids)
@@ -362,6 +370,7 @@ impl Batch {
             succeeded: count(|e| matches!(e.outcome, Some(Ok(_)))),
             failed: count(|e| matches!(e.outcome, Some(Err(_)))),
             rounds,
+            requests: self.requests.load(Ordering::Relaxed),
         }
     }
 
