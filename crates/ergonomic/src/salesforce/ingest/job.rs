@@ -4,17 +4,13 @@
 use std::path::Path;
 
 use futures::future::BoxFuture;
-use haul_client::reqwest;
 use haul_client::salesforce_bulk_ingest::{Client, types};
 use haul_types::{ApiVersion, IngestJobState, SalesforceId};
-use tokio_util::io::ReaderStream;
 
-use super::IngestJobInfo;
-use crate::error::{Error, Result, from_client};
+use super::{IngestJobInfo, upload_body};
+use crate::error::{Result, from_client};
 use crate::poll::{Phase, Pollable, Poller};
 use crate::salesforce::Salesforce;
-
-const UPLOAD_READ: usize = 256 * 1024;
 
 /// An ingest job on the server. Cheap to clone; `Send + Sync`.
 #[derive(Debug, Clone)]
@@ -111,10 +107,7 @@ impl IngestJob {
     }
 
     async fn put(&self, path: &Path) -> Result<()> {
-        let file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| Error::io(path, e))?;
-        let body = reqwest::Body::wrap_stream(ReaderStream::with_capacity(file, UPLOAD_READ));
+        let body = upload_body::file_body(path).await?;
         self.client(true)
             .upload_ingest_job_data()
             .job_id(self.id.clone())

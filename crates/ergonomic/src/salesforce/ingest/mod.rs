@@ -37,6 +37,7 @@ mod run;
 mod split;
 mod spool;
 mod summary;
+mod upload_body;
 
 use std::future::{Future, IntoFuture};
 use std::path::PathBuf;
