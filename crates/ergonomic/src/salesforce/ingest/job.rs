@@ -121,7 +121,7 @@ impl IngestJob {
 
     /// Waits until the job has finished. `JobComplete` is success even when rows failed (they are in
     /// [`failed_results`](Self::failed_results)); `Failed` and `Aborted` become
-    /// [`Error::JobFailed`] with the job's `errorMessage`. A job still `Open` fails at once: nothing
+    /// [`Error::JobFailed`](crate::Error::JobFailed) with the job's `errorMessage`. A job still `Open` fails at once: nothing
     /// happens to it until it is [closed](Self::close).
     pub fn wait(&self) -> Poller<IngestJobInfo> {
         Poller::new(Status::<false>::new(self), |info| info)

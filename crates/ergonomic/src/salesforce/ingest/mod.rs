@@ -259,8 +259,9 @@ impl IngestBuilder {
         self
     }
 
-    /// Starts the ingest; await the handle for its [`IngestOutcome`]. The input's header is checked
-    /// against the operation before any request is sent.
+    /// Starts the ingest (on the current Tokio runtime); await the handle for its
+    /// [`IngestOutcome`]. The input's header is checked against the operation before any request is
+    /// sent.
     pub fn run(self) -> IngestHandle {
         let cancel = self.cancel.child_token();
         let (progress, watcher) = watch::channel(IngestProgress::default());
