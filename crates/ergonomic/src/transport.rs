@@ -5,7 +5,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use haul_client::reqwest::{
     self, StatusCode,
-    header::{AUTHORIZATION, HeaderValue},
+    header::{ACCEPT, AUTHORIZATION, HeaderValue},
 };
 use haul_client::{Execute, TokenSource};
 
@@ -53,7 +53,12 @@ impl Transport {
         let mut attempt = 1;
         loop {
             let spare = request.try_clone();
-            let outcome = client.execute(request).await;
+            let buffered = expects_json(&request);
+            let outcome = match client.execute(request).await {
+                // Reading the body here puts a connection cut mid-body under the retry policy too.
+                Ok(response) if buffered => read_whole(response).await,
+                other => other,
+            };
             let unauthorized =
                 matches!(&outcome, Ok(response) if response.status() == StatusCode::UNAUTHORIZED);
             if unauthorized && !refreshed && self.auth.can_refresh() {
@@ -104,6 +109,37 @@ impl Transport {
             None => false,
         }
     }
+}
+
+/// JSON answers are small and parsed whole, so they are read inside the retry loop; CSV results and
+/// Looker results (which do not ask for JSON) stay streamed to their callers.
+fn expects_json(request: &reqwest::Request) -> bool {
+    request
+        .headers()
+        .get(ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.starts_with("application/json"))
+}
+
+/// The most of a JSON body kept; a larger one is cut here and then fails to parse, so a hostile
+/// server cannot make haul hold an unbounded body.
+const MAX_JSON_BODY: usize = 64 << 20;
+
+/// Reads the whole body and returns an equivalent response that holds it in memory.
+async fn read_whole(mut response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_JSON_BODY - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == MAX_JSON_BODY {
+            break;
+        }
+    }
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = response.status();
+    *rebuilt.version_mut() = response.version();
+    *rebuilt.headers_mut() = response.headers().clone();
+    Ok(reqwest::Response::from(rebuilt))
 }
 
 fn describe(outcome: &reqwest::Result<reqwest::Response>) -> String {

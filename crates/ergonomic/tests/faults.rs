@@ -1,0 +1,78 @@
+//! Downloads under injected faults (503, 429 with Retry-After, connections reset mid-body, truncated
+//! bodies) are byte-identical to fault-free ones.
+
+mod common;
+
+use common::{TempDir, client};
+use haul::types::{ColumnDelimiter, LineEnding};
+use haul_sim::{FaultPlan, Sim};
+
+const SOQL: &str = "SELECT Id, Name, Industry FROM Account";
+
+/// Creating a job is never replayed blindly by haul (a lost answer could mean a duplicate job), so a
+/// caller facing a flaky server submits again itself; this does so at most ten times.
+async fn submit(sf: &haul::Salesforce) -> haul::salesforce::query::QueryJob {
+    for _ in 0..10 {
+        match sf.bulk_query(SOQL).submit().await {
+            Ok(job) => return job,
+            Err(error) if error.is_retryable() => continue,
+            Err(error) => panic!("{error:?}"),
+        }
+    }
+    panic!("ten submissions in a row failed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_under_faults_are_byte_identical_for_several_seeds() {
+    for seed in 1..=5 {
+        let faults = FaultPlan::parse(&format!(
+            "503=0.05,429=0.02,reset=0.02,truncate=0.01,retry_after=0,seed={seed}"
+        ))
+        .unwrap();
+        let sim = Sim::builder()
+            .seed(11)
+            .rows("Account", 60_000)
+            .faults(faults)
+            .start()
+            .await
+            .unwrap();
+        let sf = client(&sim);
+        let dir = TempDir::new("faults");
+        let done = submit(&sf).await.wait().await.unwrap();
+        let report = done
+            .download()
+            .concurrency(8)
+            .max_records(2_000)
+            .to_file(dir.join("out.csv"))
+            .await
+            .unwrap();
+        assert_eq!((report.records, report.pages), (60_000, 30), "seed {seed}");
+        let expected = sim
+            .expected_query_csv(SOQL, ColumnDelimiter::Comma, LineEnding::Lf)
+            .unwrap();
+        assert!(
+            std::fs::read(dir.join("out.csv")).unwrap() == expected,
+            "seed {seed}: output differs"
+        );
+        // Faults show as error statuses, or (resets and truncations, sent as 200) as pages and page
+        // listings requested more often than the 30 pages and 6 listings a clean run needs.
+        let stats = sim.stats();
+        let errors: u64 = stats
+            .requests
+            .iter()
+            .filter(|r| r.status >= 400)
+            .map(|r| r.count)
+            .sum();
+        let results = stats.count("GET", "/services/data/{version}/jobs/query/{id}/results");
+        let listings = stats.count(
+            "GET",
+            "/services/data/{version}/jobs/query/{id}/resultPages",
+        );
+        let repeated = errors + results.saturating_sub(30) + listings.saturating_sub(6);
+        assert!(
+            repeated > 0,
+            "seed {seed}: no fault was injected, the test proves nothing"
+        );
+        sim.shutdown().await;
+    }
+}
