@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::HeaderMap;
 use axum::http::header::ACCEPT_ENCODING;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -46,6 +46,10 @@ pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
 
 struct Page {
     rows: Arc<ResultSet>,
+    /// Rows are rendered here, then copied into `out`; both keep their memory between chunks.
+    scratch: Vec<u8>,
+    /// Chunks are split off this buffer; once the connection has sent a chunk, its space is reused.
+    out: BytesMut,
     dialect: Dialect,
     position: u64,
     end: u64,
@@ -60,7 +64,8 @@ impl Page {
         if self.finished {
             return None;
         }
-        let mut buf = Vec::with_capacity(CHUNK + 8 * 1024);
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
         if self.header {
             self.rows.write_header(&mut buf, self.dialect);
             self.header = false;
@@ -74,9 +79,13 @@ impl Page {
         let done = self.position >= self.end;
         let Some(encoder) = self.encoder.as_mut() else {
             self.finished = done;
-            return Some(Bytes::from(buf));
+            self.out.reserve(buf.len());
+            self.out.extend_from_slice(&buf);
+            self.scratch = buf;
+            return Some(self.out.split().freeze());
         };
         let _ = encoder.write_all(&buf);
+        self.scratch = buf;
         if done {
             self.finished = true;
             let encoder = self.encoder.take()?;
@@ -96,6 +105,8 @@ pub(crate) fn csv_page(
 ) -> Body {
     let page = Page {
         rows,
+        scratch: Vec::with_capacity(CHUNK + 8 * 1024),
+        out: BytesMut::with_capacity(4 * CHUNK),
         dialect,
         position: start,
         end,

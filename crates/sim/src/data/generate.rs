@@ -107,14 +107,87 @@ const PROSE: &[&str] = &[
 /// 2015-01-01T00:00:00Z, the start of generated dates.
 const EPOCH_2015: i64 = 1_420_070_400;
 const TEN_YEARS: u64 = 10 * 365 * 86_400;
+/// Days covered by generated dates (twelve years from 2015).
+const DAYS: u64 = 12 * 365;
+
+/// Values of a field drawn from a fixed list, pre-rendered raw and as quoted CSV, so that serving
+/// a row copies bytes instead of escaping them.
+#[derive(Debug, Clone)]
+struct Table {
+    raw: Vec<Box<str>>,
+    quoted: Vec<Box<[u8]>>,
+    /// Null once in this many rows (0: never).
+    null_one_in: u64,
+}
+
+impl Table {
+    fn new(values: Vec<String>, null_one_in: u64) -> Self {
+        let quoted = values
+            .iter()
+            .map(|v| {
+                let mut out = Vec::with_capacity(v.len() + 2);
+                crate::csv::write_quoted(&mut out, v.as_bytes());
+                out.into_boxed_slice()
+            })
+            .collect();
+        Self {
+            raw: values.into_iter().map(String::into_boxed_str).collect(),
+            quoted,
+            null_one_in,
+        }
+    }
+
+    /// The index of the value for hash `h`, or `None` for null.
+    fn pick(&self, h: u64) -> Option<usize> {
+        if self.null_one_in > 0 && reduce(h.rotate_left(32), self.null_one_in) == 0 {
+            return None;
+        }
+        Some(reduce(h, self.raw.len() as u64) as usize)
+    }
+}
+
+/// The list a table-driven generator draws from, if it is one.
+fn table_for(generator: Gen) -> Option<Table> {
+    let list = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+    match generator {
+        Gen::Company => {
+            let mut names = Vec::new();
+            for adjective in ADJECTIVES {
+                for noun in NOUNS {
+                    for suffix in COMPANY_SUFFIXES {
+                        names.push(format!("{adjective} {noun}{suffix}"));
+                    }
+                }
+            }
+            Some(Table::new(names, 0))
+        }
+        Gen::FirstName => Some(Table::new(list(FIRST_NAMES), 0)),
+        Gen::LastName => Some(Table::new(list(LAST_NAMES), 0)),
+        Gen::City => Some(Table::new(list(CITIES), 0)),
+        Gen::Prose => Some(Table::new(list(PROSE), 3)),
+        Gen::Pick(values, null_one_in) => Some(Table::new(list(values), null_one_in)),
+        _ => None,
+    }
+}
+
+/// Maps a hash onto `0..n` without a division (Lemire's multiply-shift).
+fn reduce(h: u64, n: u64) -> u64 {
+    ((u128::from(h) * u128::from(n)) >> 64) as u64
+}
 
 /// Generates field values for a seed. Cheap to copy into every result set.
 #[derive(Debug, Clone)]
 pub(crate) struct Generator {
     /// Per object (in `OBJECTS` order) and field: the salt of that column.
     salts: Vec<Vec<u64>>,
+    /// Per object and field: the value list of table-driven fields.
+    tables: Vec<Vec<Option<Table>>>,
+    /// Per object and field: how many rows a lookup field can point at.
+    ref_rows: Vec<Vec<u64>>,
     /// Per object: how many rows are generated (the base of the overlay's index space).
     base_rows: Vec<u64>,
+    /// `YYYY-MM-DD` of every day from 2015 on, so dates are copied, not computed.
+    days: Vec<[u8; 10]>,
 }
 
 impl Generator {
@@ -129,7 +202,39 @@ impl Generator {
                     .collect()
             })
             .collect();
-        Self { salts, base_rows }
+        let tables = OBJECTS
+            .iter()
+            .map(|o| o.fields.iter().map(|f| table_for(f.generator)).collect())
+            .collect();
+        let ref_rows = OBJECTS
+            .iter()
+            .map(|o| {
+                o.fields
+                    .iter()
+                    .map(|f| match f.generator {
+                        Gen::Ref(target) => OBJECTS
+                            .iter()
+                            .position(|t| t.key_prefix == target)
+                            .map_or(0, |i| base_rows[i]),
+                        _ => 0,
+                    })
+                    .collect()
+            })
+            .collect();
+        let days = (0..DAYS)
+            .map(|d| {
+                let mut out = Vec::with_capacity(10);
+                write_date(EPOCH_2015 / 86_400 + d as i64, &mut out);
+                out.try_into().unwrap_or([b'0'; 10])
+            })
+            .collect();
+        Self {
+            salts,
+            tables,
+            ref_rows,
+            base_rows,
+            days,
+        }
     }
 
     /// Generated rows of the object at position `object` of `OBJECTS`.
@@ -146,62 +251,81 @@ impl Generator {
         row: u64,
         out: &mut Vec<u8>,
     ) -> bool {
+        self.emit(object, ordinal, field, row, out, false)
+    }
+
+    /// Appends one value as a CSV field: double-quoted, or nothing for null.
+    pub(crate) fn write_csv(
+        &self,
+        object: &ObjectSchema,
+        ordinal: usize,
+        field: usize,
+        row: u64,
+        out: &mut Vec<u8>,
+    ) {
+        self.emit(object, ordinal, field, row, out, true);
+    }
+
+    fn emit(
+        &self,
+        object: &ObjectSchema,
+        ordinal: usize,
+        field: usize,
+        row: u64,
+        out: &mut Vec<u8>,
+        quoted: bool,
+    ) -> bool {
         let h = mix(self.salts[ordinal][field] ^ row.wrapping_mul(0xD6E8_FEB8_6659_FD93));
-        match object.fields[field].generator {
+        let generator = object.fields[field].generator;
+        if let Some(table) = &self.tables[ordinal][field] {
+            let Some(i) = table.pick(h) else { return false };
+            out.extend_from_slice(if quoted {
+                &table.quoted[i]
+            } else {
+                table.raw[i].as_bytes()
+            });
+            return true;
+        }
+        let targets = self.ref_rows[ordinal][field];
+        if generator == Gen::Null || (matches!(generator, Gen::Ref(_)) && targets == 0) {
+            return false;
+        }
+        // What remains is ids, numbers, dates and codes: nothing in them needs escaping.
+        if quoted {
+            out.push(b'"');
+        }
+        match generator {
             Gen::Id => ids::write_id(&prefix(object.key_prefix), row, out),
-            Gen::Company => {
-                push(out, pick(ADJECTIVES, h));
-                out.push(b' ');
-                push(out, pick(NOUNS, h >> 8));
-                push(out, pick(COMPANY_SUFFIXES, h >> 16));
-            }
-            Gen::FirstName => push(out, pick(FIRST_NAMES, h)),
-            Gen::LastName => push(out, pick(LAST_NAMES, h)),
             Gen::Email => {
                 out.extend_from_slice(b"user");
                 push(out, itoa::Buffer::new().format(row));
                 out.extend_from_slice(b"@example");
-                push(out, itoa::Buffer::new().format(h % 100));
+                push(out, itoa::Buffer::new().format(reduce(h, 100)));
                 out.extend_from_slice(b".com");
-            }
-            Gen::City => push(out, pick(CITIES, h)),
-            Gen::Pick(values, null_one_in) => {
-                if null_one_in > 0 && (h >> 32).is_multiple_of(null_one_in) {
-                    return false;
-                }
-                push(out, pick(values, h));
             }
             Gen::Int(min, max) => {
                 let span = max.abs_diff(min).max(1);
-                push(out, itoa::Buffer::new().format(min + (h % span) as i64));
+                push(
+                    out,
+                    itoa::Buffer::new().format(min + reduce(h, span) as i64),
+                );
             }
-            Gen::Cents(max) => write_cents(h % max.max(1), out),
-            Gen::DateTime => write_datetime(EPOCH_2015 + (h % TEN_YEARS) as i64, out),
-            Gen::Date => write_date(EPOCH_2015 / 86_400 + (h % (12 * 365)) as i64, out),
-            Gen::Prose => {
-                if h.is_multiple_of(3) {
-                    return false;
-                }
-                push(out, pick(PROSE, h >> 4));
+            Gen::Cents(max) => write_cents(reduce(h, max.max(1)), out),
+            Gen::DateTime => {
+                let secs = reduce(h, TEN_YEARS);
+                out.extend_from_slice(&self.days[(secs / 86_400) as usize]);
+                write_time(secs % 86_400, out);
             }
-            Gen::Ref(target) => {
-                let Some(n) = OBJECTS
-                    .iter()
-                    .position(|o| o.key_prefix == target)
-                    .map(|i| self.base_rows[i])
-                else {
-                    return false;
-                };
-                if n == 0 {
-                    return false;
-                }
-                ids::write_id(&prefix(target), h % n, out);
-            }
+            Gen::Date => out.extend_from_slice(&self.days[reduce(h, DAYS) as usize]),
+            Gen::Ref(target) => ids::write_id(&prefix(target), reduce(h, targets), out),
             Gen::Code(code_prefix) => {
                 push(out, code_prefix);
                 push(out, itoa::Buffer::new().format(row));
             }
-            Gen::Null => return false,
+            _ => {}
+        }
+        if quoted {
+            out.push(b'"');
         }
         true
     }
@@ -212,12 +336,26 @@ fn prefix(key: &str) -> [u8; 3] {
     [b[0], b[1], b[2]]
 }
 
-fn pick(values: &'static [&'static str], h: u64) -> &'static str {
-    values[(h % values.len() as u64) as usize]
-}
-
 fn push(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
+}
+
+/// `THH:MM:SS.000Z` for seconds into a day.
+fn write_time(secs: u64, out: &mut Vec<u8>) {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let d = |n: u64| b'0' + n as u8;
+    out.extend_from_slice(&[
+        b'T',
+        d(h / 10),
+        d(h % 10),
+        b':',
+        d(m / 10),
+        d(m % 10),
+        b':',
+        d(s / 10),
+        d(s % 10),
+    ]);
+    out.extend_from_slice(b".000Z");
 }
 
 fn write_cents(cents: u64, out: &mut Vec<u8>) {
@@ -227,20 +365,14 @@ fn write_cents(cents: u64, out: &mut Vec<u8>) {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.000Z`, the format of date-times in Bulk API CSV.
-pub(crate) fn write_datetime(unix: i64, out: &mut Vec<u8>) {
-    let secs = unix.rem_euclid(86_400);
+#[cfg(test)]
+fn write_datetime(unix: i64, out: &mut Vec<u8>) {
     write_date(unix.div_euclid(86_400), out);
-    out.push(b'T');
-    two(out, secs / 3600);
-    out.push(b':');
-    two(out, secs / 60 % 60);
-    out.push(b':');
-    two(out, secs % 60);
-    out.extend_from_slice(b".000Z");
+    write_time(unix.rem_euclid(86_400) as u64, out);
 }
 
 /// `YYYY-MM-DD` for days since 1970-01-01 (Howard Hinnant's civil_from_days).
-pub(crate) fn write_date(days: i64, out: &mut Vec<u8>) {
+fn write_date(days: i64, out: &mut Vec<u8>) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -278,6 +410,29 @@ mod tests {
         out.clear();
         write_date(19_417, &mut out); // 2023-03-01, after a non-leap February
         assert_eq!(out, b"2023-03-01");
+    }
+
+    #[test]
+    fn csv_form_is_the_quoted_raw_form() {
+        let g = Generator::new(7, vec![50; OBJECTS.len()]);
+        for (ordinal, object) in OBJECTS.iter().enumerate() {
+            for field in 0..object.fields.len() {
+                for row in 0..50 {
+                    let (mut raw, mut quoted) = (Vec::new(), Vec::new());
+                    let present = g.write(object, ordinal, field, row, &mut raw);
+                    g.write_csv(object, ordinal, field, row, &mut quoted);
+                    let mut expected = Vec::new();
+                    if present {
+                        crate::csv::write_quoted(&mut expected, &raw);
+                    }
+                    assert_eq!(
+                        quoted, expected,
+                        "{}.{}",
+                        object.name, object.fields[field].name
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -110,6 +110,22 @@ impl Snapshot {
         }
     }
 
+    /// Appends a field of a row as a CSV field (quoted, or nothing for null).
+    pub(crate) fn write_csv(
+        &self,
+        stored: Option<&StoredRow>,
+        field: usize,
+        row: u64,
+        out: &mut Vec<u8>,
+    ) {
+        match stored {
+            Some(values) => crate::csv::write_field(out, values[field].as_deref()),
+            None => self
+                .generator
+                .write_csv(self.object, self.ordinal, field, row, out),
+        }
+    }
+
     /// One field of a row as text.
     pub(crate) fn value(&self, field: usize, row: u64) -> Option<String> {
         let mut out = Vec::new();

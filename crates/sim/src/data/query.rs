@@ -90,17 +90,7 @@ impl ResultSet {
                 if i > 0 {
                     out.push(dialect.delimiter);
                 }
-                let mark = out.len();
-                out.push(b'"');
-                if !self.snapshot.write_raw(stored, field, row, out) {
-                    out.truncate(mark);
-                } else if out[mark + 1..].contains(&b'"') {
-                    let raw = out.split_off(mark);
-                    csv::write_quoted(out, &raw[1..]);
-                    continue;
-                } else {
-                    out.push(b'"');
-                }
+                self.snapshot.write_csv(stored, field, row, out);
             }
             out.extend_from_slice(dialect.line_ending);
         }
