@@ -39,6 +39,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Salesforce: Bulk API 2.0 query and ingest jobs, Async SOQL.
     Sf(SfArgs),
+    /// Looker: run queries as tasks and save their results.
+    Looker(LookerArgs),
     /// Run the simulator in the foreground (as `haul-sim` does).
     Sim(haul_sim::cli::SimArgs),
 }
@@ -83,6 +85,119 @@ pub(crate) enum SfCommand {
     Abort(JobIdArgs),
     /// Delete a finished job and its results.
     Delete(JobIdArgs),
+    /// Load a CSV file into an object with Bulk API 2.0 ingest jobs.
+    Ingest(IngestArgs),
+    /// Copy rows into another object with Async SOQL.
+    AsyncSoql(AsyncSoqlArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// The object to write to, such as Account.
+    pub(crate) object: String,
+    /// The CSV file; the first row names the fields.
+    pub(crate) file: PathBuf,
+    /// What to do with each row.
+    #[arg(long, value_enum)]
+    pub(crate) operation: Operation,
+    /// The external id field (required with --operation upsert).
+    #[arg(long)]
+    pub(crate) external_id: Option<String>,
+    /// Write successful.csv, failed.csv and unprocessed.csv into this folder.
+    #[arg(long)]
+    pub(crate) results: Option<PathBuf>,
+    /// Jobs run at once.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Operation {
+    /// Create records.
+    Insert,
+    /// Update records by Id.
+    Update,
+    /// Insert or update by --external-id.
+    Upsert,
+    /// Move records to the recycle bin (the file holds only Id).
+    Delete,
+    /// Delete records permanently (the file holds only Id).
+    HardDelete,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AsyncSoqlArgs {
+    /// The SOQL query whose rows are copied.
+    pub(crate) soql: String,
+    /// The object the rows are written to.
+    #[arg(long)]
+    pub(crate) target: String,
+    /// A source field and the target field it is written to, as SRC=DST (repeatable).
+    #[arg(long = "map", value_name = "SRC=DST", required = true)]
+    pub(crate) maps: Vec<String>,
+    /// Wait until the copy has finished.
+    #[arg(long)]
+    pub(crate) wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LookerArgs {
+    #[command(flatten)]
+    pub(crate) connection: LookerConnection,
+    #[command(subcommand)]
+    pub(crate) command: LookerCommand,
+}
+
+/// Where Looker is and the API key. Without a base URL, the built-in simulator is used.
+#[derive(Debug, Args)]
+pub(crate) struct LookerConnection {
+    /// The instance's URL, such as https://acme.cloud.looker.com.
+    #[arg(long, env = "LOOKER_BASE_URL", global = true)]
+    pub(crate) base_url: Option<String>,
+    /// The API key's client id.
+    #[arg(long, env = "LOOKER_CLIENT_ID", global = true)]
+    pub(crate) client_id: Option<String>,
+    /// The API key's client secret.
+    #[arg(
+        long,
+        env = "LOOKER_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) client_secret: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LookerCommand {
+    /// Run one saved query as a task and save its results.
+    Run(LookerRunArgs),
+    /// Run several saved queries at once and save each one's results.
+    RunMany(LookerRunManyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LookerRunArgs {
+    /// The query's id.
+    pub(crate) query_id: String,
+    /// The result format, such as csv, json, json_detail or txt.
+    #[arg(long, default_value = "csv")]
+    pub(crate) format: String,
+    /// Output file.
+    #[arg(long, short)]
+    pub(crate) output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LookerRunManyArgs {
+    /// The queries' ids.
+    #[arg(required = true)]
+    pub(crate) query_ids: Vec<String>,
+    /// The result format, such as csv, json, json_detail or txt.
+    #[arg(long, default_value = "csv")]
+    pub(crate) format: String,
+    /// Output folder: one file a query, named after its id.
+    #[arg(long, short)]
+    pub(crate) output: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 
 mod args;
 mod exit;
+mod ingest;
+mod looker;
 mod progress;
 mod sf;
 mod target;
@@ -72,6 +74,7 @@ async fn run(cli: Cli) -> Result<Outcome> {
     });
     match cli.command {
         Command::Sf(args) => sf::run(args, &settings, cancel).await,
+        Command::Looker(args) => looker::run(args, settings.display).await,
         Command::Sim(args) => {
             haul_sim::cli::run(args).await?;
             Ok(Outcome::Nothing)

@@ -28,6 +28,10 @@ pub(crate) async fn run(
         SfCommand::Job(job) => show_job(&target, job).await,
         SfCommand::Abort(job) => abort_job(&target, job).await,
         SfCommand::Delete(job) => delete_job(&target, job).await,
+        SfCommand::Ingest(ingest) => {
+            crate::ingest::run_ingest(&target, ingest, settings.display, cancel).await
+        }
+        SfCommand::AsyncSoql(copy) => crate::ingest::run_async_soql(&target, copy, cancel).await,
     };
     if let Some(sim) = target.simulator {
         sim.shutdown().await;

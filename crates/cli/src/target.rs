@@ -1,11 +1,11 @@
 //! Which org to talk to: the configured one, or the built-in simulator.
 
 use anyhow::{Context as _, Result};
-use haul::Salesforce;
 use haul::auth::{AccessToken, ClientCredentials, SalesforceAuth};
+use haul::{Looker, Salesforce};
 use haul_sim::Sim;
 
-use crate::args::SfConnection;
+use crate::args::{LookerConnection, SfConnection};
 use crate::exit::Usage;
 
 /// The built-in simulator's data set, as the README describes it.
@@ -73,4 +73,49 @@ fn credentials(connection: &SfConnection) -> Result<SalesforceAuth> {
         )
         .into()),
     }
+}
+
+/// A Looker client, and the simulator behind it when one was started.
+pub(crate) struct LookerTarget {
+    pub(crate) client: Looker,
+    pub(crate) simulator: Option<Sim>,
+}
+
+pub(crate) async fn looker(connection: &LookerConnection, quiet: bool) -> Result<LookerTarget> {
+    let Some(url) = &connection.base_url else {
+        let sim = Sim::builder()
+            .start()
+            .await
+            .context("starting the built-in simulator")?;
+        if !quiet {
+            eprintln!(
+                "haul: no Looker configured (LOOKER_BASE_URL); using the built-in simulator at {}",
+                sim.looker_base_url()
+            );
+        }
+        let client = Looker::builder()
+            .base_url(sim.looker_base_url())
+            .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+            .build()
+            .await?;
+        return Ok(LookerTarget {
+            client,
+            simulator: Some(sim),
+        });
+    };
+    let (Some(id), Some(secret)) = (&connection.client_id, &connection.client_secret) else {
+        return Err(Usage(
+            "LOOKER_BASE_URL is set but LOOKER_CLIENT_ID and LOOKER_CLIENT_SECRET are not".into(),
+        )
+        .into());
+    };
+    let client = Looker::builder()
+        .base_url(url)
+        .client_credentials(id, secret.as_str())
+        .build()
+        .await?;
+    Ok(LookerTarget {
+        client,
+        simulator: None,
+    })
 }

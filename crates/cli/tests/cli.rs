@@ -383,3 +383,199 @@ fn haul_sim_prints_its_urls_as_one_json_line() {
     );
     assert!(ready["access_token"].as_str().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ingest_loads_a_file_and_writes_the_result_files() {
+    let sim = Sim::builder().rows("Account", 0).start().await.unwrap();
+    let dir = TempDir::new("ingest");
+    let input = dir.join("accounts.csv");
+    std::fs::write(
+        &input,
+        "Name,Industry\n\"Acme, Inc.\",Energy\n,Energy\n\"Multi\nLine\",Retail\n",
+    )
+    .unwrap();
+    let result = haul_at(&sim)
+        .args([
+            "--json",
+            "sf",
+            "ingest",
+            "Account",
+            "--operation",
+            "insert",
+            "--results",
+        ])
+        .arg(dir.join("results"))
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(
+        (
+            summary["records_processed"].as_u64(),
+            summary["records_failed"].as_u64()
+        ),
+        (Some(3), Some(1))
+    );
+    assert_eq!(sim.record_count("Account"), Some(2));
+    let failed = std::fs::read_to_string(dir.join("results/failed.csv")).unwrap();
+    assert!(
+        failed.starts_with("sf__Id,sf__Error,Name,Industry"),
+        "{failed}"
+    );
+    assert!(failed.contains("REQUIRED_FIELD_MISSING"), "{failed}");
+    let successful = std::fs::read_to_string(dir.join("results/successful.csv")).unwrap();
+    assert_eq!(
+        csv::Reader::from_reader(successful.as_bytes())
+            .records()
+            .count(),
+        2
+    );
+
+    let missing = haul_at(&sim)
+        .args([
+            "sf",
+            "ingest",
+            "Account",
+            "--operation",
+            "insert",
+            "nope.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("nope.csv: no such file"),
+        "{}",
+        stderr(&missing)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn async_soql_copies_rows_and_waits() {
+    let sim = Sim::builder()
+        .rows("Sample_Event__b", 40)
+        .start()
+        .await
+        .unwrap();
+    let result = haul_at(&sim)
+        .args([
+            "--json",
+            "sf",
+            "async-soql",
+            "SELECT Account__c, Kind__c FROM Sample_Event__b",
+        ])
+        .args([
+            "--target",
+            "Event_Copy__c",
+            "--map",
+            "Account__c=Account__c",
+            "--map",
+            "Kind__c=Kind__c",
+            "--wait",
+        ])
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let info: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(info["status"], "Complete");
+    assert_eq!(sim.record_count("Event_Copy__c"), Some(40));
+    let bad_map = haul_at(&sim)
+        .args([
+            "sf",
+            "async-soql",
+            "SELECT Kind__c FROM Sample_Event__b",
+            "--target",
+            "Event_Copy__c",
+            "--map",
+            "Kind__c",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad_map.status.code(), Some(2));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn looker_runs_one_query_and_many() {
+    let sim = Sim::builder().start().await.unwrap();
+    let looker = haul::Looker::builder()
+        .base_url(sim.looker_base_url())
+        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .build()
+        .await
+        .unwrap();
+    let by_status =
+        haul::looker::Query::new("thelook", "orders").fields(["orders.status", "orders.count"]);
+    let first = looker.create_query(by_status).await.unwrap();
+    let second = looker
+        .create_query(
+            haul::looker::Query::new("thelook", "users")
+                .fields(["users.id"])
+                .limit(7),
+        )
+        .await
+        .unwrap();
+    let looker_env = |command: &mut Command| {
+        command
+            .env("LOOKER_BASE_URL", sim.looker_base_url())
+            .env("LOOKER_CLIENT_ID", sim.looker_client_id())
+            .env("LOOKER_CLIENT_SECRET", sim.looker_client_secret());
+    };
+    let dir = TempDir::new("looker");
+    let mut one = haul();
+    looker_env(&mut one);
+    let result = one
+        .args(["looker", "run", &first, "--format", "csv", "-o"])
+        .arg(dir.join("status.csv"))
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let expected = looker
+        .run_query(&first)
+        .format(haul::types::LookerResultFormat::Csv)
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("status.csv")).unwrap(),
+        expected.to_vec()
+    );
+    assert!(
+        expected.iter().filter(|b| **b == b'\n').count() > 1,
+        "the query returned no rows"
+    );
+
+    let mut many = haul();
+    looker_env(&mut many);
+    let result = many
+        .args([
+            "looker", "run-many", &first, &second, "--format", "json", "-o",
+        ])
+        .arg(dir.join("many"))
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let users: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("many").join(format!("{second}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(users.as_array().map(Vec::len), Some(7));
+    assert!(
+        sim.stats()
+            .count("GET", "/api/4.0/query_tasks/multi_results")
+            >= 1
+    );
+
+    let mut unknown = haul();
+    looker_env(&mut unknown);
+    let result = unknown
+        .args(["looker", "run", "999999", "-o"])
+        .arg(dir.join("x.csv"))
+        .output()
+        .unwrap();
+    assert_ne!(result.status.code(), Some(0));
+    assert!(!dir.join("x.csv").exists() && !dir.join("x.csv.part").exists());
+    sim.shutdown().await;
+}

@@ -1,0 +1,130 @@
+//! `haul looker ...`: Looker query tasks into files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use futures::StreamExt;
+use haul::Looker;
+use haul::types::LookerResultFormat;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use crate::Outcome;
+use crate::args::{LookerArgs, LookerCommand, LookerRunArgs, LookerRunManyArgs};
+use crate::progress::Display;
+use crate::target;
+
+pub(crate) async fn run(args: LookerArgs, display: Display) -> Result<Outcome> {
+    let target = target::looker(&args.connection, display == Display::Quiet).await?;
+    let outcome = match args.command {
+        LookerCommand::Run(run) => run_one(&target.client, run).await,
+        LookerCommand::RunMany(many) => run_many(&target.client, many).await,
+    };
+    let _ = target.client.logout().await;
+    if let Some(sim) = target.simulator {
+        sim.shutdown().await;
+    }
+    outcome
+}
+
+async fn run_one(looker: &Looker, args: LookerRunArgs) -> Result<Outcome> {
+    let format = LookerResultFormat::from(args.format.as_str());
+    let mut stream = looker
+        .run_query(&args.query_id)
+        .format(format)
+        .kill_on_drop(true)
+        .stream()
+        .await?;
+    let temporary = part_path(&args.output);
+    let mut file = tokio::fs::File::create(&temporary)
+        .await
+        .with_context(|| temporary.display().to_string())?;
+    let mut bytes = 0u64;
+    let written: Result<()> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            bytes += chunk.len() as u64;
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        Ok(())
+    }
+    .await;
+    if let Err(error) = written {
+        let _ = tokio::fs::remove_file(&temporary).await;
+        return Err(error);
+    }
+    tokio::fs::rename(&temporary, &args.output)
+        .await
+        .with_context(|| args.output.display().to_string())?;
+    Ok(Outcome::Json(
+        json!({"query_id": args.query_id, "format": args.format, "bytes": bytes, "path": args.output}),
+    ))
+}
+
+async fn run_many(looker: &Looker, args: LookerRunManyArgs) -> Result<Outcome> {
+    let format = LookerResultFormat::from(args.format.as_str());
+    std::fs::create_dir_all(&args.output).with_context(|| args.output.display().to_string())?;
+    let results = looker
+        .run_queries(args.query_ids.clone())
+        .format(format)
+        .kill_on_drop(true)
+        .await?;
+    let mut summary = Vec::new();
+    let mut failures = Vec::new();
+    for (query_id, result) in args.query_ids.iter().zip(results) {
+        match result {
+            Ok(results) => {
+                let path = args
+                    .output
+                    .join(format!("{query_id}.{}", extension(&args.format)));
+                write_atomically(&path, results.bytes()).await?;
+                summary.push(
+                    json!({"query_id": query_id, "bytes": results.bytes().len(), "path": path}),
+                );
+            }
+            Err(error) => {
+                eprintln!("haul: query {query_id}: {error:#}");
+                summary.push(json!({"query_id": query_id, "error": error.to_string()}));
+                failures.push(error);
+            }
+        }
+    }
+    // Every query's outcome was reported and every success written; the exit code follows the
+    // first failure.
+    match failures.into_iter().next() {
+        Some(first) => Err(first.into()),
+        None => Ok(Outcome::Json(json!({"results": summary}))),
+    }
+}
+
+fn extension(format: &str) -> &str {
+    match format {
+        "csv" => "csv",
+        "txt" => "txt",
+        "html" => "html",
+        "md" => "md",
+        "sql" => "sql",
+        "xlsx" => "xlsx",
+        _ => "json",
+    }
+}
+
+async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temporary = part_path(path);
+    tokio::fs::write(&temporary, bytes)
+        .await
+        .with_context(|| temporary.display().to_string())?;
+    tokio::fs::rename(&temporary, path)
+        .await
+        .with_context(|| path.display().to_string())
+}
+
+fn part_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".part");
+    path.with_file_name(name)
+}
