@@ -59,11 +59,6 @@ impl ResultSet {
         }
     }
 
-    /// The queried object.
-    pub(crate) fn object(&self) -> &'static super::schema::ObjectSchema {
-        self.snapshot.object
-    }
-
     /// The row index at a position of the set.
     pub(crate) fn row_index(&self, position: u64) -> u64 {
         match &self.rows {

@@ -252,7 +252,8 @@ async fn run(st: Shared, id: String) {
 
 /// Runs the query and writes its rows into the target; `None` if the query vanished.
 fn copy_rows(st: &Shared, id: &str) -> Option<Result<(), String>> {
-    let (source, plan) = {
+    // Copy what is needed and let go of the lock before the (possibly long) query runs.
+    let (soql, plan) = {
         let queries = lock(&st.async_queries);
         let q = queries.get(id)?;
         if q.fail {
@@ -268,12 +269,11 @@ fn copy_rows(st: &Shared, id: &str) -> Option<Result<(), String>> {
                 .as_deref()
                 .and_then(|k| q.target.field_index(k)),
         };
-        (
-            evaluate(st.org.snapshot(q.soql.object), &q.soql, false),
-            plan,
-        )
+        (q.soql.clone(), plan)
     };
-    let snapshot = st.org.snapshot(plan.source_object(&source));
+    // One snapshot for both selecting the rows and reading their values.
+    let snapshot = st.org.snapshot(soql.object);
+    let source = evaluate(snapshot.clone(), &soql, false);
     st.org
         .edit(plan.target, |editor| plan.write(editor, &snapshot, &source));
     Some(Ok(()))
@@ -288,10 +288,6 @@ struct CopyPlan {
 }
 
 impl CopyPlan {
-    fn source_object(&self, rows: &crate::data::query::ResultSet) -> &'static ObjectSchema {
-        rows.object()
-    }
-
     fn write(
         &self,
         editor: &mut Editor<'_>,
