@@ -341,158 +341,146 @@ pub(crate) fn render(
     task_id: &str,
     runtime: f64,
 ) -> (Vec<u8>, &'static str, Value) {
-    let labels: Vec<String> = table.fields.iter().map(|f| model::label(f)).collect();
-    let text = |v: &Value| match v {
+    let text = |body: String| {
+        let content_type = if format == "csv" {
+            "text/csv; charset=utf-8"
+        } else {
+            "text/plain; charset=utf-8"
+        };
+        (body.clone().into_bytes(), content_type, Value::from(body))
+    };
+    let json = |body: Value| {
+        (
+            serde_json::to_vec(&body).unwrap_or_default(),
+            "application/json",
+            body,
+        )
+    };
+    match format {
+        "csv" => text(delimited(table, ",", csv_cell)),
+        "txt" => text(delimited(table, "\t", |c| c.replace(['\t', '\n'], " "))),
+        "md" => text(markdown(table)),
+        "html" => text(html(table)),
+        "sql" => text(table.sql.clone()),
+        "json_detail" => json(json_detail(table, task_id, runtime)),
+        "json_bi" => json(
+            json!({ "metadata": { "fields": field_metadata(table), "sql": table.sql }, "rows": row_objects(table) }),
+        ),
+        _ => json(Value::from(row_objects(table))),
+    }
+}
+
+/// A cell as text: null is empty, strings bare, numbers as JSON writes them.
+fn cell(value: &Value) -> String {
+    match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    };
-    let objects = || -> Vec<Value> {
-        table
-            .rows
-            .iter()
-            .map(|r| {
-                Value::Object(
-                    table
-                        .fields
-                        .iter()
-                        .cloned()
-                        .zip(r.iter().cloned())
-                        .collect(),
-                )
-            })
-            .collect()
-    };
-    match format {
-        "csv" => {
-            let mut out = String::new();
-            let line = |cells: Vec<String>| {
-                cells
-                    .iter()
-                    .map(|c| csv_cell(c))
-                    .collect::<Vec<_>>()
-                    .join(",")
-                    + "\n"
-            };
-            out.push_str(&line(labels));
-            for row in &table.rows {
-                out.push_str(&line(row.iter().map(text).collect()));
-            }
-            (
-                out.clone().into_bytes(),
-                "text/csv; charset=utf-8",
-                Value::from(out),
-            )
-        }
-        "txt" => {
-            let clean = |s: String| s.replace(['\t', '\n'], " ");
-            let mut out = labels.join("\t") + "\n";
-            for row in &table.rows {
-                out.push_str(
-                    &(row
-                        .iter()
-                        .map(|v| clean(text(v)))
-                        .collect::<Vec<_>>()
-                        .join("\t")
-                        + "\n"),
-                );
-            }
-            (
-                out.clone().into_bytes(),
-                "text/plain; charset=utf-8",
-                Value::from(out),
-            )
-        }
-        "md" | "html" | "sql" => {
-            let out = match format {
-                "sql" => table.sql.clone(),
-                "md" => {
-                    let mut out = format!(
-                        "| {} |\n|{}\n",
-                        labels.join(" | "),
-                        " --- |".repeat(labels.len())
-                    );
-                    for row in &table.rows {
-                        out.push_str(&format!(
-                            "| {} |\n",
-                            row.iter().map(text).collect::<Vec<_>>().join(" | ")
-                        ));
-                    }
-                    out
-                }
-                _ => {
-                    let esc = |s: String| {
-                        s.replace('&', "&amp;")
-                            .replace('<', "&lt;")
-                            .replace('>', "&gt;")
-                    };
-                    let cells = |tag: &str, r: Vec<String>| {
-                        r.into_iter()
-                            .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
-                            .collect::<String>()
-                    };
-                    let body: String = table
-                        .rows
-                        .iter()
-                        .map(|r| format!("<tr>{}</tr>", cells("td", r.iter().map(text).collect())))
-                        .collect();
-                    format!("<table><tr>{}</tr>{body}</table>", cells("th", labels))
-                }
-            };
-            (
-                out.clone().into_bytes(),
-                "text/plain; charset=utf-8",
-                Value::from(out),
-            )
-        }
-        "json_detail" => {
-            let data: Vec<Value> = table
-                .rows
-                .iter()
-                .map(|r| {
-                    Value::Object(
-                        table
-                            .fields
-                            .iter()
-                            .cloned()
-                            .zip(r.iter().map(|v| json!({ "value": v })))
-                            .collect(),
-                    )
-                })
-                .collect();
-            let body = json!({
-                "id": task_id,
-                "fields": field_metadata(table),
-                "data": data,
-                "sql": table.sql,
-                "runtime": runtime,
-                "has_totals": false,
-                "has_subtotals": false,
-                "null_sort_treatment": "low",
-            });
-            (
-                serde_json::to_vec(&body).unwrap_or_default(),
-                "application/json",
-                body,
-            )
-        }
-        "json_bi" => {
-            let body = json!({ "metadata": { "fields": field_metadata(table), "sql": table.sql }, "rows": objects() });
-            (
-                serde_json::to_vec(&body).unwrap_or_default(),
-                "application/json",
-                body,
-            )
-        }
-        _ => {
-            let body = Value::from(objects());
-            (
-                serde_json::to_vec(&body).unwrap_or_default(),
-                "application/json",
-                body,
-            )
-        }
     }
+}
+
+fn labels(table: &Table) -> Vec<String> {
+    table.fields.iter().map(|f| model::label(f)).collect()
+}
+
+/// A header of labels and one line per row, cells passed through `escape`.
+fn delimited(table: &Table, separator: &str, escape: impl Fn(&str) -> String) -> String {
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .map(|c| escape(c))
+            .collect::<Vec<_>>()
+            .join(separator)
+            + "\n"
+    };
+    let mut out = line(labels(table));
+    for row in &table.rows {
+        out.push_str(&line(row.iter().map(cell).collect()));
+    }
+    out
+}
+
+fn markdown(table: &Table) -> String {
+    let labels = labels(table);
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        labels.join(" | "),
+        " --- |".repeat(labels.len())
+    );
+    for row in &table.rows {
+        out.push_str(&format!(
+            "| {} |\n",
+            row.iter().map(cell).collect::<Vec<_>>().join(" | ")
+        ));
+    }
+    out
+}
+
+fn html(table: &Table) -> String {
+    let escape = |s: String| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let cells = |tag: &str, r: Vec<String>| {
+        r.into_iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
+            .collect::<String>()
+    };
+    let body: String = table
+        .rows
+        .iter()
+        .map(|r| format!("<tr>{}</tr>", cells("td", r.iter().map(cell).collect())))
+        .collect();
+    format!(
+        "<table><tr>{}</tr>{body}</table>",
+        cells("th", labels(table))
+    )
+}
+
+/// Rows as objects keyed by field name (json, inline_json, json_bi rows).
+fn row_objects(table: &Table) -> Vec<Value> {
+    table
+        .rows
+        .iter()
+        .map(|r| {
+            Value::Object(
+                table
+                    .fields
+                    .iter()
+                    .cloned()
+                    .zip(r.iter().cloned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn json_detail(table: &Table, task_id: &str, runtime: f64) -> Value {
+    let data: Vec<Value> = table
+        .rows
+        .iter()
+        .map(|r| {
+            Value::Object(
+                table
+                    .fields
+                    .iter()
+                    .cloned()
+                    .zip(r.iter().map(|v| json!({ "value": v })))
+                    .collect(),
+            )
+        })
+        .collect();
+    json!({
+        "id": task_id,
+        "fields": field_metadata(table),
+        "data": data,
+        "sql": table.sql,
+        "runtime": runtime,
+        "has_totals": false,
+        "has_subtotals": false,
+        "null_sort_treatment": "low",
+    })
 }
 
 /// The body of a task whose SQL failed: json_detail keeps 200 with `errors`, others get 400.
