@@ -23,6 +23,7 @@
 
 pub mod auth;
 mod error;
+mod http;
 pub mod looker;
 mod poll;
 mod retry;

@@ -44,7 +44,6 @@ mod status;
 mod task;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use haul_client::looker_query_tasks::{Client, types};
 use haul_client::progenitor_client::Error as ClientError;
@@ -60,10 +59,8 @@ pub use types::QueryTask as QueryTaskInfo;
 
 use self::session::Session;
 use crate::error::{Error, Result, from_client};
-use crate::retry::RetryPolicy;
-use crate::salesforce::checked_url;
+use crate::http::{ConnectionSettings, connection_setters};
 use crate::secret::Secret;
-use crate::transport::Transport;
 
 /// A client of one Looker instance, logged in with an API key. Cheap to clone; clones share the
 /// connections and the session.
@@ -191,36 +188,14 @@ pub(crate) fn api_error(operation: &'static str, error: ClientError<types::Error
 }
 
 /// Configures a [`Looker`] client.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 #[must_use]
 pub struct LookerBuilder {
     base_url: Option<String>,
     client_id: Option<String>,
     client_secret: Option<Secret>,
-    retry: RetryPolicy,
-    request_timeout: Duration,
-    connect_timeout: Duration,
-    read_timeout: Duration,
-    gzip: bool,
-    allow_insecure_http: bool,
+    connection: ConnectionSettings,
     logout_on_drop: bool,
-}
-
-impl Default for LookerBuilder {
-    fn default() -> Self {
-        Self {
-            base_url: None,
-            client_id: None,
-            client_secret: None,
-            retry: RetryPolicy::default(),
-            request_timeout: Duration::from_secs(600),
-            connect_timeout: Duration::from_secs(15),
-            read_timeout: Duration::from_secs(120),
-            gzip: true,
-            allow_insecure_http: false,
-            logout_on_drop: false,
-        }
-    }
 }
 
 impl LookerBuilder {
@@ -242,41 +217,7 @@ impl LookerBuilder {
         self
     }
 
-    /// How transient failures are retried (default [`RetryPolicy::default`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Longest time one request may take in all, body included (default 10 minutes).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Longest silence while reading a response before giving up on it (default 2 minutes).
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
-        self
-    }
-
-    /// Longest time to open a connection (default 15 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Whether to accept gzip-compressed answers (default true).
-    pub fn gzip(mut self, gzip: bool) -> Self {
-        self.gzip = gzip;
-        self
-    }
-
-    /// Allows `http://` to hosts other than loopback (default false: tokens travel in the clear).
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
-        self
-    }
+    connection_setters!();
 
     /// Logs out when the last clone of the client is dropped (default false), in a task spawned on
     /// the current Tokio runtime: best effort, unlike [`Looker::logout`].
@@ -291,26 +232,14 @@ impl LookerBuilder {
             .base_url
             .as_deref()
             .ok_or_else(|| Error::invalid_input("no Looker base URL given"))?;
-        let api_base = api_base(checked_url(base, self.allow_insecure_http)?.as_str());
+        let connection = self.connection;
+        let api_base = api_base(connection.checked_url(base)?.as_str());
         let (Some(client_id), Some(client_secret)) = (self.client_id, self.client_secret) else {
             return Err(Error::invalid_input("no Looker API credentials given"));
         };
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("haul/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
-            .timeout(self.request_timeout)
-            .gzip(self.gzip)
-            // A redirect could carry the token to another origin; the API never redirects.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|source| Error::InvalidInput {
-                detail: format!("building the HTTP client: {source}"),
-            })?;
-        let login = Context::new(NoToken).with_executor(Arc::new(Transport {
-            retry: self.retry.clone(),
-            auth: Arc::new(NoToken),
-        }));
+        let http = connection.http_client()?;
+        // The login itself carries no token and is not refreshed; a retrying context without one.
+        let login = connection.contexts(Arc::new(NoToken)).retrying;
         let session = Session::new(
             client_id,
             client_secret,
@@ -318,16 +247,11 @@ impl LookerBuilder {
             http.clone(),
             login,
         );
-        let context = |retry: RetryPolicy| {
-            Context::from_shared(session.clone()).with_executor(Arc::new(Transport {
-                retry,
-                auth: session.clone(),
-            }))
-        };
+        let contexts = connection.contexts(session.clone());
         let looker = Looker {
             inner: Arc::new(Inner {
-                retrying: context(self.retry),
-                single_shot: context(RetryPolicy::none()),
+                retrying: contexts.retrying,
+                single_shot: contexts.single_shot,
                 api_base,
                 http,
                 session,

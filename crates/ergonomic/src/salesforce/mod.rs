@@ -5,7 +5,6 @@ pub mod ingest;
 pub mod query;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use haul_client::Context;
 use haul_client::reqwest;
@@ -14,8 +13,8 @@ use url::Url;
 
 use crate::auth::{SalesforceAuth, TokenStore};
 use crate::error::{Error, Result};
+use crate::http::{ConnectionSettings, connection_setters};
 use crate::retry::RetryPolicy;
-use crate::transport::Transport;
 
 /// A client of one Salesforce org. Cheap to clone; clones share connections and the token.
 ///
@@ -113,12 +112,7 @@ pub struct SalesforceBuilder {
     api_version: ApiVersion,
     auth: Option<SalesforceAuth>,
     token_url: Option<String>,
-    retry: RetryPolicy,
-    request_timeout: Duration,
-    connect_timeout: Duration,
-    read_timeout: Duration,
-    gzip: bool,
-    allow_insecure_http: bool,
+    connection: ConnectionSettings,
 }
 
 impl Default for SalesforceBuilder {
@@ -128,12 +122,7 @@ impl Default for SalesforceBuilder {
             api_version: ApiVersion::LATEST,
             auth: None,
             token_url: None,
-            retry: RetryPolicy::default(),
-            request_timeout: Duration::from_secs(600),
-            connect_timeout: Duration::from_secs(15),
-            read_timeout: Duration::from_secs(120),
-            gzip: true,
-            allow_insecure_http: false,
+            connection: ConnectionSettings::default(),
         }
     }
 }
@@ -163,112 +152,37 @@ impl SalesforceBuilder {
         self
     }
 
-    /// How transient failures are retried (default [`RetryPolicy::default`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Longest time one request may take in all, body included (default 10 minutes).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Longest silence while reading a response before giving up on it (default 2 minutes): a server
-    /// that stalls mid-body fails the request instead of hanging it.
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
-        self
-    }
-
-    /// Longest time to open a connection (default 15 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Whether to ask for gzip-compressed results (default true). Compression saves bandwidth on slow
-    /// links and costs CPU on fast ones.
-    pub fn gzip(mut self, gzip: bool) -> Self {
-        self.gzip = gzip;
-        self
-    }
-
-    /// Allows `http://` to hosts other than loopback (default false: tokens travel in the clear).
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
-        self
-    }
+    connection_setters!();
 
     /// Builds the client. Fails on a missing or unusable URL or credentials.
     pub fn build(self) -> Result<Salesforce> {
-        let instance_url = checked_url(
+        let connection = self.connection;
+        let instance_url = connection.checked_url(
             self.instance_url
                 .as_deref()
                 .ok_or_else(|| Error::invalid_input("no instance URL given"))?,
-            self.allow_insecure_http,
         )?;
         let auth = self
             .auth
             .ok_or_else(|| Error::invalid_input("no credentials given"))?;
         let token_url = match self.token_url {
-            Some(url) => checked_url(&url, self.allow_insecure_http)?.to_string(),
+            Some(url) => connection.checked_url(&url)?.to_string(),
             None => format!(
                 "{}/services/oauth2/token",
                 instance_url.as_str().trim_end_matches('/')
             ),
         };
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("haul/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
-            .timeout(self.request_timeout)
-            .gzip(self.gzip)
-            // A redirect could carry the token to another origin; these APIs never redirect.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|source| Error::InvalidInput {
-                detail: format!("building the HTTP client: {source}"),
-            })?;
-        let tokens = TokenStore::new(auth, token_url, http.clone())?;
-        let context = |retry: RetryPolicy| {
-            Context::from_shared(tokens.clone()).with_executor(Arc::new(Transport {
-                retry,
-                auth: tokens.clone(),
-            }))
-        };
+        let http = connection.http_client()?;
+        let contexts = connection.contexts(TokenStore::new(auth, token_url, http.clone())?);
         Ok(Salesforce {
             inner: Arc::new(Inner {
                 instance_url,
                 api_version: self.api_version,
                 http,
-                retrying: context(self.retry.clone()),
-                single_shot: context(RetryPolicy::none()),
-                retry: self.retry,
+                retrying: contexts.retrying,
+                single_shot: contexts.single_shot,
+                retry: connection.retry,
             }),
         })
-    }
-}
-
-/// Parses a server URL, refusing `http://` to anything but loopback unless allowed.
-pub(crate) fn checked_url(text: &str, allow_insecure_http: bool) -> Result<Url> {
-    let url = Url::parse(text)
-        .map_err(|e| Error::invalid_input(format!("{text:?} is not a URL: {e}")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback || allow_insecure_http => Ok(url),
-        "http" => Err(Error::invalid_input(format!(
-            "{text} uses http:// to a host other than loopback; use https:// (or allow_insecure_http)"
-        ))),
-        other => Err(Error::invalid_input(format!(
-            "{text}: unsupported scheme {other}"
-        ))),
     }
 }
