@@ -37,7 +37,8 @@ fn install_python_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
             "python3 -m venv",
         )?;
     }
-    if stale(&requirements, &venv.join(".installed-requirements"))? {
+    let stamp = venv.join(".installed-requirements");
+    if stale(std::slice::from_ref(&requirements), &stamp)? {
         eprintln!(
             "installing the Python peers from {}",
             relative(root, &requirements)
@@ -55,7 +56,7 @@ fn install_python_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
                 .arg(&requirements),
             "pip install",
         )?;
-        std::fs::copy(&requirements, venv.join(".installed-requirements"))?;
+        std::fs::write(&stamp, concatenated(std::slice::from_ref(&requirements))?)?;
     }
     Ok(python)
 }
@@ -66,7 +67,11 @@ fn install_node_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
     let source = root.join(PEERS_SOURCE);
     std::fs::create_dir_all(&prefix)?;
     let stamp = prefix.join(".installed-package.json");
-    if stale(&source.join("package.json"), &stamp)? {
+    let wanted = [
+        source.join("package.json"),
+        source.join("package-lock.json"),
+    ];
+    if stale(&wanted, &stamp)? {
         eprintln!("installing the Node peers from {PEERS_SOURCE}/package.json");
         for file in ["package.json", "package-lock.json"] {
             if source.join(file).exists() {
@@ -85,15 +90,28 @@ fn install_node_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
                 .arg(&prefix),
             "npm install",
         )?;
-        std::fs::copy(source.join("package.json"), &stamp)?;
+        std::fs::write(&stamp, concatenated(&wanted)?)?;
     }
     Ok(prefix.join("node_modules"))
 }
 
-/// Whether `list` differs from the copy saved when it was last installed.
-fn stale(list: &Path, installed_copy: &Path) -> Result<bool> {
-    let wanted = std::fs::read(list).with_context(|| format!("reading {}", list.display()))?;
+/// Whether the pinned lists differ from the copy saved when they were last installed.
+fn stale(lists: &[PathBuf], installed_copy: &Path) -> Result<bool> {
+    let wanted = concatenated(lists)?;
     Ok(std::fs::read(installed_copy).ok().as_deref() != Some(wanted.as_slice()))
+}
+
+/// The lists' contents, one after the other (a missing lock file counts as empty).
+fn concatenated(lists: &[PathBuf]) -> Result<Vec<u8>> {
+    let mut all = Vec::new();
+    for list in lists {
+        match std::fs::read(list) {
+            Ok(text) => all.extend(text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error).with_context(|| format!("reading {}", list.display())),
+        }
+    }
+    Ok(all)
 }
 
 fn status(command: &mut Command, what: &str) -> Result<()> {
