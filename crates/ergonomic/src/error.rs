@@ -72,6 +72,8 @@ pub enum Error {
         state: String,
         /// The server's explanation, when it gives one.
         message: Option<String>,
+        /// Everything the server last said about the job.
+        job: Option<Box<FailedJob>>,
     },
     /// Downloaded data disagrees with what the server said it would hold.
     #[error("integrity check failed: {detail}")]
@@ -109,6 +111,25 @@ pub enum Error {
     /// The work was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,
+}
+
+/// What the server last said about a job that failed or was aborted, per family.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum FailedJob {
+    /// A Bulk API 2.0 query job.
+    Query(crate::salesforce::query::QueryJobInfo),
+    /// A Bulk API 2.0 ingest job.
+    Ingest(crate::salesforce::ingest::IngestJobInfo),
+    /// An Async SOQL query.
+    AsyncQuery(crate::salesforce::async_soql::AsyncQueryInfo),
+    /// A Looker query task.
+    LookerTask {
+        /// The task's id.
+        id: String,
+        /// Its final status.
+        status: haul_types::QueryTaskStatus,
+    },
 }
 
 /// A boxed cause.
@@ -175,6 +196,14 @@ impl Error {
     pub fn vendor_code(&self) -> Option<&str> {
         match self {
             Self::Api { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What the server last said about a job that failed, for [`Error::JobFailed`].
+    pub fn failed_job(&self) -> Option<&FailedJob> {
+        match self {
+            Self::JobFailed { job, .. } => job.as_deref(),
             _ => None,
         }
     }

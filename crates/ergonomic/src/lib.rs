@@ -31,7 +31,7 @@ pub mod salesforce;
 mod secret;
 mod transport;
 
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, FailedJob, Result};
 pub use haul_types as types;
 pub use looker::{Looker, LookerBuilder};
 pub use poll::{BackoffPolicy, Poller};

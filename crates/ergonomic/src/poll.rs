@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FailedJob, Result};
 
 /// Where a job stands, in terms common to every family.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,13 @@ pub(crate) trait Pollable: Send + Sync + 'static {
     fn phase(status: &Self::Status) -> Phase
     where
         Self: Sized;
+    /// Everything the status says, kept in the error of a job that failed.
+    fn failed_job(_status: &Self::Status) -> Option<FailedJob>
+    where
+        Self: Sized,
+    {
+        None
+    }
     /// The state's name as the vendor spells it.
     fn state_name(status: &Self::Status) -> String
     where
@@ -104,6 +111,7 @@ pub struct Poller<T: Clone + Send + Sync + 'static, O = T> {
     finish: Box<dyn FnOnce(T) -> O + Send + Sync>,
     phase: fn(&T) -> Phase,
     state_name: fn(&T) -> String,
+    failed_job: fn(&T) -> Option<FailedJob>,
     backoff: BackoffPolicy,
     timeout: Duration,
     max_attempts: Option<u32>,
@@ -136,6 +144,7 @@ impl<T: Clone + Send + Sync + 'static, O: Send + 'static> Poller<T, O> {
             finish: Box::new(finish),
             phase: P::phase,
             state_name: P::state_name,
+            failed_job: P::failed_job,
             backoff: BackoffPolicy::default(),
             timeout: Duration::from_secs(3600),
             max_attempts: None,
@@ -226,6 +235,7 @@ impl<T: Clone + Send + Sync + 'static, O: Send + 'static> Poller<T, O> {
                                 what: self.target.describe(),
                                 state: last_state,
                                 message,
+                                job: (self.failed_job)(&status).map(Box::new),
                             });
                         }
                         Phase::Pending => self.backoff.delay(round),

@@ -2,7 +2,7 @@
 
 use haul_types::QueryTaskStatus;
 
-use crate::error::Error;
+use crate::error::{Error, FailedJob};
 use crate::poll::Phase;
 
 /// What one round of waiting saw of a query task.
@@ -50,6 +50,10 @@ impl TaskProgress {
                 what: describe(task_id),
                 state: self.status.to_string(),
                 message,
+                job: Some(Box::new(FailedJob::LookerTask {
+                    id: task_id.to_owned(),
+                    status: self.status.clone(),
+                })),
             }),
             Phase::Pending | Phase::Succeeded => None,
         }

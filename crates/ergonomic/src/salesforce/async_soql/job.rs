@@ -5,7 +5,7 @@ use haul_client::salesforce_async_soql::Client;
 use haul_types::{ApiVersion, AsyncQueryStatus};
 
 use super::AsyncQueryInfo;
-use crate::error::{Result, from_client};
+use crate::error::{FailedJob, Result, from_client};
 use crate::poll::{Phase, Pollable, Poller};
 use crate::salesforce::Salesforce;
 
@@ -113,6 +113,10 @@ impl Pollable for Status {
 
     fn phase(info: &AsyncQueryInfo) -> Phase {
         phase(info)
+    }
+
+    fn failed_job(info: &AsyncQueryInfo) -> Option<FailedJob> {
+        Some(FailedJob::AsyncQuery(info.clone()))
     }
 
     fn state_name(info: &AsyncQueryInfo) -> String {

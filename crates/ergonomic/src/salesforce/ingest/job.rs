@@ -8,7 +8,7 @@ use haul_client::salesforce_bulk_ingest::{Client, types};
 use haul_types::{ApiVersion, IngestJobState, SalesforceId};
 
 use super::{IngestJobInfo, upload_body};
-use crate::error::{Result, from_client};
+use crate::error::{FailedJob, Result, from_client};
 use crate::poll::{Phase, Pollable, Poller};
 use crate::salesforce::Salesforce;
 
@@ -213,6 +213,10 @@ impl<const CLOSED: bool> Pollable for Status<CLOSED> {
 
     fn phase(info: &IngestJobInfo) -> Phase {
         phase(info, CLOSED)
+    }
+
+    fn failed_job(info: &IngestJobInfo) -> Option<FailedJob> {
+        Some(FailedJob::Ingest(info.clone()))
     }
 
     fn state_name(info: &IngestJobInfo) -> String {

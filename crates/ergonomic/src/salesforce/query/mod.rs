@@ -36,7 +36,7 @@ pub(crate) use csv_scan::{HeaderSplitter, RecordScanner};
 pub(crate) use links::query_locator_from_link;
 
 use super::Salesforce;
-use crate::error::{Error, Result, from_client};
+use crate::error::{Error, FailedJob, Result, from_client};
 use crate::poll::{Phase, Pollable, Poller};
 
 impl Salesforce {
@@ -313,6 +313,10 @@ impl Pollable for Status {
             // the overall timeout still bounds the wait.
             _ => Phase::Pending,
         }
+    }
+
+    fn failed_job(info: &QueryJobInfo) -> Option<FailedJob> {
+        Some(FailedJob::Query(info.clone()))
     }
 
     fn state_name(info: &QueryJobInfo) -> String {
