@@ -243,10 +243,12 @@ pub(crate) struct JobsArgs {
 pub(crate) enum JobKind {
     /// Bulk API 2.0 query jobs.
     Query,
+    /// Bulk API 2.0 ingest jobs.
+    Ingest,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct JobIdArgs {
-    /// The job's id (18 characters, starting 750).
+    /// The job's id (18 characters, starting 750): a query job, or else an ingest job.
     pub(crate) id: String,
 }

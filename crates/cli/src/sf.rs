@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use futures::TryStreamExt;
 use haul::CancellationToken;
+use haul::salesforce::ingest::{IngestJob, IngestJobInfo};
 use haul::salesforce::query::{
     Checkpoint, CompletedQueryJob, DownloadReport, QueryJob, QueryJobInfo,
 };
 use serde_json::json;
 
-use crate::args::{Format, JobIdArgs, JobsArgs, QueryArgs, SfArgs, SfCommand};
+use crate::args::{Format, JobIdArgs, JobKind, JobsArgs, QueryArgs, SfArgs, SfCommand};
 use crate::exit::{Interrupted, Usage};
 use crate::progress::{self, Display};
 use crate::target::{self, SfTarget};
@@ -226,29 +227,105 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-async fn list_jobs(target: &SfTarget, _args: JobsArgs) -> Result<Outcome> {
-    let jobs: Vec<QueryJobInfo> = target.client.query_jobs().try_collect().await?;
+async fn list_jobs(target: &SfTarget, args: JobsArgs) -> Result<Outcome> {
+    let jobs: Vec<JobLine> = match args.kind {
+        JobKind::Query => {
+            target
+                .client
+                .query_jobs()
+                .map_ok(|job| JobLine::of_query(&job))
+                .try_collect()
+                .await?
+        }
+        JobKind::Ingest => {
+            target
+                .client
+                .ingest_jobs()
+                .map_ok(|job| JobLine::of_ingest(&job))
+                .try_collect()
+                .await?
+        }
+    };
     let lines = jobs.iter().map(|job| {
         format!(
-            "{}  {:<14}  {:<8}  {}",
-            job.id,
-            job.state,
-            job.operation
-                .as_ref()
-                .map(|o| o.to_string())
-                .unwrap_or_default(),
-            job.object.as_deref().unwrap_or("")
+            "{}  {:<14}  {:<10}  {}",
+            job.id, job.state, job.operation, job.object
         )
     });
+    let json = jobs.iter().map(|job| job.json.clone()).collect();
     Ok(Outcome::Lines {
         lines: lines.collect(),
-        json: serde_json::to_value(&jobs)?,
+        json: serde_json::Value::Array(json),
     })
 }
 
+/// One job of a listing, whichever its kind.
+struct JobLine {
+    id: String,
+    state: String,
+    operation: String,
+    object: String,
+    json: serde_json::Value,
+}
+
+impl JobLine {
+    fn of_query(job: &QueryJobInfo) -> Self {
+        Self {
+            id: job.id.to_string(),
+            state: job.state.to_string(),
+            operation: job
+                .operation
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            object: job.object.clone().unwrap_or_default(),
+            json: serde_json::to_value(job).unwrap_or_default(),
+        }
+    }
+
+    fn of_ingest(job: &IngestJobInfo) -> Self {
+        Self {
+            id: job.id.to_string(),
+            state: job.state.to_string(),
+            operation: job
+                .operation
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            object: job.object.clone().unwrap_or_default(),
+            json: serde_json::to_value(job).unwrap_or_default(),
+        }
+    }
+}
+
+/// A job id names a query job or an ingest job (the query endpoint is asked first), with the
+/// information that lookup returned.
+enum AnyJob {
+    Query(QueryJob, Box<QueryJobInfo>),
+    Ingest(IngestJob, Box<IngestJobInfo>),
+}
+
+async fn find_job(target: &SfTarget, args: &JobIdArgs) -> Result<AnyJob> {
+    let query = target
+        .client
+        .query_job(&args.id)
+        .map_err(|e| Usage(e.to_string()))?;
+    match query.info().await {
+        Ok(info) => Ok(AnyJob::Query(query, Box::new(info))),
+        Err(error) if error.is_not_found() => {
+            let ingest = target.client.ingest_job(&args.id)?;
+            let info = ingest.info().await?;
+            Ok(AnyJob::Ingest(ingest, Box::new(info)))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 async fn show_job(target: &SfTarget, args: JobIdArgs) -> Result<Outcome> {
-    let info = job(target, &args)?.info().await?;
-    let json = serde_json::to_value(&info)?;
+    let json = match find_job(target, &args).await? {
+        AnyJob::Query(_, info) => serde_json::to_value(info)?,
+        AnyJob::Ingest(_, info) => serde_json::to_value(info)?,
+    };
     Ok(Outcome::Lines {
         lines: vec![serde_json::to_string_pretty(&json)?],
         json,
@@ -256,24 +333,37 @@ async fn show_job(target: &SfTarget, args: JobIdArgs) -> Result<Outcome> {
 }
 
 async fn abort_job(target: &SfTarget, args: JobIdArgs) -> Result<Outcome> {
-    let info = job(target, &args)?.abort().await?;
+    let (id, state, json) = match find_job(target, &args).await? {
+        AnyJob::Query(job, _) => {
+            let info = job.abort().await?;
+            (
+                info.id.to_string(),
+                info.state.to_string(),
+                serde_json::to_value(&info)?,
+            )
+        }
+        AnyJob::Ingest(job, _) => {
+            let info = job.abort().await?;
+            (
+                info.id.to_string(),
+                info.state.to_string(),
+                serde_json::to_value(&info)?,
+            )
+        }
+    };
     Ok(Outcome::Lines {
-        lines: vec![format!("{} {}", info.id, info.state)],
-        json: serde_json::to_value(&info)?,
+        lines: vec![format!("{id} {state}")],
+        json,
     })
 }
 
 async fn delete_job(target: &SfTarget, args: JobIdArgs) -> Result<Outcome> {
-    job(target, &args)?.delete().await?;
+    match find_job(target, &args).await? {
+        AnyJob::Query(job, _) => job.delete().await?,
+        AnyJob::Ingest(job, _) => job.delete().await?,
+    }
     Ok(Outcome::Lines {
         lines: vec![format!("{} deleted", args.id)],
         json: json!({"id": args.id, "deleted": true}),
     })
-}
-
-fn job(target: &SfTarget, args: &JobIdArgs) -> Result<QueryJob> {
-    target
-        .client
-        .query_job(&args.id)
-        .map_err(|e| Usage(e.to_string()).into())
 }

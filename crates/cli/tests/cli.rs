@@ -432,6 +432,29 @@ async fn ingest_loads_a_file_and_writes_the_result_files() {
         2
     );
 
+    let listed = haul_at(&sim)
+        .args(["--json", "sf", "jobs", "--type", "ingest"])
+        .output()
+        .unwrap();
+    let jobs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let ingest_id = summary["jobs"][0]["id"].as_str().unwrap();
+    assert_eq!(jobs[0]["id"], ingest_id);
+    let shown = haul_at(&sim)
+        .args(["--json", "sf", "job", ingest_id])
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(
+        info["state"], "JobComplete",
+        "an ingest job is found through the ingest endpoint"
+    );
+    let deleted = haul_at(&sim)
+        .args(["sf", "delete", ingest_id])
+        .output()
+        .unwrap();
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    assert_eq!(sim.ingest_job_state(ingest_id), None);
+
     let missing = haul_at(&sim)
         .args([
             "sf",
