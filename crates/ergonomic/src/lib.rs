@@ -23,6 +23,7 @@
 
 pub mod auth;
 mod error;
+mod handle;
 mod http;
 pub mod looker;
 mod poll;
@@ -32,6 +33,7 @@ mod secret;
 mod transport;
 
 pub use error::{BoxError, Error, FailedJob, Result};
+pub use handle::Handle;
 pub use haul_types as types;
 pub use looker::{Looker, LookerBuilder};
 pub use poll::{BackoffPolicy, Poller};

@@ -39,9 +39,7 @@ mod spool;
 mod summary;
 mod upload_body;
 
-use std::future::{Future, IntoFuture};
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -50,7 +48,7 @@ use haul_types::{ColumnDelimiter, ContentType, IngestOperation, LineEnding};
 use serde::Serialize;
 use tokio::io::AsyncRead;
 use tokio::sync::watch;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 pub use haul_client::salesforce_bulk_ingest::types::IngestJobInfo;
 pub use job::IngestJob;
@@ -265,13 +263,7 @@ impl IngestBuilder {
     pub fn run(self) -> IngestHandle {
         let cancel = self.cancel.child_token();
         let (progress, watcher) = watch::channel(IngestProgress::default());
-        let task = tokio::spawn(self.execute(cancel.clone(), progress));
-        IngestHandle {
-            task,
-            progress: watcher,
-            guard: cancel.clone().drop_guard(),
-            cancel,
-        }
+        IngestHandle::spawn(cancel.clone(), watcher, self.execute(cancel, progress))
     }
 
     async fn execute(
@@ -365,41 +357,6 @@ pub struct IngestProgress {
     pub finished: Vec<JobSummary>,
 }
 
-/// An ingest under way. Await it for the [`IngestOutcome`]; dropping it cancels the ingest, which
-/// aborts the jobs still running.
-#[derive(Debug)]
-pub struct IngestHandle {
-    task: tokio::task::JoinHandle<Result<IngestOutcome>>,
-    progress: watch::Receiver<IngestProgress>,
-    cancel: CancellationToken,
-    guard: DropGuard,
-}
-
-impl IngestHandle {
-    /// Progress, updated as jobs start and finish.
-    pub fn progress(&self) -> watch::Receiver<IngestProgress> {
-        self.progress.clone()
-    }
-
-    /// Stops the ingest: jobs still running are aborted, and awaiting the handle gives
-    /// [`Error::Cancelled`].
-    pub fn cancel(&self) {
-        self.cancel.cancel();
-    }
-}
-
-impl IntoFuture for IngestHandle {
-    type Output = Result<IngestOutcome>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<IngestOutcome>> + Send>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let _cancel_if_dropped = self.guard;
-            match self.task.await {
-                Ok(outcome) => outcome,
-                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                Err(_) => Err(Error::Cancelled),
-            }
-        })
-    }
-}
+/// An ingest under way. Await it for the [`IngestOutcome`]; [`cancel`](crate::Handle::cancel) or
+/// dropping it aborts the jobs still running.
+pub type IngestHandle = crate::Handle<IngestOutcome, IngestProgress>;

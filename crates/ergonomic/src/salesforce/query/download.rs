@@ -9,9 +9,7 @@
 //! the job's `numberRecordsProcessed`.
 
 use std::collections::BTreeMap;
-use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -20,7 +18,7 @@ use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 use super::CompletedQueryJob;
 use super::checkpoint::{Checkpoint, CommittedPage};
@@ -134,52 +132,13 @@ impl DownloadBuilder {
             progress,
             cancel: cancel.clone(),
         };
-        DownloadHandle {
-            task: tokio::spawn(run.execute()),
-            progress: watcher,
-            guard: cancel.clone().drop_guard(),
-            cancel,
-        }
+        DownloadHandle::spawn(cancel, watcher, run.execute())
     }
 }
 
-/// A download under way. Await it for the [`DownloadReport`]; dropping it cancels the download.
-#[derive(Debug)]
-pub struct DownloadHandle {
-    task: tokio::task::JoinHandle<Result<DownloadReport>>,
-    progress: watch::Receiver<DownloadProgress>,
-    cancel: CancellationToken,
-    guard: DropGuard,
-}
-
-impl DownloadHandle {
-    /// Progress, updated after every page.
-    pub fn progress(&self) -> watch::Receiver<DownloadProgress> {
-        self.progress.clone()
-    }
-
-    /// Stops the download; awaiting the handle then gives [`Error::Cancelled`]. A resumable download
-    /// keeps its checkpoint.
-    pub fn cancel(&self) {
-        self.cancel.cancel();
-    }
-}
-
-impl IntoFuture for DownloadHandle {
-    type Output = Result<DownloadReport>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<DownloadReport>> + Send>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let _cancel_if_dropped = self.guard;
-            match self.task.await {
-                Ok(outcome) => outcome,
-                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                Err(_) => Err(Error::Cancelled),
-            }
-        })
-    }
-}
+/// A download under way. Await it for the [`DownloadReport`]; [`cancel`](crate::Handle::cancel) or
+/// dropping it stops the download (a resumable one keeps its checkpoint).
+pub type DownloadHandle = crate::Handle<DownloadReport, DownloadProgress>;
 
 #[derive(Debug, Clone)]
 enum Target {
