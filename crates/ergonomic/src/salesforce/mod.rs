@@ -2,6 +2,7 @@
 
 pub mod async_soql;
 pub mod ingest;
+mod listing;
 pub mod query;
 
 use std::sync::Arc;

@@ -6,13 +6,15 @@ use std::collections::HashSet;
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
 use haul_client::progenitor_client::ResponseValue;
+use haul_client::salesforce_bulk_query::Client;
 use haul_client::salesforce_bulk_query::types::QueryJobInfo;
 
 use super::csv_scan::RecordScanner;
-use super::links::{locator_from_link, query_locator_from_link};
+use super::links::locator_from_link;
 use super::{CompletedQueryJob, QueryJob};
 use crate::error::{Error, Result, from_client};
 use crate::salesforce::Salesforce;
+use crate::salesforce::listing::{ListingPage, follow};
 
 const RESULTS: &str = "get_query_job_results";
 
@@ -309,26 +311,8 @@ pub(crate) fn list_jobs(
     sf: Salesforce,
 ) -> impl Stream<Item = Result<QueryJobInfo>> + Send + 'static {
     const OPERATION: &str = "list_query_jobs";
-    struct State {
-        sf: Salesforce,
-        next: Option<Option<String>>,
-        seen: HashSet<String>,
-    }
-    let start = State {
-        sf,
-        next: Some(None),
-        seen: HashSet::new(),
-    };
-    futures::stream::try_unfold(start, |mut state| async move {
-        let Some(locator) = state.next.take() else {
-            return Ok(None);
-        };
-        let version = state.sf.api_version();
-        let client = state.sf.generated(
-            version,
-            false,
-            haul_client::salesforce_bulk_query::Client::new_with_client,
-        );
+    follow(sf, OPERATION, |sf, locator| async move {
+        let client = sf.generated(sf.api_version(), false, Client::new_with_client);
         let mut request = client.list_query_jobs();
         if let Some(locator) = &locator {
             request = request.query_locator(locator.as_str());
@@ -338,18 +322,14 @@ pub(crate) fn list_jobs(
             .await
             .map_err(|e| from_client(OPERATION, e))?
             .into_inner();
-        if let (false, Some(link)) = (page.done, page.next_records_url.as_deref()) {
-            let next = query_locator_from_link(link, state.sf.instance_url(), OPERATION)?;
-            if state.seen.insert(next.clone()) {
-                state.next = Some(Some(next));
-            } else {
-                tracing::warn!(locator = %next, "the job listing repeats a locator; stopping");
-            }
-        }
-        Ok(Some((
-            futures::stream::iter(page.records.into_iter().map(Ok)),
-            state,
-        )))
+        let next_url = if page.done {
+            None
+        } else {
+            page.next_records_url
+        };
+        Ok(ListingPage {
+            records: page.records,
+            next_url,
+        })
     })
-    .try_flatten()
 }
