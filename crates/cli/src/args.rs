@@ -71,6 +71,9 @@ pub(crate) struct SfConnection {
     /// The API version, such as 62.0.
     #[arg(long, env = "SF_API_VERSION", global = true)]
     pub(crate) api_version: Option<String>,
+    /// Ask for uncompressed answers. gzip saves bandwidth on slow links but costs CPU on fast ones.
+    #[arg(long, global = true)]
+    pub(crate) no_gzip: bool,
 }
 
 #[derive(Debug, Subcommand)]

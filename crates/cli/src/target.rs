@@ -22,7 +22,7 @@ pub(crate) struct SfTarget {
 }
 
 pub(crate) async fn salesforce(connection: &SfConnection, quiet: bool) -> Result<SfTarget> {
-    let mut builder = Salesforce::builder();
+    let mut builder = Salesforce::builder().gzip(!connection.no_gzip);
     if let Some(version) = &connection.api_version {
         let version = version
             .parse()

@@ -602,3 +602,63 @@ async fn looker_runs_one_query_and_many() {
     assert!(!dir.join("x.csv").exists() && !dir.join("x.csv.part").exists());
     sim.shutdown().await;
 }
+
+/// The request heads sent to a local server that answers every request with a Salesforce 404.
+fn request_heads(args: &[&str]) -> Vec<String> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let server = std::thread::spawn(move || {
+        let mut heads = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !stop.load(std::sync::atomic::Ordering::SeqCst)
+            && std::time::Instant::now() < deadline
+        {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            heads.push(String::from_utf8_lossy(&head).to_lowercase());
+            let body = r#"[{"errorCode":"NOT_FOUND","message":"nothing here"}]"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        heads
+    });
+    let result = haul()
+        .env("SF_INSTANCE_URL", &url)
+        .env("SF_ACCESS_TOKEN", "token")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_ne!(result.status.code(), Some(0));
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let heads = server.join().unwrap();
+    assert!(!heads.is_empty(), "{}", stderr(&result));
+    heads
+}
+
+#[test]
+fn gzip_is_asked_for_unless_no_gzip_is_given() {
+    let asks = |head: &String| {
+        head.lines()
+            .any(|line| line.starts_with("accept-encoding:") && line.contains("gzip"))
+    };
+    assert!(request_heads(&["sf", "jobs"]).iter().all(asks));
+    assert!(!request_heads(&["sf", "jobs", "--no-gzip"]).iter().any(asks));
+}
