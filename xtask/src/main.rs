@@ -3,14 +3,17 @@
 //! - `cargo xtask regen`: regenerate `crates/client/src/generated/` from `specs/`.
 //! - `cargo xtask regen --check`: fail, with a diff, when the committed code is not what the specs produce.
 //! - `cargo xtask test [CARGO TEST ARGS]`: install the peer clients, then run every test of the workspace.
+//! - `cargo xtask bench [--runs N] [--quick] [--only ...]`: benchmarks against the peers and the
+//!   ceiling; writes `BENCHMARKS.md` and `docs/bench/*.svg`.
 
+mod bench;
 mod regen;
 mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask regen [--check] | cargo xtask test [CARGO TEST ARGS]";
+const USAGE: &str = "usage: cargo xtask regen [--check] | cargo xtask test [CARGO TEST ARGS] | cargo xtask bench [--runs N] [--quick] [--only LIST]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,6 +26,7 @@ fn main() -> ExitCode {
         ["regen"] => regen::run(&workspace_root(), regen::Mode::Write),
         ["regen", "--check"] => regen::run(&workspace_root(), regen::Mode::Check),
         ["test", ..] => test::run(&workspace_root(), &args[1..]),
+        ["bench", ..] => bench::run(&workspace_root(), &args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

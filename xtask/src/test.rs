@@ -27,7 +27,7 @@ pub(crate) fn run(root: &Path, cargo_args: &[String]) -> Result<()> {
 }
 
 /// A venv with the pinned Python peers; returns its interpreter.
-fn install_python_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
+pub(crate) fn install_python_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
     let venv = peers.join("venv");
     let python = venv.join("bin/python");
     let requirements = root.join(PEERS_SOURCE).join("requirements.txt");
@@ -62,7 +62,7 @@ fn install_python_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
 }
 
 /// A node_modules folder with the pinned Node peers; returns it (for `NODE_PATH`).
-fn install_node_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
+pub(crate) fn install_node_peers(root: &Path, peers: &Path) -> Result<PathBuf> {
     let prefix = peers.join("node");
     let source = root.join(PEERS_SOURCE);
     std::fs::create_dir_all(&prefix)?;

@@ -1,0 +1,216 @@
+//! Running one contender as a measured child: wall time, peak RSS and CPU seconds from its rusage.
+//!
+//! `getrusage(RUSAGE_CHILDREN)` reports the largest child's peak RSS, not a delta, so each contender
+//! runs under a fresh copy of this xtask (`cargo xtask bench __measure ...`) whose only child it is:
+//! that copy's children's rusage is exactly the contender's. The copy enforces the time limit (the
+//! contender is killed when it runs over) and writes what it saw as one JSON file.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result, bail};
+use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+/// A program to measure.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) timeout: Duration,
+}
+
+impl Job {
+    pub(crate) fn new(program: impl Into<PathBuf>, timeout: Duration) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            timeout,
+        }
+    }
+
+    pub(crate) fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub(crate) fn env(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// The command line as a reader could type it (environment first).
+    pub(crate) fn display(&self, root: &Path) -> String {
+        let mut words: Vec<String> = self
+            .env
+            .iter()
+            .map(|(name, value)| format!("{name}={}", quote(value)))
+            .collect();
+        let program = self.program.strip_prefix(root).unwrap_or(&self.program);
+        words.push(program.display().to_string());
+        let prefix = format!("{}/", root.display());
+        words.extend(self.args.iter().map(|a| {
+            let text = a.to_string_lossy();
+            quote(text.strip_prefix(&prefix).unwrap_or(&text))
+        }));
+        words.join(" ")
+    }
+}
+
+fn quote(word: &str) -> String {
+    let plain = word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain && !word.is_empty() {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// What one run of a contender cost.
+#[derive(Debug, Clone)]
+pub(crate) struct Measurement {
+    pub(crate) wall: Duration,
+    /// Peak resident set, in KiB (Linux `ru_maxrss`).
+    pub(crate) max_rss_kib: u64,
+    /// User plus system CPU time.
+    pub(crate) cpu: Duration,
+    /// Wall-clock time at which the contender's exit was seen, in milliseconds since the epoch.
+    pub(crate) ended_unix_ms: u64,
+    /// What the contender printed on stdout.
+    pub(crate) stdout: String,
+}
+
+/// Runs `job` under a measuring copy of this xtask; stdout is captured, stderr goes to `log`.
+/// Fails when the job fails or runs over its time limit (it is killed then).
+pub(crate) fn run(job: &Job, log: &Path) -> Result<Measurement> {
+    let dir = log.parent().context("log path has a folder")?;
+    std::fs::create_dir_all(dir)?;
+    let report = log.with_extension("rusage.json");
+    let stdout_path = log.with_extension("stdout");
+    let _ = std::fs::remove_file(&report);
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .args(["bench", "__measure"])
+        .arg(job.timeout.as_millis().to_string())
+        .arg(&report)
+        .arg("--")
+        .arg(&job.program)
+        .args(&job.args)
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path)?)
+        .stderr(std::fs::File::create(log)?);
+    let mut child = command.spawn().context("starting the measuring helper")?;
+    // The helper enforces the job's limit; this one only guards against the helper itself hanging.
+    let deadline = Instant::now() + job.timeout + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the measuring helper for {} hung", job.program.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+    let text = std::fs::read_to_string(&report)
+        .with_context(|| format!("{} wrote no report ({status})", job.program.display()))?;
+    let seen: Value = serde_json::from_str(&text)?;
+    if seen["timed_out"].as_bool() == Some(true) {
+        bail!(
+            "{} ran over its limit of {:?} and was killed (log: {})",
+            job.program.display(),
+            job.timeout,
+            log.display()
+        );
+    }
+    if seen["success"].as_bool() != Some(true) {
+        let tail: String = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        bail!(
+            "{} failed ({}); log {}:\n{tail}",
+            job.program.display(),
+            seen["status"],
+            log.display()
+        );
+    }
+    let number = |key: &str| seen[key].as_u64().unwrap_or_default();
+    Ok(Measurement {
+        wall: Duration::from_micros(number("wall_us")),
+        max_rss_kib: number("max_rss_kib"),
+        cpu: Duration::from_micros(number("cpu_us")),
+        ended_unix_ms: number("ended_unix_ms"),
+        stdout,
+    })
+}
+
+/// The helper: `__measure TIMEOUT_MS REPORT -- PROGRAM ARGS...`. Runs the program with inherited
+/// stdio, kills it when it runs over, then writes its rusage to REPORT.
+pub(crate) fn helper(args: &[String]) -> Result<()> {
+    let [timeout_ms, report, dashes, program, rest @ ..] = args else {
+        bail!("usage: cargo xtask bench __measure TIMEOUT_MS REPORT -- PROGRAM [ARGS]");
+    };
+    if dashes != "--" {
+        bail!("expected -- before the program");
+    }
+    let timeout = Duration::from_millis(timeout_ms.parse()?);
+    let started = Instant::now();
+    let mut child = Command::new(program)
+        .args(rest)
+        .spawn()
+        .with_context(|| format!("starting {program}"))?;
+    let pid = Pid::from_raw(i32::try_from(child.id())?);
+    let (done, finished) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        match finished.recv_timeout(timeout) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Still running: the child has not been reaped, so its pid is still its own.
+                let _ = kill(pid, Signal::SIGKILL);
+                true
+            }
+            _ => false,
+        }
+    });
+    let status = child.wait()?;
+    let wall = started.elapsed();
+    let ended = SystemTime::now().duration_since(UNIX_EPOCH)?;
+    let _ = done.send(());
+    let timed_out = watchdog.join().unwrap_or(false);
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN)?;
+    let micros = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+    let seen = json!({
+        "success": status.success() && !timed_out,
+        "status": status.to_string(),
+        "timed_out": timed_out,
+        "wall_us": wall.as_micros() as u64,
+        "cpu_us": micros(usage.user_time()) + micros(usage.system_time()),
+        "max_rss_kib": usage.max_rss(),
+        "ended_unix_ms": ended.as_millis() as u64,
+    });
+    std::fs::write(report, seen.to_string())?;
+    Ok(())
+}
