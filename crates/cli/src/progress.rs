@@ -98,7 +98,7 @@ pub(crate) fn downloading(
     let expected = progress.borrow().expected_records;
     let bar = (display == Display::Bars).then(|| {
         let bar = ProgressBar::new(expected.unwrap_or(0));
-        let template = "{bar:30} {human_pos}/{human_len} rows  {msg}  {per_sec}  eta {eta}";
+        let template = "{bar:30} {human_pos}/{human_len} rows  {msg}  eta {eta}";
         bar.set_style(ProgressStyle::with_template(template).expect("template"));
         bar
     });
@@ -109,13 +109,18 @@ pub(crate) fn downloading(
         while progress.changed().await.is_ok() {
             let p = progress.borrow_and_update().clone();
             let mb = p.bytes as f64 / 1e6;
+            let seconds = started.elapsed().as_secs_f64().max(1e-3);
+            let rate = mb / seconds;
             match &bar {
                 Some(bar) => {
                     bar.set_position(p.records);
-                    bar.set_message(format!("{} pages, {mb:.1} MB", p.pages));
+                    let rows_per_second = p.records as f64 / seconds;
+                    bar.set_message(format!(
+                        "{} pages, {mb:.1} MB, {rate:.1} MB/s, {rows_per_second:.0} rows/s",
+                        p.pages
+                    ));
                 }
                 None if last_line.elapsed() >= PLAIN_EVERY => {
-                    let rate = mb / started.elapsed().as_secs_f64().max(1e-3);
                     let of = expected.map(|n| format!(" of {n}")).unwrap_or_default();
                     eprintln!(
                         "haul: {} rows{of}, {} pages, {mb:.1} MB ({rate:.1} MB/s)",
