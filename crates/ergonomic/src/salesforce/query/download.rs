@@ -578,8 +578,13 @@ impl<'a> Committer<'a> {
     }
 
     /// Moves the output into place and removes what the download kept on the side.
+    ///
+    /// The checkpoint goes first: a crash right after leaves a complete temporary file and no
+    /// checkpoint, so the next run starts over; the other order could leave a checkpoint vouching
+    /// for a temporary file that was already renamed away.
     async fn finish(mut self) -> Result<u64> {
         let final_path = self.run.target.output().to_path_buf();
+        Checkpoint::remove(&final_path).await?;
         if let Some((temporary, mut file)) = self.output.take() {
             if self.checkpoint.pages.is_empty() {
                 return Err(Error::invalid_response(
@@ -598,7 +603,6 @@ impl<'a> Committer<'a> {
         }
         let parts_dir = self.run.target.parts_dir();
         let _ = tokio::fs::remove_dir_all(&parts_dir).await;
-        Checkpoint::remove(&final_path).await?;
         Ok(self.checkpoint.file_bytes)
     }
 }
