@@ -28,6 +28,8 @@ use crate::error::{Error, Result};
 
 /// Bytes buffered per file write.
 const WRITE_BUFFER: usize = 1 << 20;
+/// Page links listed ahead of the workers.
+const LISTED_AHEAD: usize = 64;
 
 /// Configures a download; finish with [`to_file`](Self::to_file) or [`to_dir`](Self::to_dir).
 #[derive(Debug, Clone)]
@@ -269,9 +271,21 @@ impl Run {
     async fn fetch_parallel(&self, committer: &mut Committer<'_>) -> Result<()> {
         let job = self.options.done.job.clone();
         let skip = committer.checkpoint.pages.len();
-        let mut locators = result_page_locators(job, self.options.max_records)
-            .enumerate()
-            .boxed();
+        // The listing runs ahead on its own task, so that a worker slot that frees up gets its next
+        // page at once instead of after a `resultPages` round trip every five pages. Dropping the
+        // set (on return or cancellation) stops it.
+        let (listed, mut locators) = tokio::sync::mpsc::channel(LISTED_AHEAD);
+        let mut lister = JoinSet::new();
+        let max_records = self.options.max_records;
+        lister.spawn(async move {
+            let mut pages = result_page_locators(job, max_records).enumerate().boxed();
+            while let Some((index, locator)) = pages.next().await {
+                let failed = locator.is_err();
+                if listed.send((index, locator)).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
         let window = self.options.concurrency * 2;
         let mut workers: JoinSet<Result<FetchedPart>> = JoinSet::new();
         let mut waiting: BTreeMap<usize, FetchedPart> = BTreeMap::new();
@@ -281,7 +295,7 @@ impl Run {
                 && workers.len() < self.options.concurrency
                 && waiting.len() + workers.len() < window
             {
-                match locators.next().await {
+                match locators.recv().await {
                     Some((index, locator)) => {
                         let locator = locator?;
                         if index < skip {
