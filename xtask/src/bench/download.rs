@@ -363,10 +363,11 @@ fn section(bench: &Bench, configs: &[Config]) -> Section {
                 vec![
                     r.name.clone(),
                     format!("{:.2}", median(&r.wall)),
-                    r.phase
-                        .is_empty()
-                        .then(|| "–".to_owned())
-                        .unwrap_or_else(|| format!("{:.2}", median(&r.phase))),
+                    if r.phase.is_empty() {
+                        "–".to_owned()
+                    } else {
+                        format!("{:.2}", median(&r.phase))
+                    },
                     format!("{:.0}", median(&r.bytes) / 1e6),
                     figure(r.mbps()),
                     r.phase_mbps().map_or("–".into(), figure),
@@ -520,7 +521,7 @@ pub(super) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -50,6 +50,9 @@ pub(crate) struct Bench {
     /// `target/bench`: data, outputs, scripts.
     work: PathBuf,
     logs: PathBuf,
+    /// `git describe --always --dirty` of the tree the binaries were built from.
+    commit: String,
+    facts: String,
 }
 
 impl Bench {
@@ -124,6 +127,12 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let python = crate::test::install_python_peers(root, &peers)?;
     let node_path = crate::test::install_node_peers(root, &peers)?;
     let work = root.join("target/bench");
+    let commit = Command::new("git")
+        .current_dir(root)
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
     let bench = Bench {
         root: root.to_path_buf(),
         runs,
@@ -133,6 +142,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         node_path,
         logs: work.join("logs"),
         work,
+        facts: report::machine_facts(root),
+        commit,
     };
     std::fs::create_dir_all(&bench.logs)?;
     let sections_dir = bench
@@ -178,9 +189,10 @@ fn save(bench: &Bench, dir: &Path, section: &Section) -> Result<()> {
     };
     report::write(&svg_dir.join(format!("{}.svg", section.name)), &section.svg)?;
     let mut stamped = format!(
-        "## {}\n\nMeasured {} UTC, {} runs per figure (median){}, load gate {}.\n\n![{}](docs/bench/{}.svg)\n\n",
+        "## {}\n\nMeasured {} UTC with binaries built from `{}`, {} runs per figure (median){}, load gate {}.\n\n![{}](docs/bench/{}.svg)\n\n",
         section.title,
         report::utc_now(),
+        bench.commit,
         bench.runs,
         if bench.quick {
             ", --quick data sizes"
@@ -221,7 +233,7 @@ fn assemble(bench: &Bench, dir: &Path) -> Result<String> {
          load it saw is reported with each table. Peak RSS and CPU seconds come from the rusage of \
          the contender's own process. Logs of every run are in `target/bench/logs/`.\n\n",
     );
-    let _ = writeln!(doc, "## Machine\n\n{}", report::machine_facts(&bench.root));
+    let _ = writeln!(doc, "## Machine\n\n{}", bench.facts);
     doc.push_str("## Targets of issue 7\n\n");
     for name in ALL {
         match std::fs::read_to_string(dir.join(format!("{name}.targets.md"))) {

@@ -263,11 +263,6 @@ pub(crate) fn machine_facts(root: &Path) -> String {
         output("python3", &["--version"]),
         output("node", &["--version"])
     );
-    let _ = writeln!(
-        facts,
-        "- Commit measured: {}",
-        output("git", &["rev-parse", "--short", "HEAD"])
-    );
     facts
 }
 

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 
 use super::download::{thousands, verdict};
 use super::measure::{self, Job, Measurement};
-use super::report::{self, Group, Panel, figure, median, table};
+use super::report::{self, Group, Panel, median, table};
 use super::sim::Sim;
 use super::{Bench, Section};
 
@@ -258,7 +258,6 @@ fn section(bench: &Bench, clients: &[Client], job_seconds: u64, sim_command: &st
             }],
         },
     ];
-    let _ = figure;
     Section {
         name: "waiting",
         title: "2. Waiting".into(),
