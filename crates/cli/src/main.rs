@@ -35,11 +35,17 @@ pub(crate) enum Outcome {
     Nothing,
 }
 
+/// Threads for file I/O. Every thread that allocates gets its own malloc arena, and each arena keeps
+/// some freed page buffers: tokio's default (512) let a long download's peak memory creep up with its
+/// page count.
+const BLOCKING_THREADS: usize = 4;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
     {
         Ok(runtime) => runtime,
