@@ -449,8 +449,8 @@ fn section(bench: &Bench, configs: &[Config]) -> Section {
             let wall = haul.mbps() / ceiling.mbps();
             let _ = writeln!(
                 targets,
-                "- Loopback, {} rows, haul c8 ≥ 0.9x the curl ceiling: **{}**: download phase {:.2}x \
-                 ({} vs {} MB/s); whole command {:.2}x.",
+                "- Loopback, {} rows, haul c8 ≥ 0.9x the curl ceiling: **{}**: download phase {:.3}x \
+                 ({} vs {} MB/s); whole command {:.3}x.",
                 thousands(rows),
                 verdict(phase >= 0.9),
                 phase,
@@ -468,9 +468,9 @@ fn section(bench: &Bench, configs: &[Config]) -> Section {
             let phase = haul.phase_mbps().unwrap_or(0.0) / ceiling.mbps();
             let _ = writeln!(
                 targets,
-                "- WAN, {} rows, haul c8 ≥ 6x simple-salesforce: **{}**: {:.2}x ({} vs {} MB/s, whole \
-                 commands). Within 15% of the ceiling: **{}**: download phase {:.2}x ({} vs {} MB/s); \
-                 whole command {:.2}x.",
+                "- WAN, {} rows, haul c8 ≥ 6x simple-salesforce: **{}**: {:.3}x ({} vs {} MB/s, whole \
+                 commands). Within 15% of the ceiling: **{}**: download phase {:.3}x ({} vs {} MB/s); \
+                 whole command {:.3}x.",
                 thousands(rows),
                 verdict(vs_peer >= 6.0),
                 vs_peer,
@@ -493,7 +493,7 @@ fn section(bench: &Bench, configs: &[Config]) -> Section {
             let _ = writeln!(
                 targets,
                 "- {}, haul c8 peak RSS ≤ 64 MB at {} rows and ≤ 1.2x the figure at {} rows: **{}**: \
-                 {:.0} MB vs {:.0} MB ({:.2}x).",
+                 {:.1} MB vs {:.1} MB ({:.3}x).",
                 profile.name(),
                 thousands(large),
                 thousands(small),

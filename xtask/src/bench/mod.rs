@@ -2,11 +2,13 @@
 //! as a child process on 127.0.0.1. Writes `BENCHMARKS.md` and one SVG per benchmark in `docs/bench/`.
 //!
 //! ```text
-//! cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest]
+//! cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest] [--load-gate L]
+//! cargo xtask bench --report
 //! ```
 //!
 //! Each benchmark's section is also kept in `target/bench/sections/`, so that `--only` re-measures
-//! some benchmarks and `BENCHMARKS.md` is rebuilt with the others' last sections.
+//! some benchmarks and `BENCHMARKS.md` is rebuilt with the others' last sections; `--report` only
+//! rebuilds it (after an edit of `notes.md`).
 
 mod download;
 mod ingest;
@@ -23,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest] [--load-gate L]";
+const USAGE: &str = "usage: cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest] [--load-gate L] [--report]";
 const ALL: [&str; 4] = ["download", "waiting", "looker", "ingest"];
 
 /// What one benchmark produced.
@@ -92,6 +94,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
                     .context(USAGE)?;
             }
             "--quick" => quick = true,
+            "--report" => only.clear(),
             "--load-gate" => {
                 load_gate = words
                     .next()
