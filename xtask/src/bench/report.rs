@@ -251,7 +251,11 @@ pub(crate) fn machine_facts(root: &Path) -> String {
         .unwrap_or_else(|| "?".into());
     let nproc = std::thread::available_parallelism().map_or(0, usize::from);
     let mut facts = String::new();
-    let _ = writeln!(facts, "- Date (UTC): {}", utc_now());
+    let _ = writeln!(
+        facts,
+        "- Report written (UTC): {} (each section says when it was measured)",
+        utc_now()
+    );
     let _ = writeln!(facts, "- CPU: {cpu}; `nproc`: {nproc}");
     let _ = writeln!(facts, "- Memory: {memory}");
     let _ = writeln!(facts, "- Kernel: {}", output("uname", &["-sr"]));
