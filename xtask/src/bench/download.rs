@@ -425,11 +425,11 @@ fn section(bench: &Bench, configs: &[Config]) -> Section {
     }
     let _ = writeln!(md, "Commands (one run; paths relative to the workspace):\n");
     if let Some(config) = configs.first() {
-        md.push_str("```sh\n");
-        for r in &config.contenders {
-            let _ = writeln!(md, "# {}\n{}", r.name, r.command);
-        }
-        md.push_str("```\n");
+        let commands = config
+            .contenders
+            .iter()
+            .map(|r| (r.name.as_str(), r.command.as_str()));
+        md.push_str(&report::commands(commands));
     }
     // Targets.
     let find = |profile: Profile, rows: u64, name: &str| {

@@ -267,11 +267,10 @@ fn section(
         ],
         &rows_md,
     ));
-    md.push_str("\nCommands (one run):\n\n```sh\n");
-    for c in contenders {
-        let _ = writeln!(md, "# {}\n{}", c.name, c.command);
-    }
-    md.push_str("```\n");
+    md.push_str("\nCommands (one run):\n\n");
+    md.push_str(&report::commands(
+        contenders.iter().map(|c| (c.name, c.command.as_str())),
+    ));
     let mut targets = String::new();
     if let [haul, peer] = contenders {
         let _ = writeln!(

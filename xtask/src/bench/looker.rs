@@ -207,11 +207,10 @@ fn section(
         ],
         &rows,
     ));
-    md.push_str("\nCommands (query ids as created by the benchmark):\n\n```sh\n");
-    for c in contenders {
-        let _ = writeln!(md, "# {}\n{}", c.name, c.command);
-    }
-    md.push_str("```\n");
+    md.push_str("\nCommands (query ids as created by the benchmark):\n\n");
+    md.push_str(&report::commands(
+        contenders.iter().map(|c| (c.name, c.command.as_str())),
+    ));
     let mut targets = String::new();
     if let [haul, sdk] = contenders {
         let (a, b) = (median(&haul.requests), median(&sdk.requests));

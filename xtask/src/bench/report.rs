@@ -19,6 +19,16 @@ pub(crate) fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// A `sh` code block listing each contender's command under its name.
+pub(crate) fn commands<'a>(commands: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::from("```sh\n");
+    for (name, command) in commands {
+        let _ = writeln!(out, "# {name}\n{command}");
+    }
+    out.push_str("```\n");
+    out
+}
+
 /// A Markdown table.
 pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = format!("| {} |\n", header.join(" | "));

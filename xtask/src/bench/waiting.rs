@@ -211,11 +211,10 @@ fn section(bench: &Bench, clients: &[Client], job_seconds: u64, sim_command: &st
         ],
         &rows,
     ));
-    md.push_str("\nCommands (one round):\n\n```sh\n");
-    for c in clients {
-        let _ = writeln!(md, "# {}\n{}", c.name, c.command);
-    }
-    md.push_str("```\n");
+    md.push_str("\nCommands (one round):\n\n");
+    md.push_str(&report::commands(
+        clients.iter().map(|c| (c.name, c.command.as_str())),
+    ));
     let mut targets = String::new();
     if let (Some(haul), Some(peer)) = (
         clients.iter().find(|c| c.name == "haul"),
