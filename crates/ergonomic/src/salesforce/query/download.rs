@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::CompletedQueryJob;
 use super::checkpoint::{Checkpoint, CommittedPage};
-use super::csv_scan::HeaderSplitter;
+use super::output::OrderedOutput;
 use super::pages::{PageMeta, PageSink, fetch_page, result_page_locators};
 use crate::error::{Error, Result};
 
@@ -450,8 +450,8 @@ impl PageSink for FileSink {
 struct Committer<'a> {
     run: &'a Run,
     checkpoint: Checkpoint,
-    /// The single-file download's temporary output, positioned after the last whole page.
-    output: Option<(PathBuf, BufWriter<File>)>,
+    /// The single-file download's temporary output.
+    output: Option<OrderedOutput>,
 }
 
 impl<'a> Committer<'a> {
@@ -499,8 +499,7 @@ impl<'a> Committer<'a> {
             .map_err(|e| Error::io(&parts_dir, e))?;
         let output = match (&run.target, run.target.temporary_file()) {
             (Target::File(_), Some(temporary)) => {
-                let file = open_truncated(&temporary, checkpoint.file_bytes).await?;
-                Some((temporary, BufWriter::with_capacity(WRITE_BUFFER, file)))
+                Some(OrderedOutput::open(temporary, checkpoint.file_bytes).await?)
             }
             (Target::Dir(dir), _) => {
                 tokio::fs::create_dir_all(dir)
@@ -539,21 +538,9 @@ impl<'a> Committer<'a> {
     async fn commit(&mut self, part: FetchedPart) -> Result<()> {
         debug_assert_eq!(part.index, self.next_index());
         match &mut self.output {
-            Some((temporary, file)) => {
+            Some(output) => {
                 let header = &mut self.checkpoint.header;
-                let appended =
-                    append_page(&part.path, file, header)
-                        .await
-                        .map_err(|e| match e {
-                            AppendError::Io(source) => Error::io(temporary.clone(), source),
-                            AppendError::Header(detail) => {
-                                Error::integrity(format!("page {}: {detail}", part.index))
-                            }
-                        })?;
-                file.flush()
-                    .await
-                    .map_err(|e| Error::io(temporary.clone(), e))?;
-                self.checkpoint.file_bytes += appended;
+                self.checkpoint.file_bytes += output.append(&part.path, part.index, header).await?;
                 tokio::fs::remove_file(&part.path)
                     .await
                     .map_err(|e| Error::io(&part.path, e))?;
@@ -599,19 +586,15 @@ impl<'a> Committer<'a> {
     async fn finish(mut self) -> Result<u64> {
         let final_path = self.run.target.output().to_path_buf();
         Checkpoint::remove(&final_path).await?;
-        if let Some((temporary, mut file)) = self.output.take() {
+        if let Some(output) = self.output.take() {
             if self.checkpoint.pages.is_empty() {
                 return Err(Error::invalid_response(
                     "get_query_job_results",
                     "the job has no result pages",
                 ));
             }
-            file.flush().await.map_err(|e| Error::io(&temporary, e))?;
-            file.get_mut()
-                .sync_all()
-                .await
-                .map_err(|e| Error::io(&temporary, e))?;
-            tokio::fs::rename(&temporary, &final_path)
+            output.sync().await?;
+            tokio::fs::rename(output.path(), &final_path)
                 .await
                 .map_err(|e| Error::io(&final_path, e))?;
         }
@@ -619,98 +602,6 @@ impl<'a> Committer<'a> {
         let _ = tokio::fs::remove_dir_all(&parts_dir).await;
         Ok(self.checkpoint.file_bytes)
     }
-}
-
-/// Opens the temporary output keeping its first `keep` bytes (the pages a checkpoint vouches for).
-async fn open_truncated(path: &Path, keep: u64) -> Result<File> {
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(path)
-        .await
-        .map_err(|e| Error::io(path, e))?;
-    let length = file.metadata().await.map_err(|e| Error::io(path, e))?.len();
-    if length < keep {
-        return Err(Error::integrity(format!(
-            "{} holds {length} bytes but its checkpoint vouches for {keep}; remove both to start over",
-            path.display()
-        )));
-    }
-    file.set_len(keep).await.map_err(|e| Error::io(path, e))?;
-    file.seek(std::io::SeekFrom::Start(keep))
-        .await
-        .map_err(|e| Error::io(path, e))?;
-    Ok(file)
-}
-
-enum AppendError {
-    Io(std::io::Error),
-    Header(String),
-}
-
-impl From<std::io::Error> for AppendError {
-    fn from(error: std::io::Error) -> Self {
-        Self::Io(error)
-    }
-}
-
-/// Appends a part file to the output: whole for the first page, without its header row after that
-/// (checking the header matches the first page's). Returns the bytes appended.
-async fn append_page(
-    part: &Path,
-    output: &mut BufWriter<File>,
-    first_header: &mut Option<String>,
-) -> std::result::Result<u64, AppendError> {
-    let mut input = File::open(part).await?;
-    let mut buffer = vec![0u8; WRITE_BUFFER];
-    let mut splitter = HeaderSplitter::default();
-    let mut header_written = false;
-    let mut appended = 0u64;
-    loop {
-        let read = input.read(&mut buffer).await?;
-        if read == 0 {
-            break;
-        }
-        let rest = splitter
-            .feed(&buffer[..read])
-            .map_err(|e| AppendError::Header(e.to_owned()))?;
-        if !header_written && splitter.is_done() {
-            check_header(splitter.header(), first_header, output, &mut appended).await?;
-            header_written = true;
-        }
-        output.write_all(rest).await?;
-        appended += rest.len() as u64;
-    }
-    if !header_written {
-        // A page that is nothing but an unterminated header row, or empty.
-        check_header(splitter.header(), first_header, output, &mut appended).await?;
-    }
-    Ok(appended)
-}
-
-/// Writes the first page's header; checks every later one against it.
-async fn check_header(
-    header: &[u8],
-    first_header: &mut Option<String>,
-    output: &mut BufWriter<File>,
-    appended: &mut u64,
-) -> std::result::Result<(), AppendError> {
-    let text = String::from_utf8_lossy(header).into_owned();
-    match first_header {
-        None => {
-            output.write_all(header).await?;
-            *appended += header.len() as u64;
-            *first_header = Some(text);
-        }
-        Some(first) if *first == text => {}
-        Some(first) => {
-            return Err(AppendError::Header(format!(
-                "header row {text:?} differs from the first page's {first:?}"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Removes what a failed, non-resumable download left.
