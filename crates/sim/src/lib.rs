@@ -29,6 +29,7 @@ mod faults;
 mod ids;
 mod looker;
 mod middleware;
+mod misbehave;
 mod network;
 mod rng;
 mod salesforce;
@@ -49,6 +50,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{FaultPlan, FaultPlanError};
+pub use misbehave::Misbehaviour;
 pub use network::NetworkProfile;
 pub use stats::{RequestCount, Stats};
 
@@ -419,6 +421,34 @@ impl Sim {
     /// The next result page served reports `Sforce-NumberOfRecords` off by `delta` (once).
     pub fn lie_about_record_count(&self, delta: i64) {
         self.state.faults.push_lie(delta);
+    }
+
+    /// The next request with this method and route template (as in [`Stats`], e.g.
+    /// `/services/data/{version}/jobs/query/{id}`) is answered wrongly, as `misbehaviour` says.
+    /// Several queued for one route are used oldest first, one a request.
+    pub fn misbehave_next(&self, method: &str, route: &str, misbehaviour: Misbehaviour) {
+        self.state
+            .misbehaviours
+            .push(method, route, None, misbehaviour);
+    }
+
+    /// Like [`Sim::misbehave_next`], for the next such request whose query string contains
+    /// `query_contains` (such as `locator=MTA`, see [`Sim::result_locator`]).
+    pub fn misbehave_next_where(
+        &self,
+        method: &str,
+        route: &str,
+        query_contains: &str,
+        misbehaviour: Misbehaviour,
+    ) {
+        self.state
+            .misbehaviours
+            .push(method, route, Some(query_contains), misbehaviour);
+    }
+
+    /// The `Sforce-Locator` of the query result page that starts at row `offset` (from 0).
+    pub fn result_locator(&self, offset: u64) -> String {
+        salesforce::query::encode_locator(offset)
     }
 
     /// The complete CSV a correct client produces by downloading `soql` (operation `query`) now:

@@ -1,5 +1,5 @@
-//! The layer around every route: request statistics, network latency and bandwidth, and fault
-//! injection (never on `/__sim/*`).
+//! The layer around every route: request statistics, network latency and bandwidth, fault injection
+//! and queued misbehaviours (never on `/__sim/*`).
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -11,7 +11,8 @@ use futures::StreamExt;
 
 use crate::faults::Fault;
 use crate::state::Shared;
-use crate::{looker, network, salesforce};
+use crate::stats::InFlightGuard;
+use crate::{looker, misbehave, network, salesforce};
 
 /// Most bytes held back while deciding where to cut a body.
 const CUT_WINDOW: usize = 1024 * 1024;
@@ -29,9 +30,17 @@ pub(crate) async fn outer(State(st): State<Shared>, request: Request, next: Next
         st.stats.record(&method, &route, response.status().as_u16());
         return response;
     }
+    let guard = st.stats.start(&route);
     let latency = st.config.profile.request_latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    if let Some(misbehaviour) = st.misbehaviours.take(&method, &route, &query) {
+        // Queued by a test for this one request: no fault and no bandwidth cap on top.
+        let response = misbehave::respond(&st, misbehaviour, request, next).await;
+        st.stats.record(&method, &route, response.status().as_u16());
+        return hold_until_sent(response, guard);
     }
     let response = match st.faults.roll() {
         Some(Fault::Status(code)) => fault_status(&st, &route, code),
@@ -40,12 +49,50 @@ pub(crate) async fn outer(State(st): State<Shared>, request: Request, next: Next
         None => next.run(request).await,
     };
     st.stats.record(&method, &route, response.status().as_u16());
-    match st.config.profile.bandwidth() {
+    let response = match st.config.profile.bandwidth() {
         Some(rate) => {
             let (parts, body) = response.into_parts();
             Response::from_parts(parts, network::throttle(body, rate))
         }
         None => response,
+    };
+    hold_until_sent(response, guard)
+}
+
+/// Keeps `guard` (the request counted as in flight) alive until the body is sent or dropped.
+fn hold_until_sent(response: Response, guard: InFlightGuard) -> Response {
+    let (parts, body) = response.into_parts();
+    let body = Body::new(Held {
+        body,
+        _guard: guard,
+    });
+    Response::from_parts(parts, body)
+}
+
+/// A body that holds an [`InFlightGuard`]; its size hint is the inner body's, so that a
+/// `Content-Length` is still sent where there was one.
+struct Held {
+    body: Body,
+    _guard: InFlightGuard,
+}
+
+impl http_body::Body for Held {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

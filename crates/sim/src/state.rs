@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::data::Org;
 use crate::faults::Faults;
 use crate::looker::LookerState;
+use crate::misbehave::Misbehaviours;
 use crate::network::NetworkProfile;
 use crate::rng::mix;
 use crate::salesforce::{async_soql::AsyncQuery, ingest::IngestJob, query::QueryJob};
@@ -60,6 +61,7 @@ pub(crate) struct State {
     pub(crate) tokens: Tokens,
     pub(crate) api_usage: AtomicU64,
     pub(crate) faults: Faults,
+    pub(crate) misbehaviours: Misbehaviours,
     pub(crate) stats: Recorder,
     pub(crate) query_jobs: Mutex<BTreeMap<String, QueryJob>>,
     pub(crate) ingest_jobs: Mutex<BTreeMap<String, IngestJob>>,
@@ -87,6 +89,7 @@ impl State {
             org,
             api_usage: AtomicU64::new(0),
             faults,
+            misbehaviours: Misbehaviours::default(),
             stats: Recorder::default(),
             query_jobs: Mutex::default(),
             ingest_jobs: Mutex::default(),
