@@ -315,8 +315,8 @@ mod convert {
                 Error::Api {
                     operation,
                     status,
-                    code,
-                    message,
+                    code: code.map(bounded),
+                    message: message.map(bounded),
                     retry_after,
                 }
             }
@@ -346,6 +346,17 @@ mod convert {
             .to_str()
             .ok()?;
         text.trim().parse().ok().map(Duration::from_secs)
+    }
+
+    /// The longest vendor code or message kept, in characters; a server may send megabytes.
+    pub(super) const MAX_VENDOR_TEXT: usize = 1000;
+
+    /// `text`, cut to [`MAX_VENDOR_TEXT`] characters with a note of how long it was.
+    fn bounded(text: String) -> String {
+        match text.char_indices().nth(MAX_VENDOR_TEXT) {
+            None => text,
+            Some((end, _)) => format!("{}... (cut; {} bytes in all)", &text[..end], text.len()),
+        }
     }
 
     /// The first bytes of a body, for error messages: bounded, whatever the server sent.

@@ -56,7 +56,10 @@ impl Transport {
             let buffered = expects_json(&request);
             let outcome = match client.execute(request).await {
                 // Reading the body here puts a connection cut mid-body under the retry policy too.
-                Ok(response) if buffered => read_whole(response).await,
+                // Error answers are read here whatever they hold, so that their size is capped.
+                Ok(response) if buffered || is_error(response.status()) => {
+                    read_whole(response).await
+                }
                 other => other,
             };
             let unauthorized =
@@ -119,6 +122,11 @@ fn expects_json(request: &reqwest::Request) -> bool {
         .get(ACCEPT)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.starts_with("application/json"))
+}
+
+/// Whether `status` is an error answer, whose body the generated client reads whole.
+fn is_error(status: StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
 }
 
 /// The most of a JSON body kept; a larger one is cut here and then fails to parse, so a hostile
