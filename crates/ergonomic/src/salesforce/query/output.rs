@@ -3,23 +3,42 @@
 //! Appending runs on a blocking thread with `std::fs`, in one hop a page: the header row is read and
 //! checked, and the rest of the part file is handed to [`std::io::copy`], which on Linux copies inside
 //! the kernel (`copy_file_range`) instead of reading every byte into the process and writing it back.
+//!
+//! The file is synced before it is renamed into place. So that this final sync does not have to write
+//! the whole file at the end, a background sync starts whenever [`SYNC_AHEAD`] bytes are unsynced and
+//! none is running: the disk then writes while the network delivers the next pages.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::csv_scan::HeaderSplitter;
 use crate::error::{Error, Result};
 
 /// Bytes read at a time while looking for the end of a page's header row.
 const HEADER_READ: usize = 64 * 1024;
+/// Unsynced bytes that start a background sync.
+const SYNC_AHEAD: u64 = 32 << 20;
 
 /// The temporary output file, positioned after the last whole page.
 #[derive(Debug)]
 pub(crate) struct OrderedOutput {
     path: PathBuf,
     file: Arc<File>,
+    syncer: Arc<Syncer>,
+}
+
+/// The background sync's state.
+#[derive(Debug, Default)]
+struct Syncer {
+    running: AtomicBool,
+    unsynced: AtomicU64,
+    /// A failed background sync, locked while a sync runs. Linux reports a writeback error to one
+    /// sync of an open file, so the background one must hand it on to the final sync rather than
+    /// swallow it, and the final sync must not run beside it.
+    failure: Mutex<Option<std::io::Error>>,
 }
 
 impl OrderedOutput {
@@ -30,6 +49,7 @@ impl OrderedOutput {
         Ok(Self {
             path,
             file: Arc::new(file),
+            syncer: Arc::default(),
         })
     }
 
@@ -52,13 +72,44 @@ impl OrderedOutput {
         let (appended, header) =
             blocking(move || append_part(&file, &output, &part, page, expected.as_deref())).await?;
         first_header.get_or_insert(header);
+        self.sync_in_background(appended);
         Ok(appended)
+    }
+
+    /// Starts a background sync once enough is unsynced, unless one is running.
+    fn sync_in_background(&self, appended: u64) {
+        let unsynced = self.syncer.unsynced.fetch_add(appended, Ordering::Relaxed) + appended;
+        if unsynced < SYNC_AHEAD || self.syncer.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.syncer.unsynced.store(0, Ordering::Relaxed);
+        let (file, syncer) = (self.file.clone(), self.syncer.clone());
+        // Detached on purpose: the final sync waits for the disk anyway, and a failure is kept.
+        drop(tokio::task::spawn_blocking(move || {
+            let mut failure = syncer.failure.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(error) = file.sync_data() {
+                failure.get_or_insert(error);
+            }
+            drop(failure);
+            syncer.running.store(false, Ordering::Release);
+        }));
     }
 
     /// Flushes the file to disk, so that the rename that follows never publishes missing data.
     pub(crate) async fn sync(&self) -> Result<()> {
-        let (file, path) = (self.file.clone(), self.path.clone());
-        blocking(move || file.sync_all().map_err(|e| Error::io(path, e))).await
+        let (file, path, syncer) = (self.file.clone(), self.path.clone(), self.syncer.clone());
+        blocking(move || {
+            let failed = syncer
+                .failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            match failed {
+                Some(error) => Err(Error::io(path, error)),
+                None => file.sync_all().map_err(|e| Error::io(path, e)),
+            }
+        })
+        .await
     }
 }
 
