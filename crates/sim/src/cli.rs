@@ -38,6 +38,10 @@ pub struct SimArgs {
     /// Salesforce API requests allowed before REQUEST_LIMIT_EXCEEDED.
     #[arg(long, default_value_t = 1_000_000)]
     pub api_limit: u64,
+    /// Lifetime of issued access tokens, in seconds (default: one year). Looker reports at most
+    /// an hour. `POST /__sim/expire-tokens` ends them all at once.
+    #[arg(long, value_name = "SECONDS")]
+    pub token_lifetime_secs: Option<u64>,
 }
 
 impl SimArgs {
@@ -78,6 +82,9 @@ impl SimArgs {
         }
         if let Some(token) = &self.token {
             builder = builder.token(token.clone());
+        }
+        if let Some(seconds) = self.token_lifetime_secs {
+            builder = builder.token_lifetime(Duration::from_secs(seconds));
         }
         Ok(builder)
     }

@@ -2,7 +2,9 @@
 //! jobs told to fail. Faults never touch `/__sim/*`.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use serde::Serialize;
 
 use crate::rng::SplitMix;
 
@@ -120,6 +122,27 @@ pub(crate) enum Fault {
     Truncate,
 }
 
+/// How many faults of each kind were actually injected (`GET /__sim/faults`). A reset or
+/// truncation drawn for a body too short to cut is not counted: that body went out whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FaultCounts {
+    /// Injected 500 answers.
+    #[serde(rename = "500")]
+    pub status_500: u64,
+    /// Injected 503 answers.
+    #[serde(rename = "503")]
+    pub status_503: u64,
+    /// Injected 429 answers (with `Retry-After`).
+    #[serde(rename = "429")]
+    pub status_429: u64,
+    /// Bodies cut midway, connection closed.
+    pub reset: u64,
+    /// Bodies shorter than their `Content-Length`, connection closed.
+    pub truncate: u64,
+    /// Result pages whose `Sforce-NumberOfRecords` was off.
+    pub lie: u64,
+}
+
 /// The live fault state: the plan, its random sequence, and the one-shot switches tests flip.
 #[derive(Debug)]
 pub(crate) struct Faults {
@@ -129,6 +152,8 @@ pub(crate) struct Faults {
     fail_ingest_jobs: AtomicU32,
     fail_async_queries: AtomicU32,
     lies: Mutex<Vec<i64>>,
+    /// Injected so far, in the order of [`FaultCounts`]' fields.
+    injected: [AtomicU64; 6],
 }
 
 impl Faults {
@@ -141,6 +166,25 @@ impl Faults {
             fail_ingest_jobs: AtomicU32::new(0),
             fail_async_queries: AtomicU32::new(0),
             lies: Mutex::default(),
+            injected: Default::default(),
+        }
+    }
+
+    /// Counts one fault that went out (`Fault::Status`, a cut body, or a lie).
+    pub(crate) fn record(&self, fault: Injected) {
+        self.injected[fault as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Faults injected so far.
+    pub(crate) fn counts(&self) -> FaultCounts {
+        let n = |kind: Injected| self.injected[kind as usize].load(Ordering::Relaxed);
+        FaultCounts {
+            status_500: n(Injected::Status500),
+            status_503: n(Injected::Status503),
+            status_429: n(Injected::Status429),
+            reset: n(Injected::Reset),
+            truncate: n(Injected::Truncate),
+            lie: n(Injected::Lie),
         }
     }
 
@@ -175,10 +219,13 @@ impl Faults {
 
     /// The error to add to the next result page's `Sforce-NumberOfRecords`, if it should lie.
     pub(crate) fn take_lie(&self) -> Option<i64> {
-        if let Some(delta) = self.lies.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            return Some(delta);
+        let queued = self.lies.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let lie =
+            queued.or_else(|| (self.plan.lie > 0.0 && self.draw() < self.plan.lie).then_some(1));
+        if lie.is_some() {
+            self.record(Injected::Lie);
         }
-        (self.plan.lie > 0.0 && self.draw() < self.plan.lie).then_some(1)
+        lie
     }
 
     pub(crate) fn push_lie(&self, delta: i64) {
@@ -204,6 +251,28 @@ impl Faults {
             JobKind::Query => &self.fail_query_jobs,
             JobKind::Ingest => &self.fail_ingest_jobs,
             JobKind::AsyncQuery => &self.fail_async_queries,
+        }
+    }
+}
+
+/// Kinds of injected fault, as counted (indexes into `Faults::injected`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Injected {
+    Status500,
+    Status503,
+    Status429,
+    Reset,
+    Truncate,
+    Lie,
+}
+
+impl Injected {
+    /// The counter of an injected error status.
+    pub(crate) fn status(code: u16) -> Self {
+        match code {
+            503 => Self::Status503,
+            429 => Self::Status429,
+            _ => Self::Status500,
         }
     }
 }
@@ -271,5 +340,10 @@ mod tests {
         faults.push_lie(5);
         assert_eq!(faults.take_lie(), Some(5));
         assert_eq!(faults.take_lie(), None);
+        faults.record(Injected::status(503));
+        faults.record(Injected::Reset);
+        let counts = faults.counts();
+        assert_eq!((counts.status_503, counts.reset, counts.lie), (1, 1, 1));
+        assert_eq!(counts.status_429 + counts.status_500 + counts.truncate, 0);
     }
 }

@@ -331,6 +331,12 @@ impl Sim {
         &self.refresh_token
     }
 
+    /// Every access and refresh token of both realms issued or accepted so far, expired ones too,
+    /// in order: for tests that check no token ever shows in logs or errors.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.tokens.ever_issued()
+    }
+
     /// The Salesforce connected app's client id (also the JWT `iss`).
     pub fn sf_client_id(&self) -> &str {
         &self.state.credentials.sf_client_id

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::faults::Fault;
+use crate::faults::{Fault, Injected};
 use crate::state::Shared;
 use crate::stats::InFlightGuard;
 use crate::{looker, misbehave, network, salesforce};
@@ -43,9 +43,12 @@ pub(crate) async fn outer(State(st): State<Shared>, request: Request, next: Next
         return hold_until_sent(response, guard);
     }
     let response = match st.faults.roll() {
-        Some(Fault::Status(code)) => fault_status(&st, &route, code),
-        Some(Fault::Reset) => cut(next.run(request).await, false).await,
-        Some(Fault::Truncate) => cut(next.run(request).await, true).await,
+        Some(Fault::Status(code)) => {
+            st.faults.record(Injected::status(code));
+            fault_status(&st, &route, code)
+        }
+        Some(Fault::Reset) => cut(&st, next.run(request).await, false).await,
+        Some(Fault::Truncate) => cut(&st, next.run(request).await, true).await,
         None => next.run(request).await,
     };
     st.stats.record(&method, &route, response.status().as_u16());
@@ -139,8 +142,8 @@ fn fault_status(st: &Shared, route: &str, code: u16) -> Response {
 
 /// Sends part of the body and then breaks the connection. With `promise_length`, a
 /// `Content-Length` larger than what is sent goes out first (a truncated body); without, the
-/// chunked body just stops (a reset).
-async fn cut(response: Response, promise_length: bool) -> Response {
+/// chunked body just stops (a reset). Counted as injected only when a body was actually cut.
+async fn cut(st: &Shared, response: Response, promise_length: bool) -> Response {
     let (mut parts, body) = response.into_parts();
     let mut stream = body.into_data_stream();
     let mut head = Vec::new();
@@ -158,6 +161,11 @@ async fn cut(response: Response, promise_length: bool) -> Response {
         // Nothing worth cutting (an empty 201/204): send it whole.
         return Response::from_parts(parts, Body::from(head));
     }
+    st.faults.record(if promise_length {
+        Injected::Truncate
+    } else {
+        Injected::Reset
+    });
     let promised = if complete { head.len() } else { head.len() * 2 };
     let sent = Bytes::copy_from_slice(&head[..head.len() / 2]);
     if promise_length {

@@ -20,6 +20,8 @@ struct Table {
     access: HashMap<String, (Realm, Instant)>,
     refresh: HashSet<String>,
     issued: u64,
+    /// Every access and refresh token ever issued or accepted, in order, expired ones too.
+    ever: Vec<String>,
 }
 
 /// The token store.
@@ -56,13 +58,22 @@ impl Tokens {
         let expires = Instant::now()
             .checked_add(lifetime)
             .unwrap_or_else(far_future);
-        self.table().access.insert(token, (realm, expires));
+        let mut table = self.table();
+        table.ever.push(token.clone());
+        table.access.insert(token, (realm, expires));
+    }
+
+    /// Every access and refresh token issued or accepted so far, in order, expired ones too.
+    pub(crate) fn ever_issued(&self) -> Vec<String> {
+        self.table().ever.clone()
     }
 
     /// Issues a refresh token (Salesforce realm).
     pub(crate) fn issue_refresh(&self) -> String {
         let token = self.mint("5Aep861sim");
-        self.table().refresh.insert(token.clone());
+        let mut table = self.table();
+        table.ever.push(token.clone());
+        table.refresh.insert(token.clone());
         token
     }
 
@@ -124,5 +135,6 @@ mod tests {
         tokens.expire_all();
         assert!(!tokens.valid(Realm::Salesforce, &sf));
         assert!(tokens.is_refresh(&refresh));
+        assert_eq!(tokens.ever_issued(), [sf, lk, dead, refresh]);
     }
 }
