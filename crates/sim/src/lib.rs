@@ -49,7 +49,7 @@ use haul_types::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use faults::{FaultPlan, FaultPlanError};
+pub use faults::{FaultCounts, FaultPlan, FaultPlanError};
 pub use misbehave::Misbehaviour;
 pub use network::NetworkProfile;
 pub use stats::{RequestCount, Stats};
@@ -422,6 +422,11 @@ impl Sim {
     /// The next Async SOQL query created will end in `Failed` with a `message`.
     pub fn fail_next_async_query(&self) {
         self.state.faults.fail_next(JobKind::AsyncQuery);
+    }
+
+    /// Faults injected so far, by kind (also `GET /__sim/faults`).
+    pub fn faults_injected(&self) -> FaultCounts {
+        self.state.faults.counts()
     }
 
     /// The next result page served reports `Sforce-NumberOfRecords` off by `delta` (once).
