@@ -41,3 +41,20 @@ pub use retry::RetryPolicy;
 pub use salesforce::{Salesforce, SalesforceBuilder};
 pub use secret::Secret;
 pub use tokio_util::sync::CancellationToken;
+
+/// Internals exposed only for haul's own property tests (`tests/properties.rs`): how the ingest
+/// splitter cuts an input into jobs cannot be seen through the public API, which uploads the jobs
+/// and reports only their rows. Not part of haul's API; it may change or go at any time.
+#[doc(hidden)]
+pub mod __property_tests {
+    /// Splits `pieces` (an ingest's input, as consecutive reads) into jobs of at most `max_bytes`,
+    /// exactly as an ingest does, and returns each job's CSV, header row first. Spool files go to
+    /// `spool_dir` and are removed before this returns.
+    pub async fn split_ingest_csv(
+        pieces: Vec<Vec<u8>>,
+        max_bytes: usize,
+        spool_dir: std::path::PathBuf,
+    ) -> crate::Result<Vec<Vec<u8>>> {
+        crate::salesforce::ingest::split_in_memory(pieces, max_bytes, spool_dir).await
+    }
+}

@@ -39,6 +39,8 @@ mod spool;
 mod summary;
 mod upload_body;
 
+pub(crate) use split::split_in_memory;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -165,6 +165,29 @@ impl Splitter {
     }
 }
 
+/// Splits `pieces` (the input, as consecutive reads) into jobs of at most `max_bytes` and returns
+/// each job's CSV; the spool files go to `spool_dir` and are removed. For property tests only, see
+/// [`crate::__property_tests`].
+pub(crate) async fn split_in_memory(
+    pieces: Vec<Vec<u8>>,
+    max_bytes: usize,
+    spool_dir: PathBuf,
+) -> Result<Vec<Vec<u8>>> {
+    let input =
+        futures::stream::iter(pieces.into_iter().map(|p| Ok(bytes::Bytes::from(p)))).boxed();
+    let mut splitter = Splitter::start(input, max_bytes, spool_dir).await?;
+    let mut chunks = Vec::new();
+    while let Some(chunk) = splitter.next_chunk().await? {
+        let path = chunk.spool.path();
+        chunks.push(
+            tokio::fs::read(path)
+                .await
+                .map_err(|e| Error::io(path, e))?,
+        );
+    }
+    Ok(chunks)
+}
+
 /// The offset just past the last record end within `data[..limit]`, where `data` starts at a record
 /// boundary. The scanner finds whether the window ends inside quotes; walking back from there, each
 /// quote flips that state, and the first line feed found outside quotes ends the last record.
