@@ -20,6 +20,7 @@ pub(crate) struct ConnectionSettings {
     pub(crate) read_timeout: Duration,
     pub(crate) gzip: bool,
     pub(crate) allow_insecure_http: bool,
+    pub(crate) max_concurrent_requests: usize,
 }
 
 impl Default for ConnectionSettings {
@@ -31,6 +32,7 @@ impl Default for ConnectionSettings {
             read_timeout: Duration::from_secs(120),
             gzip: true,
             allow_insecure_http: false,
+            max_concurrent_requests: 64,
         }
     }
 }
@@ -49,13 +51,26 @@ impl ConnectionSettings {
             .map_err(|source| Error::invalid_input(format!("building the HTTP client: {source}")))
     }
 
+    /// The limit on requests in flight that every context of one client shares.
+    pub(crate) fn request_limit(&self) -> Result<RequestLimit> {
+        if self.max_concurrent_requests == 0 {
+            return Err(Error::invalid_input(
+                "max_concurrent_requests must be at least 1",
+            ));
+        }
+        Ok(Arc::new(tokio::sync::Semaphore::new(
+            self.max_concurrent_requests,
+        )))
+    }
+
     /// The contexts generated clients run under: one that retries under the policy, and one that
     /// sends once, for the status requests of a poll loop (the loop itself is the retry).
-    pub(crate) fn contexts(&self, tokens: Arc<dyn Refresh>) -> Contexts {
+    pub(crate) fn contexts(&self, tokens: Arc<dyn Refresh>, limit: &RequestLimit) -> Contexts {
         let context = |retry: RetryPolicy| {
             Context::from_shared(tokens.clone()).with_executor(Arc::new(Transport {
                 retry,
                 auth: tokens.clone(),
+                limit: limit.clone(),
             }))
         };
         Contexts {
@@ -68,6 +83,9 @@ impl ConnectionSettings {
         checked_url(text, self.allow_insecure_http)
     }
 }
+
+/// Permits for requests in flight, one a request until its answer's body is read or dropped.
+pub(crate) type RequestLimit = Arc<tokio::sync::Semaphore>;
 
 /// See [`ConnectionSettings::contexts`].
 pub(crate) struct Contexts {
@@ -129,6 +147,15 @@ macro_rules! connection_setters {
         /// slow links and costs CPU on fast ones.
         pub fn gzip(mut self, gzip: bool) -> Self {
             self.connection.gzip = gzip;
+            self
+        }
+
+        /// Most requests this client has in flight at once, streamed answers counted until their body
+        /// is read or dropped (default 64). Many jobs run through one client then share its
+        /// connections instead of opening one each; every download's and ingest's own
+        /// `concurrency` still applies within it.
+        pub fn max_concurrent_requests(mut self, requests: usize) -> Self {
+            self.connection.max_concurrent_requests = requests;
             self
         }
 

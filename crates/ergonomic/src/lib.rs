@@ -25,6 +25,7 @@ pub mod auth;
 mod error;
 mod handle;
 mod http;
+mod permit;
 pub mod looker;
 mod poll;
 mod retry;

@@ -10,6 +10,8 @@ use haul_client::reqwest::{
 use haul_client::{Execute, TokenSource};
 
 use crate::error::Result;
+use crate::http::RequestLimit;
+use crate::permit::PermittedBody;
 use crate::retry::RetryPolicy;
 
 /// A token source that can obtain a new token: Salesforce's OAuth flows, Looker's login.
@@ -27,6 +29,8 @@ pub(crate) trait Refresh: TokenSource {
 pub(crate) struct Transport {
     pub(crate) retry: RetryPolicy,
     pub(crate) auth: Arc<dyn Refresh>,
+    /// Shared by every context of one client.
+    pub(crate) limit: RequestLimit,
 }
 
 impl Execute for Transport {
@@ -54,14 +58,7 @@ impl Transport {
         loop {
             let spare = request.try_clone();
             let buffered = expects_json(&request);
-            let outcome = match client.execute(request).await {
-                // Reading the body here puts a connection cut mid-body under the retry policy too.
-                // Error answers are read here whatever they hold, so that their size is capped.
-                Ok(response) if buffered || is_error(response.status()) => {
-                    read_whole(response).await
-                }
-                other => other,
-            };
+            let outcome = self.send_once(client, request, buffered).await;
             let unauthorized =
                 matches!(&outcome, Ok(response) if response.status() == StatusCode::UNAUTHORIZED);
             if unauthorized && !refreshed && self.auth.can_refresh() {
@@ -91,6 +88,28 @@ impl Transport {
                 }
                 _ => return outcome,
             }
+        }
+    }
+
+    /// Sends one attempt under a permit of the client's request limit, held until the answer's body
+    /// is read: here for buffered answers, by the caller (through the body) for streamed ones.
+    async fn send_once(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        buffered: bool,
+    ) -> reqwest::Result<reqwest::Response> {
+        // The semaphore is never closed, so acquiring only fails if that changes.
+        let permit = self.limit.clone().acquire_owned().await.ok();
+        match client.execute(request).await {
+            // Reading the body here puts a connection cut mid-body under the retry policy too.
+            // Error answers are read here whatever they hold, so that their size is capped.
+            Ok(response) if buffered || is_error(response.status()) => read_whole(response).await,
+            Ok(response) => Ok(match permit {
+                Some(permit) => PermittedBody::attach(response, permit),
+                None => response,
+            }),
+            Err(error) => Err(error),
         }
     }
 

@@ -54,23 +54,11 @@ async fn downloads_under_faults_are_byte_identical_for_several_seeds() {
             std::fs::read(dir.join("out.csv")).unwrap() == expected,
             "seed {seed}: output differs"
         );
-        // Faults show as error statuses, or (resets and truncations, sent as 200) as pages and page
-        // listings requested more often than the 30 pages and 6 listings a clean run needs.
-        let stats = sim.stats();
-        let errors: u64 = stats
-            .requests
-            .iter()
-            .filter(|r| r.status >= 400)
-            .map(|r| r.count)
-            .sum();
-        let results = stats.count("GET", "/services/data/{version}/jobs/query/{id}/results");
-        let listings = stats.count(
-            "GET",
-            "/services/data/{version}/jobs/query/{id}/resultPages",
-        );
-        let repeated = errors + results.saturating_sub(30) + listings.saturating_sub(6);
+        // Counted by the simulator: which request a fault lands on depends on arrival order, so
+        // guessing from request counts missed faults on job-info requests.
+        let injected = sim.faults_injected();
         assert!(
-            repeated > 0,
+            injected.status_503 + injected.status_429 + injected.reset + injected.truncate > 0,
             "seed {seed}: no fault was injected, the test proves nothing"
         );
         sim.shutdown().await;

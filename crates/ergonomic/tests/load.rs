@@ -1,14 +1,14 @@
 //! Load: 200 query jobs at once through one client and one simulator all complete with the right
-//! rows and nothing deadlocks; a download never has more pages in flight than its concurrency.
-//!
-//! haul has no client-wide limit on concurrent requests (each download and ingest has its own
-//! `concurrency`), so the per-download limit is what is checked from the simulator's side.
+//! rows, nothing deadlocks, and the client never has more requests in flight than its
+//! `max_concurrent_requests`; a download never has more pages in flight than its concurrency.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{TempDir, client};
+use common::{TempDir, client, quick_retries};
+use haul::Salesforce;
+use haul::auth::AccessToken;
 use haul::types::{ColumnDelimiter, LineEnding};
 use haul_sim::NetworkProfile;
 
@@ -18,8 +18,21 @@ const RESULTS: &str = "/services/data/{version}/jobs/query/{id}/results";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_jobs_through_one_client_all_complete() {
     const JOBS: usize = 200;
-    let sim = common::sim().rows("Account", 45).start().await.unwrap();
-    let sf = client(&sim);
+    const LIMIT: usize = 8;
+    // Latency on every answer keeps requests overlapping, so that the limit is really pressed.
+    let sim = common::sim()
+        .rows("Account", 45)
+        .profile(NetworkProfile::latency(Duration::from_millis(5)))
+        .start()
+        .await
+        .unwrap();
+    let sf = Salesforce::builder()
+        .instance_url(sim.instance_url())
+        .auth(AccessToken::new(sim.access_token()))
+        .retry(quick_retries())
+        .max_concurrent_requests(LIMIT)
+        .build()
+        .unwrap();
     let dir = TempDir::new("load");
     let expected = sim
         .expected_query_csv(SOQL, ColumnDelimiter::Comma, LineEnding::Lf)
@@ -72,7 +85,26 @@ async fn two_hundred_concurrent_jobs_through_one_client_all_complete() {
         stats.count_status(200) + stats.count_status(201),
         stats.total()
     );
+    assert_eq!(
+        stats.peak_in_flight, LIMIT as u64,
+        "the client's limit bounds the requests in flight, and 200 jobs reach it"
+    );
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_limit_of_zero_is_refused() {
+    let error = Salesforce::builder()
+        .instance_url("https://example.my.salesforce.com")
+        .auth(AccessToken::new("t"))
+        .max_concurrent_requests(0)
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, haul::Error::InvalidInput { .. }), "{error}");
+    assert!(
+        error.to_string().contains("max_concurrent_requests"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -238,8 +238,9 @@ impl LookerBuilder {
             return Err(Error::invalid_input("no Looker API credentials given"));
         };
         let http = connection.http_client()?;
+        let limit = connection.request_limit()?;
         // The login itself carries no token and is not refreshed; a retrying context without one.
-        let login = connection.contexts(Arc::new(NoToken)).retrying;
+        let login = connection.contexts(Arc::new(NoToken), &limit).retrying;
         let session = Session::new(
             client_id,
             client_secret,
@@ -247,7 +248,7 @@ impl LookerBuilder {
             http.clone(),
             login,
         );
-        let contexts = connection.contexts(session.clone());
+        let contexts = connection.contexts(session.clone(), &limit);
         let looker = Looker {
             inner: Arc::new(Inner {
                 retrying: contexts.retrying,

@@ -174,7 +174,8 @@ impl SalesforceBuilder {
             ),
         };
         let http = connection.http_client()?;
-        let contexts = connection.contexts(TokenStore::new(auth, token_url, http.clone())?);
+        let limit = connection.request_limit()?;
+        let contexts = connection.contexts(TokenStore::new(auth, token_url, http.clone())?, &limit);
         Ok(Salesforce {
             inner: Arc::new(Inner {
                 instance_url,
