@@ -23,10 +23,15 @@
 
 pub mod auth;
 mod error;
+// Only for the fuzz targets in `fuzz/`: they must call parsers that are private to the crate. Behind
+// the `fuzzing` feature so that no user depends on them; not part of the API, no stability promise.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 mod http;
-mod permit;
 pub mod looker;
+mod permit;
 mod poll;
 mod retry;
 pub mod salesforce;

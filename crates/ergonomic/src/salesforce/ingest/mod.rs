@@ -41,6 +41,9 @@ mod upload_body;
 
 pub(crate) use split::split_in_memory;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use split::last_record_end;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -34,9 +34,9 @@ pub use types::QueryJobInfo;
 
 // Shared with ingest, which splits its input at record boundaries and follows job listings alike.
 pub(crate) use csv_scan::{HeaderSplitter, RecordScanner};
-pub(crate) use links::query_locator_from_link;
 #[cfg(feature = "fuzzing")]
 pub(crate) use links::locator_from_link;
+pub(crate) use links::query_locator_from_link;
 
 use super::Salesforce;
 use crate::error::{Error, FailedJob, Result, from_client};
