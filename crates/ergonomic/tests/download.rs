@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::{TempDir, client, oauth_client, sim};
 use haul::types::{ApiVersion, ColumnDelimiter, LineEnding};
+use haul_sim::Misbehaviour;
 
 const SOQL: &str = "SELECT Id, Name, Industry, NumberOfEmployees FROM Account";
 
@@ -156,6 +157,64 @@ async fn a_folder_download_holds_one_file_per_page_each_with_its_header() {
                 .expected_query_csv(soql, ColumnDelimiter::Comma, LineEnding::Lf)
                 .unwrap()
     );
+    sim.shutdown().await;
+}
+
+/// The job's info, as the simulator would answer it, but with `numberRecordsProcessed` off by one.
+async fn job_info_with_a_wrong_total(job: &haul::salesforce::query::QueryJob) -> String {
+    for _ in 0..200 {
+        let info = job.info().await.unwrap();
+        if info.state == haul::types::QueryJobState::JobComplete {
+            let mut value = serde_json::to_value(&info).unwrap();
+            let real = value["numberRecordsProcessed"].as_u64().unwrap();
+            value["numberRecordsProcessed"] = (real + 1).into();
+            return value.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the job did not complete within 200 polls")
+}
+
+#[tokio::test]
+async fn a_total_that_disagrees_with_the_job_is_read_again_then_reported() {
+    const JOB: &str = "/services/data/{version}/jobs/query/{id}";
+    let sim = sim().rows("Account", 1_000).start().await.unwrap();
+    let sf = client(&sim);
+    let dir = TempDir::new("total");
+    for (lies, outcome) in [(1, "ok.csv"), (2, "bad.csv")] {
+        let job = sf.bulk_query(SOQL).submit().await.unwrap();
+        let lie = job_info_with_a_wrong_total(&job).await;
+        // The first lie is what the wait sees; the second answers the download's second look.
+        for _ in 0..lies {
+            sim.misbehave_next("GET", JOB, Misbehaviour::body(lie.clone()));
+        }
+        let done = job.wait().await.unwrap();
+        assert_eq!(done.expected_records(), Some(1_001));
+        let result = done
+            .download()
+            .concurrency(2)
+            .max_records(400)
+            .to_file(dir.join(outcome))
+            .await;
+        if lies == 1 {
+            assert_eq!(
+                result.unwrap().records,
+                1_000,
+                "a stale total is read again"
+            );
+            continue;
+        }
+        let error = result.unwrap_err();
+        assert!(matches!(error, haul::Error::Integrity { .. }), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("1001 rows; the downloaded pages hold 1000"),
+            "{error}"
+        );
+    }
+    // Nothing was published under the name of the download that failed the check.
+    assert_eq!(dir.names(), ["ok.csv"]);
     sim.shutdown().await;
 }
 
