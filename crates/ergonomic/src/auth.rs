@@ -12,7 +12,7 @@ use haul_client::TokenSource;
 use haul_client::reqwest::{self, header::HeaderValue};
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, bounded};
 use crate::secret::Secret;
 use crate::transport::Refresh;
 
@@ -239,10 +239,7 @@ impl TokenStore {
                 source: Some(Box::new(source)),
             })?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|source| Error::Auth {
-            detail: "reading the token response failed".into(),
-            source: Some(Box::new(source)),
-        })?;
+        let body = read_bounded(response).await?;
         parse_token_response(status.as_u16(), &body)
     }
 }
@@ -276,6 +273,25 @@ fn bearer(token: &Secret) -> Result<HeaderValue> {
     Ok(value)
 }
 
+/// The most of a token response read: a token answer is a few kilobytes, and a hostile or broken
+/// endpoint must not make haul hold an unbounded body.
+const MAX_TOKEN_RESPONSE: usize = 1 << 20;
+
+/// The token response's body, cut at [`MAX_TOKEN_RESPONSE`] (a cut answer then fails to parse).
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while body.len() < MAX_TOKEN_RESPONSE {
+        let chunk = response.chunk().await.map_err(|source| Error::Auth {
+            detail: "reading the token response failed".into(),
+            source: Some(Box::new(source)),
+        })?;
+        let Some(chunk) = chunk else { break };
+        let room = MAX_TOKEN_RESPONSE - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok(body)
+}
+
 /// Reads `{access_token, ...}` or the OAuth error `{error, error_description}`.
 fn parse_token_response(status: u16, body: &[u8]) -> Result<Secret> {
     #[derive(Deserialize)]
@@ -295,10 +311,10 @@ fn parse_token_response(status: u16, body: &[u8]) -> Result<Secret> {
     let detail = match serde_json::from_slice::<Refused>(body) {
         Ok(refused) => format!(
             "the token endpoint answered {status}: {}{}",
-            refused.error,
+            bounded(refused.error),
             refused
                 .error_description
-                .map(|d| format!(" ({d})"))
+                .map(|d| format!(" ({})", bounded(d)))
                 .unwrap_or_default()
         ),
         Err(_) => format!("the token endpoint answered {status} without a token"),
@@ -312,6 +328,18 @@ fn parse_token_response(status: u16, body: &[u8]) -> Result<Secret> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_error_description_is_cut() {
+        let body = format!(
+            r#"{{"error":"invalid_grant","error_description":"{}"}}"#,
+            "x".repeat(5 << 20)
+        );
+        let refused = parse_token_response(400, body.as_bytes()).unwrap_err();
+        let text = refused.to_string();
+        assert!(text.len() < 1_200, "{} bytes", text.len());
+        assert!(text.contains("(cut; 5242880 bytes in all)"), "{text}");
+    }
 
     #[test]
     fn token_responses_are_read_without_echoing_secrets() {

@@ -264,7 +264,7 @@ mod reqwest_error {
     pub(crate) use haul_client::reqwest::Error;
 }
 
-pub(crate) use convert::from_client;
+pub(crate) use convert::{bounded, from_client};
 
 mod convert {
     use std::time::Duration;
@@ -352,7 +352,7 @@ mod convert {
     pub(super) const MAX_VENDOR_TEXT: usize = 1000;
 
     /// `text`, cut to [`MAX_VENDOR_TEXT`] characters with a note of how long it was.
-    fn bounded(text: String) -> String {
+    pub(crate) fn bounded(text: String) -> String {
         match text.char_indices().nth(MAX_VENDOR_TEXT) {
             None => text,
             Some((end, _)) => format!("{}... (cut; {} bytes in all)", &text[..end], text.len()),

@@ -337,7 +337,7 @@ async fn expired_and_unknown_tasks_are_clear_errors_for_one_task_and_for_many() 
         message.is_some_and(|m| m.contains("run the query again")),
         "{error}"
     );
-    let unknown = looker.query_task("no-such-task", Format::Csv);
+    let unknown = looker.query_task("no-such-task", Format::Csv).unwrap();
     let error = unknown.bytes().await.unwrap_err();
     assert!(error.is_not_found(), "{error:?}");
     let many = looker
@@ -640,5 +640,23 @@ async fn more_than_a_hundred_pending_tasks_take_two_requests_a_round() {
         rounds < last.requests && last.requests <= 2 * rounds,
         "120 pending ids need two requests a round: {last:?}"
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn task_ids_that_could_leave_their_path_are_refused_before_any_request() {
+    let sim = sim().start().await.unwrap();
+    let looker = looker(&sim).await;
+    let before = sim.stats().total();
+    for bad in ["../x", "..", "", "a/b", "a,b", "a b", "%2e%2e"] {
+        let error = looker.query_task(bad, Format::Csv).unwrap_err();
+        assert!(
+            matches!(error, Error::InvalidInput { .. }),
+            "{bad:?}: {error:?}"
+        );
+        assert!(error.to_string().contains("query task id"), "{error}");
+    }
+    assert!(looker.query_task("0a1B-c_9", Format::Csv).is_ok());
+    assert_eq!(sim.stats().total(), before, "no request was sent");
     sim.shutdown().await;
 }

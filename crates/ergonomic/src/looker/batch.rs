@@ -132,7 +132,7 @@ impl RunQueries {
             let (looker, task) = (looker.clone(), task.clone());
             async move {
                 let id = task.create(&looker, &query_id).await?;
-                Ok(looker.query_task(id, task.format))
+                looker.query_task(id, task.format)
             }
         });
         futures::stream::iter(starts)

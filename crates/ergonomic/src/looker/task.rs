@@ -28,15 +28,38 @@ impl Looker {
         }
     }
 
-    /// A handle on a task started elsewhere, rendering its results in `format`.
-    pub fn query_task(&self, task_id: impl Into<String>, format: LookerResultFormat) -> QueryTask {
-        QueryTask {
+    /// A handle on a task started elsewhere, rendering its results in `format`. Fails, before any
+    /// request, on an id that is not one: 1 to 128 ASCII letters, digits, `-` and `_`.
+    pub fn query_task(
+        &self,
+        task_id: impl Into<String>,
+        format: LookerResultFormat,
+    ) -> Result<QueryTask> {
+        Ok(QueryTask {
             looker: self.clone(),
-            id: task_id.into(),
+            id: checked_task_id(task_id.into())?,
             format,
             wait: WaitOptions::default(),
-        }
+        })
     }
+}
+
+/// A query task id fit to be put in a URL path or a comma-separated list: 1 to 128 ASCII letters,
+/// digits, `-` and `_` (Looker's are 32 hexadecimal digits). Anything else, such as `../x`, could
+/// address another resource, so it is refused, whether a caller or a server sent it.
+pub(crate) fn checked_task_id(id: String) -> Result<String> {
+    let fits = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if fits {
+        return Ok(id);
+    }
+    let shown: String = id.chars().take(40).collect();
+    Err(Error::invalid_input(format!(
+        "{shown:?} is not a Looker query task id (ASCII letters, digits, - and _)"
+    )))
 }
 
 /// How a task is started: shared by [`RunQuery`] and [`RunQueries`](super::RunQueries).
@@ -81,8 +104,14 @@ impl TaskOptions {
             .await
             .map_err(|e| api_error("create_query_task", e))?
             .into_inner();
-        tracing::debug!(task = %task.id, query = query_id, format = %self.format, "started Looker query task");
-        Ok(task.id)
+        let id = checked_task_id(task.id).map_err(|e| {
+            Error::invalid_response(
+                "create_query_task",
+                format!("Looker answered a bad id: {e}"),
+            )
+        })?;
+        tracing::debug!(task = %id, query = query_id, format = %self.format, "started Looker query task");
+        Ok(id)
     }
 }
 
