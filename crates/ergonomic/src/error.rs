@@ -324,7 +324,7 @@ mod convert {
                 operation,
                 status: response.status().as_u16(),
                 code: None,
-                message: None,
+                message: redirect_note(&response),
                 retry_after: retry_after(response.headers()),
             },
             ClientError::CommunicationError(source)
@@ -346,6 +346,23 @@ mod convert {
             .to_str()
             .ok()?;
         text.trim().parse().ok().map(Duration::from_secs)
+    }
+
+    /// Why a redirect is an error: these APIs never redirect, and following one could carry the
+    /// token to whoever the `Location` names.
+    fn redirect_note(response: &haul_client::reqwest::Response) -> Option<String> {
+        if !response.status().is_redirection() {
+            return None;
+        }
+        let location = response
+            .headers()
+            .get(haul_client::reqwest::header::LOCATION)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .unwrap_or_else(|| "nowhere".to_owned());
+        Some(bounded(format!(
+            "a redirect to {location} was not followed: haul never follows redirects, so that \
+             the token cannot be sent elsewhere"
+        )))
     }
 
     /// The longest vendor code or message kept, in characters; a server may send megabytes.

@@ -170,8 +170,14 @@ async fn redirects_are_not_followed_and_carry_no_token_away() {
         assert_eq!(error.status(), Some(307), "{error:?}");
         assert!(!error.is_retryable());
         assert!(error.to_string().contains("307"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("a redirect to {target} was not followed")),
+            "{error}"
+        );
 
-        sim.misbehave_next("GET", RESULTS, Misbehaviour::Redirect(target));
+        sim.misbehave_next("GET", RESULTS, Misbehaviour::Redirect(target.clone()));
         let dir = TempDir::new("redirect");
         let error = done
             .download()
@@ -180,6 +186,7 @@ async fn redirects_are_not_followed_and_carry_no_token_away() {
             .await
             .unwrap_err();
         assert_eq!(error.status(), Some(307), "{error:?}");
+        assert!(error.to_string().contains("was not followed"), "{error}");
         elsewhere.assert_untouched();
         sim.shutdown().await;
     })
