@@ -112,6 +112,9 @@ pub(crate) struct IngestArgs {
     /// Jobs run at once.
     #[arg(long, default_value_t = 4)]
     pub(crate) concurrency: usize,
+    /// Split the file into jobs of at most this many bytes each (default and maximum: 100 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_job_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

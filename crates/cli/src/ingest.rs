@@ -34,6 +34,10 @@ pub(crate) async fn run_ingest(
         (Operation::Delete, _) => builder.delete(),
         (Operation::HardDelete, _) => builder.hard_delete(),
     };
+    let builder = match args.max_job_bytes {
+        Some(bytes) => builder.max_job_bytes(bytes),
+        None => builder,
+    };
     let handle = builder
         .csv_file(&args.file)
         .concurrency(args.concurrency)
