@@ -5,15 +5,20 @@
 //! - `cargo xtask test [CARGO TEST ARGS]`: install the peer clients, then run every test of the workspace.
 //! - `cargo xtask bench [--runs N] [--quick] [--only ...]`: benchmarks against the peers and the
 //!   ceiling; writes `BENCHMARKS.md` and `docs/bench/*.svg`.
+//! - `cargo xtask fuzz [--seconds N] [--target T]`: the cargo-fuzz targets of `fuzz/`, N seconds each.
+//! - `cargo xtask reliability [--seeds N] [--quick] [--only ...]`: haul under injected faults against
+//!   fault-free runs, and the reliability test suites; writes `RELIABILITY.md`.
 
 mod bench;
+mod fuzz;
 mod regen;
+mod reliability;
 mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask regen [--check] | cargo xtask test [CARGO TEST ARGS] | cargo xtask bench [--runs N] [--quick] [--only LIST]";
+const USAGE: &str = "usage: cargo xtask regen [--check] | cargo xtask test [CARGO TEST ARGS] | cargo xtask bench [--runs N] [--quick] [--only LIST] | cargo xtask fuzz [--seconds N] [--target T] | cargo xtask reliability [--seeds N] [--quick] [--only LIST]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +32,8 @@ fn main() -> ExitCode {
         ["regen", "--check"] => regen::run(&workspace_root(), regen::Mode::Check),
         ["test", ..] => test::run(&workspace_root(), &args[1..]),
         ["bench", ..] => bench::run(&workspace_root(), &args[1..]),
+        ["fuzz", ..] => fuzz::run(&workspace_root(), &args[1..]),
+        ["reliability", ..] => reliability::run(&workspace_root(), &args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

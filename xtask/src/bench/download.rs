@@ -517,7 +517,7 @@ pub(super) fn verdict(holds: bool) -> &'static str {
     if holds { "holds" } else { "missed" }
 }
 
-pub(super) fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -10,12 +10,13 @@
 //! some benchmarks and `BENCHMARKS.md` is rebuilt with the others' last sections; `--report` only
 //! rebuilds it (after an edit of `notes.md`).
 
-mod download;
+// `cargo xtask reliability` reuses the simulator, measuring and report helpers.
+pub(crate) mod download;
 mod ingest;
 mod looker;
-mod measure;
-mod report;
-mod sim;
+pub(crate) mod measure;
+pub(crate) mod report;
+pub(crate) mod sim;
 mod waiting;
 
 use std::fmt::Write as _;
@@ -24,6 +25,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+
+pub(crate) use report::utc_now;
 
 const USAGE: &str = "usage: cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest] [--load-gate L] [--report]";
 const ALL: [&str; 4] = ["download", "waiting", "looker", "ingest"];

@@ -17,6 +17,9 @@ pub(crate) struct Sim {
     child: Child,
     pub(crate) instance_url: String,
     pub(crate) access_token: String,
+    /// The Salesforce connected app's credentials, for the client-credentials flow.
+    pub(crate) sf_client_id: String,
+    pub(crate) sf_client_secret: String,
     pub(crate) looker_base_url: String,
     pub(crate) looker_client_id: String,
     pub(crate) looker_client_secret: String,
@@ -65,6 +68,8 @@ impl Sim {
             child,
             instance_url: String::new(),
             access_token: String::new(),
+            sf_client_id: String::new(),
+            sf_client_secret: String::new(),
             looker_base_url: String::new(),
             looker_client_id: String::new(),
             looker_client_secret: String::new(),
@@ -80,6 +85,8 @@ impl Sim {
         };
         sim.instance_url = field("instance_url")?;
         sim.access_token = field("access_token")?;
+        sim.sf_client_id = field("sf_client_id")?;
+        sim.sf_client_secret = field("sf_client_secret")?;
         sim.looker_base_url = field("looker_base_url")?;
         sim.looker_client_id = field("looker_client_id")?;
         sim.looker_client_secret = field("looker_client_secret")?;
