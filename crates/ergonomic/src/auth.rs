@@ -9,10 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::BoxFuture;
 use haul_client::TokenSource;
-use haul_client::reqwest::{self, header::HeaderValue};
+use haul_client::reqwest::{self, Method, header::HeaderValue};
 use serde::Deserialize;
 
 use crate::error::{Error, Result, bounded};
+use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::transport::Refresh;
 
@@ -161,6 +162,7 @@ pub(crate) struct TokenStore {
     auth: SalesforceAuth,
     token_url: String,
     http: reqwest::Client,
+    retry: RetryPolicy,
     current: RwLock<Option<HeaderValue>>,
     /// Serialises refreshes so that many requests failing at once cause one token request.
     refreshing: tokio::sync::Mutex<()>,
@@ -171,6 +173,7 @@ impl TokenStore {
         auth: SalesforceAuth,
         token_url: String,
         http: reqwest::Client,
+        retry: RetryPolicy,
     ) -> Result<Arc<Self>> {
         let current = match &auth {
             SalesforceAuth::AccessToken(AccessToken(token)) => Some(bearer(token)?),
@@ -180,6 +183,7 @@ impl TokenStore {
             auth,
             token_url,
             http,
+            retry,
             current: RwLock::new(current),
             refreshing: tokio::sync::Mutex::new(()),
         }))
@@ -196,8 +200,43 @@ impl TokenStore {
         Ok(())
     }
 
+    /// Asks the token endpoint, repeating the request on transient failures like a GET: a token
+    /// request changes nothing on the server, and a token expiring under a fault should not end a
+    /// long download.
     async fn request_token(&self) -> Result<Secret> {
-        let form: Vec<(&str, String)> = match &self.auth {
+        let form = self.token_form()?;
+        let mut attempt = 1;
+        loop {
+            let outcome = self.http.post(&self.token_url).form(&form).send().await;
+            if let Some(wait) = self.retry.decide(&Method::GET, attempt, &outcome) {
+                tracing::debug!(
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying the token request"
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            let response = outcome.map_err(|source| Error::Auth {
+                detail: "the token endpoint could not be reached".into(),
+                source: Some(Box::new(source)),
+            })?;
+            let status = response.status();
+            match read_bounded(response).await {
+                Ok(body) => return parse_token_response(status.as_u16(), &body),
+                Err(_) if attempt < self.retry.max_attempts => {
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// The form the token request sends for this flow.
+    fn token_form(&self) -> Result<Vec<(&'static str, String)>> {
+        Ok(match &self.auth {
             SalesforceAuth::AccessToken(_) => {
                 return Err(Error::Auth {
                     detail: "the access token was refused and cannot be refreshed".into(),
@@ -227,20 +266,7 @@ impl TokenStore {
                 ),
                 ("assertion", j.assertion()?),
             ],
-        };
-        let response = self
-            .http
-            .post(&self.token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|source| Error::Auth {
-                detail: "the token endpoint could not be reached".into(),
-                source: Some(Box::new(source)),
-            })?;
-        let status = response.status();
-        let body = read_bounded(response).await?;
-        parse_token_response(status.as_u16(), &body)
+        })
     }
 }
 

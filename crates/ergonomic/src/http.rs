@@ -66,16 +66,22 @@ impl ConnectionSettings {
     /// The contexts generated clients run under: one that retries under the policy, and one that
     /// sends once, for the status requests of a poll loop (the loop itself is the retry).
     pub(crate) fn contexts(&self, tokens: Arc<dyn Refresh>, limit: &RequestLimit) -> Contexts {
-        let context = |retry: RetryPolicy| {
-            Context::from_shared(tokens.clone()).with_executor(Arc::new(Transport {
+        let transport = |retry: RetryPolicy| {
+            Arc::new(Transport {
                 retry,
                 auth: tokens.clone(),
                 limit: limit.clone(),
-            }))
+            })
         };
+        let retrying =
+            Context::from_shared(tokens.clone()).with_executor(transport(self.retry.clone()));
+        // A clone shares the API usage seen last, whichever context's answer reported it.
+        let single_shot = retrying
+            .clone()
+            .with_executor(transport(RetryPolicy::none()));
         Contexts {
-            retrying: context(self.retry.clone()),
-            single_shot: context(RetryPolicy::none()),
+            retrying,
+            single_shot,
         }
     }
 

@@ -33,6 +33,9 @@ pub(crate) struct Transport {
     pub(crate) limit: RequestLimit,
 }
 
+/// Token refreshes one request may cause, however long its retries last.
+const MAX_REFRESHES: u32 = 3;
+
 impl Execute for Transport {
     fn execute<'a>(
         &'a self,
@@ -53,7 +56,9 @@ impl Transport {
             self.refresh_into(&mut request, None).await;
         }
         let method = request.method().clone();
-        let mut refreshed = false;
+        // A token may expire again while a request waits out its retries, so one request may need
+        // more than one refresh; the cap ends a request whose fresh tokens are refused too.
+        let mut refreshes = 0;
         let mut attempt = 1;
         loop {
             let spare = request.try_clone();
@@ -61,9 +66,9 @@ impl Transport {
             let outcome = self.send_once(client, request, buffered).await;
             let unauthorized =
                 matches!(&outcome, Ok(response) if response.status() == StatusCode::UNAUTHORIZED);
-            if unauthorized && !refreshed && self.auth.can_refresh() {
+            if unauthorized && refreshes < MAX_REFRESHES && self.auth.can_refresh() {
                 if let Some(mut again) = spare {
-                    refreshed = true;
+                    refreshes += 1;
                     let stale = again.headers().get(AUTHORIZATION).cloned();
                     if self.refresh_into(&mut again, stale).await {
                         request = again;

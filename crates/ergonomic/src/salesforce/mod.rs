@@ -105,6 +105,44 @@ impl Salesforce {
     }
 }
 
+impl Salesforce {
+    /// Sends `create`, a request creating a job whose duplicate would harm no data (a query job, or
+    /// an ingest job still empty and `Open`), again after any transient failure, even one that may
+    /// have reached the server: a cut connection must not end a long export, and a stray duplicate
+    /// costs only a share of the daily job quota. `create` must send once, through the
+    /// single-shot context, so that this loop is the only retry.
+    pub(crate) async fn create_job<T, F>(
+        &self,
+        what: &'static str,
+        mut create: impl FnMut() -> F,
+    ) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        let policy = self.retry_policy();
+        let mut attempt = 1;
+        loop {
+            match create().await {
+                Err(error) if error.is_retryable() && attempt < policy.max_attempts => {
+                    let wait = error
+                        .retry_after()
+                        .filter(|wait| *wait <= policy.max_retry_after)
+                        .unwrap_or_else(|| policy.backoff(attempt));
+                    tracing::warn!(
+                        %error,
+                        attempt,
+                        "creating the {what} failed; creating it again (if the failed request \
+                         reached Salesforce, a duplicate job may exist)"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
 /// Configures a [`Salesforce`] client.
 #[derive(Debug)]
 #[must_use]
@@ -175,7 +213,10 @@ impl SalesforceBuilder {
         };
         let http = connection.http_client()?;
         let limit = connection.request_limit()?;
-        let contexts = connection.contexts(TokenStore::new(auth, token_url, http.clone())?, &limit);
+        let contexts = connection.contexts(
+            TokenStore::new(auth, token_url, http.clone(), connection.retry.clone())?,
+            &limit,
+        );
         Ok(Salesforce {
             inner: Arc::new(Inner {
                 instance_url,
