@@ -8,7 +8,7 @@ use haul_client::reqwest::{self, Method, StatusCode, header::RETRY_AFTER};
 ///
 /// Requests that may safely be repeated (GET, PUT, DELETE, PATCH) are retried on all of those;
 /// a job-creating POST only when the server cannot have acted on it: the connection never opened, or
-/// the server answered 429. Waits grow exponentially from `initial_backoff` by `multiplier` up to
+/// the server answered 429 or 503 (both say the request was not handled). Waits grow exponentially from `initial_backoff` by `multiplier` up to
 /// `max_backoff`, each drawn at random from its upper half (jitter), and a `Retry-After` from the server
 /// is honoured up to `max_retry_after`.
 #[derive(Debug, Clone)]
@@ -82,8 +82,9 @@ impl RetryPolicy {
         match outcome {
             Ok(response) => {
                 let status = response.status();
-                let transient = status == StatusCode::TOO_MANY_REQUESTS
-                    || (repeatable && status.is_server_error());
+                let not_handled = status == StatusCode::TOO_MANY_REQUESTS
+                    || status == StatusCode::SERVICE_UNAVAILABLE;
+                let transient = not_handled || (repeatable && status.is_server_error());
                 if !transient {
                     return None;
                 }
@@ -114,6 +115,34 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(status: u16) -> reqwest::Result<reqwest::Response> {
+        let response = http::Response::builder().status(status).body("").unwrap();
+        Ok(reqwest::Response::from(response))
+    }
+
+    #[test]
+    fn a_post_is_repeated_only_when_the_server_says_it_did_not_handle_it() {
+        let policy = RetryPolicy::default();
+        for (status, post, get) in [
+            (429, true, true),
+            (503, true, true),
+            (500, false, true),
+            (502, false, true),
+            (504, false, true),
+            (400, false, false),
+            (404, false, false),
+        ] {
+            let decide = |method| policy.decide(&method, 1, &answer(status)).is_some();
+            assert_eq!(decide(Method::POST), post, "POST answered {status}");
+            assert_eq!(decide(Method::GET), get, "GET answered {status}");
+        }
+        assert_eq!(
+            policy.decide(&Method::GET, 6, &answer(503)),
+            None,
+            "attempts are capped"
+        );
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -25,20 +25,25 @@ impl IngestJob {
         Self { sf, id, version }
     }
 
-    /// Creates a job (state `Open`) as `request` describes. Never sent twice.
+    /// Creates a job (state `Open`) as `request` describes, again after a transient failure: a
+    /// duplicate is an empty `Open` job that holds no data and is never closed.
     pub(crate) async fn create(
         sf: &Salesforce,
         request: types::CreateIngestJobRequest,
     ) -> Result<Self> {
         let version = sf.api_version();
+        let client = sf.generated(version, true, Client::new_with_client);
         let info = sf
-            .generated(version, false, Client::new_with_client)
-            .create_ingest_job()
-            .sforce_call_options("client=haul")
-            .body(request)
-            .send()
-            .await
-            .map_err(|e| from_client("create_ingest_job", e))?
+            .create_job("ingest job", || async {
+                client
+                    .create_ingest_job()
+                    .sforce_call_options("client=haul")
+                    .body(request.clone())
+                    .send()
+                    .await
+                    .map_err(|e| from_client("create_ingest_job", e))
+            })
+            .await?
             .into_inner();
         tracing::info!(job = %info.id, object = info.object.as_deref().unwrap_or("?"), "created ingest job");
         Ok(Self::new(sf.clone(), info.id, version))
@@ -52,6 +57,11 @@ impl IngestJob {
     /// The API version the job is addressed with.
     pub fn api_version(&self) -> ApiVersion {
         self.version
+    }
+
+    /// The client's retry policy, for retries outside the transport (a result file cut mid-body).
+    pub(crate) fn retry_policy(&self) -> &crate::RetryPolicy {
+        self.sf.retry_policy()
     }
 
     pub(crate) fn client(&self, single_shot: bool) -> Client {

@@ -108,7 +108,8 @@ impl QueryJobBuilder {
         self
     }
 
-    /// Creates the job. It is never sent twice: a failure that may have reached the server is returned.
+    /// Creates the job. A transient failure, even one that may have reached the server, is answered
+    /// by creating it again: a duplicate query job reads the same rows and changes no data.
     pub async fn submit(self) -> Result<QueryJob> {
         if self.soql.trim().is_empty() {
             return Err(Error::invalid_input("the SOQL query is empty"));
@@ -121,15 +122,19 @@ impl QueryJobBuilder {
             line_ending: Some(self.line_ending),
             content_type: None,
         };
+        let client = self.sf.generated(version, true, Client::new_with_client);
         let info = self
             .sf
-            .generated(version, false, Client::new_with_client)
-            .create_query_job()
-            .sforce_call_options("client=haul")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| from_client("create_query_job", e))?
+            .create_job("query job", || async {
+                client
+                    .create_query_job()
+                    .sforce_call_options("client=haul")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map_err(|e| from_client("create_query_job", e))
+            })
+            .await?
             .into_inner();
         tracing::info!(job = %info.id, object = info.object.as_deref().unwrap_or("?"), "created query job");
         Ok(QueryJob {
