@@ -602,3 +602,47 @@ fn handles_and_outcomes_can_be_shared_across_threads() {
     send_sync::<IngestHandle>();
     send::<haul::salesforce::ingest::IngestBuilder>();
 }
+
+#[tokio::test]
+async fn a_result_file_cut_mid_body_is_requested_again_and_read_whole() {
+    // The generated client asks with the trailing slash of the documented URL.
+    const SUCCESSFUL: &str = "/services/data/{version}/jobs/ingest/{id}/successfulResults/";
+    let sim = sim().rows("Account", 0).start().await.unwrap();
+    // A short read timeout turns the stall below into a cut connection quickly.
+    let sf = haul::Salesforce::builder()
+        .instance_url(sim.instance_url())
+        .auth(haul::auth::AccessToken::new(sim.access_token()))
+        .retry(common::quick_retries())
+        .read_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let input: String = std::iter::once("Name,BillingCity\n".to_owned())
+        .chain((0..2_000).map(|i| format!("\"Account {i}, with a comma\",City {i}\n")))
+        .collect();
+    let outcome = ingest(
+        sf.bulk_ingest("Account")
+            .insert()
+            .csv_reader(Cursor::new(input.into_bytes())),
+    )
+    .await;
+    let clean: Vec<_> = outcome.successful_results().try_collect().await.unwrap();
+    assert_eq!(clean.len(), 2_000);
+
+    // The file stops after 10,000 bytes, mid-record; the read resumes after them.
+    sim.misbehave_next(
+        "GET",
+        SUCCESSFUL,
+        haul_sim::Misbehaviour::Stall { after: 10_000 },
+    );
+    let resumed: Vec<_> = tokio::time::timeout(
+        Duration::from_secs(30),
+        outcome.successful_results().try_collect(),
+    )
+    .await
+    .expect("hung")
+    .unwrap();
+    assert_eq!(resumed, clean, "same rows, none lost or repeated");
+    let requests = sim.stats().count("GET", SUCCESSFUL);
+    assert_eq!(requests, 3, "one clean read, one cut, one again");
+    sim.shutdown().await;
+}

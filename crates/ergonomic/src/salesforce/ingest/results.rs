@@ -135,6 +135,12 @@ struct State {
     width: usize,
     carry: Vec<u8>,
     done: bool,
+    /// Bytes of the file received so far; after a cut, a new request skips this many.
+    received: u64,
+    /// Bytes still to skip of the current request's body.
+    skip: u64,
+    /// Requests of the file sent again after a cut.
+    restarts: u32,
 }
 
 /// The records of one result file, header checked and split off.
@@ -148,6 +154,9 @@ fn records(job: IngestJob, kind: Kind) -> impl Stream<Item = Result<Row>> + Send
         width: 0,
         carry: Vec::new(),
         done: false,
+        received: 0,
+        skip: 0,
+        restarts: 0,
     };
     futures::stream::try_unfold(start, |mut state| async move {
         if state.done {
@@ -179,13 +188,7 @@ impl State {
                     .await?,
             );
         }
-        let body = self.body.as_mut().expect("set above");
-        let operation = self.kind.operation();
-        let end = match body
-            .try_next()
-            .await
-            .map_err(|e| Error::transport(operation, e))?
-        {
+        let end = match self.next_chunk().await? {
             Some(chunk) => {
                 self.carry.extend_from_slice(&chunk);
                 last_record_end(&self.carry, self.carry.len()).unwrap_or(0)
@@ -197,6 +200,51 @@ impl State {
         };
         let block: Vec<u8> = self.carry.drain(..end).collect();
         self.parse(&block)
+    }
+
+    /// The next bytes of the file. A connection cut mid-body is answered, under the client's retry
+    /// policy, by requesting the file again and skipping what was already received: a finished
+    /// job's result file does not change.
+    async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>> {
+        let operation = self.kind.operation();
+        loop {
+            let body = self.body.as_mut().expect("the file was requested");
+            let error = match body.try_next().await {
+                Ok(Some(mut chunk)) => {
+                    let skipped = chunk
+                        .len()
+                        .min(usize::try_from(self.skip).unwrap_or(usize::MAX));
+                    self.skip -= skipped as u64;
+                    let chunk = chunk.split_off(skipped);
+                    self.received += chunk.len() as u64;
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    return Ok(Some(chunk));
+                }
+                Ok(None) if self.skip > 0 => {
+                    return Err(Error::invalid_response(
+                        operation,
+                        "the result file was shorter when requested again after a cut",
+                    ));
+                }
+                Ok(None) => return Ok(None),
+                Err(error) => Error::transport(operation, error),
+            };
+            let policy = self.job.retry_policy().clone();
+            if self.restarts + 1 >= policy.max_attempts {
+                return Err(error);
+            }
+            self.restarts += 1;
+            tracing::debug!(%error, received = self.received, "result file cut; requesting it again");
+            tokio::time::sleep(policy.backoff(self.restarts)).await;
+            self.skip = self.received;
+            self.body = Some(
+                self.kind
+                    .send(&self.job.client(false), self.job.id())
+                    .await?,
+            );
+        }
     }
 
     fn parse(&mut self, block: &[u8]) -> Result<Vec<Row>> {
