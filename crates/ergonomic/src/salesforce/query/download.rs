@@ -452,6 +452,10 @@ struct Committer<'a> {
     checkpoint: Checkpoint,
     /// The single-file download's temporary output.
     output: Option<OrderedOutput>,
+    /// Removals of appended part files. They run beside the next commits: freeing a page's blocks
+    /// can wait on the file system's journal (for tens of milliseconds while a sync runs), and the
+    /// committer is the one thing every page waits for.
+    removals: JoinSet<()>,
 }
 
 impl<'a> Committer<'a> {
@@ -513,6 +517,7 @@ impl<'a> Committer<'a> {
             run,
             checkpoint,
             output,
+            removals: JoinSet::new(),
         };
         committer.publish_progress();
         Ok(committer)
@@ -541,9 +546,13 @@ impl<'a> Committer<'a> {
             Some(output) => {
                 let header = &mut self.checkpoint.header;
                 self.checkpoint.file_bytes += output.append(&part.path, part.index, header).await?;
-                tokio::fs::remove_file(&part.path)
-                    .await
-                    .map_err(|e| Error::io(&part.path, e))?;
+                // A part file left by a failed removal goes with the parts folder at the end.
+                let appended = part.path.clone();
+                self.removals.spawn(async move {
+                    if let Err(error) = tokio::fs::remove_file(&appended).await {
+                        tracing::debug!(%error, path = %appended.display(), "removing a part file");
+                    }
+                });
             }
             None => {
                 let final_path = self
@@ -598,6 +607,7 @@ impl<'a> Committer<'a> {
                 .await
                 .map_err(|e| Error::io(&final_path, e))?;
         }
+        while self.removals.join_next().await.is_some() {}
         let parts_dir = self.run.target.parts_dir();
         let _ = tokio::fs::remove_dir_all(&parts_dir).await;
         Ok(self.checkpoint.file_bytes)
