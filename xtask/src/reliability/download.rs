@@ -138,7 +138,11 @@ fn one_seed(rel: &Reliability, seed: u64, reference: &CsvFacts) -> (Run, String)
     }
     (
         run,
-        format!("{}  # simulator: {}", job.display(&rel.root), sim.command),
+        format!(
+            "{}  # simulator: {}",
+            super::report::masked(&job.display(&rel.root), &sim),
+            sim.command
+        ),
     )
 }
 
