@@ -56,7 +56,11 @@ impl Job {
         let mut words: Vec<String> = self
             .env
             .iter()
-            .map(|(name, value)| format!("{name}={}", quote(value)))
+            .map(|(name, value)| match is_secret(name) {
+                // The simulator's credentials are derived from its seed, but a report shows none.
+                true => format!("{name}='<from the simulator's ready line>'"),
+                false => format!("{name}={}", quote(value)),
+            })
             .collect();
         let program = self.program.strip_prefix(root).unwrap_or(&self.program);
         words.push(program.display().to_string());
@@ -65,8 +69,42 @@ impl Job {
             let text = a.to_string_lossy();
             quote(text.strip_prefix(&prefix).unwrap_or(&text))
         }));
-        words.join(" ")
+        redact_session_ids(&words.join(" "))
     }
+}
+
+/// Replaces Salesforce session ids (`00D` + org id + `!` + token), which peers take as arguments and
+/// curl in a header, by a placeholder: a report shows no credential, even the simulator's.
+fn redact_session_ids(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("00D") {
+        shown.push_str(&rest[..start]);
+        let candidate = &rest[start..];
+        let id_end = candidate
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(candidate.len());
+        if candidate[id_end..].starts_with('!') {
+            let token = &candidate[id_end + 1..];
+            let token_end = token
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "._".contains(c)))
+                .unwrap_or(token.len());
+            shown.push_str("<session id from the simulator's ready line>");
+            rest = &token[token_end..];
+        } else {
+            shown.push_str("00D");
+            rest = &candidate[3..];
+        }
+    }
+    shown.push_str(rest);
+    shown
+}
+
+/// Whether an environment variable carries a credential.
+fn is_secret(name: &str) -> bool {
+    ["TOKEN", "SECRET", "PASSWORD"]
+        .iter()
+        .any(|word| name.ends_with(word))
 }
 
 fn quote(word: &str) -> String {
@@ -213,4 +251,17 @@ pub(crate) fn helper(args: &[String]) -> Result<()> {
     });
     std::fs::write(report, seen.to_string())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_redacted_and_nothing_else() {
+        assert_eq!(
+            redact_session_ids("-H 'Authorization: Bearer 00DHs0000000sim!AQc5.4_9' x 00D1 y"),
+            "-H 'Authorization: Bearer <session id from the simulator's ready line>' x 00D1 y"
+        );
+    }
 }
