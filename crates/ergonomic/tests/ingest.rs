@@ -646,3 +646,44 @@ async fn a_result_file_cut_mid_body_is_requested_again_and_read_whole() {
     assert_eq!(requests, 3, "one clean read, one cut, one again");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_upload_whose_answer_was_lost_is_not_repeated_into_a_second_upload() {
+    let sim = sim().rows("Account", 0).start().await.unwrap();
+    let sf = client(&sim);
+    let input = "Name\nA\nB\nC\n";
+    // The data is stored, but the answer is a 500: the upload is sent again, refused as a second
+    // upload, and that refusal proves the first one arrived.
+    sim.misbehave_next(
+        "PUT",
+        BATCHES,
+        haul_sim::Misbehaviour::Status {
+            status: 500,
+            body: "[]".into(),
+        },
+    );
+    let outcome = ingest(
+        sf.bulk_ingest("Account")
+            .insert()
+            .csv_reader(Cursor::new(input.as_bytes().to_vec())),
+    )
+    .await;
+    assert_eq!(outcome.summary.records_processed, 3);
+    assert_eq!(sim.record_count("Account"), Some(3));
+    let puts: u64 = sim
+        .stats()
+        .requests
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| (r.status, r.count))
+        .map(|(status, count)| {
+            assert!(matches!(status, 500 | 400), "PUT answered {status}");
+            count
+        })
+        .sum();
+    assert_eq!(
+        puts, 2,
+        "the upload and one attempt refused as a second upload"
+    );
+    sim.shutdown().await;
+}

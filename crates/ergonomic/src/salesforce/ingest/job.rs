@@ -104,15 +104,40 @@ impl IngestJob {
 
     /// Uploads the job's one CSV from `path`, streamed from the file.
     ///
-    /// The server takes one upload per job, so a failed upload is not repeated, except after a 401:
-    /// a refused request was not taken, and the token is renewed by a status request first.
+    /// The body streams from the file, so the transport cannot send it again; this loop does, under
+    /// the client's retry policy. A job takes one upload only: when an attempt failed in a way that
+    /// may have delivered the data (a cut connection) and the next one is refused as a second upload,
+    /// the data did arrive, and that is success.
     pub(crate) async fn upload(&self, path: &Path) -> Result<()> {
-        match self.put(path).await {
-            Err(error) if error.status() == Some(401) => {
+        let policy = self.retry_policy().clone();
+        let (mut attempt, mut refreshes, mut maybe_delivered) = (1, 0, false);
+        loop {
+            let error = match self.put(path).await {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            if error.status() == Some(401) && refreshes < 3 {
+                // A refused request was not taken. The transport cannot refresh and resend a
+                // streamed body; a status request renews the token first.
+                refreshes += 1;
                 self.info().await?;
-                self.put(path).await
+                continue;
             }
-            other => other,
+            if maybe_delivered && is_second_upload(&error) {
+                tracing::info!(job = %self.id, "an interrupted upload had delivered the data");
+                return Ok(());
+            }
+            if !error.is_retryable() || attempt >= policy.max_attempts {
+                return Err(error);
+            }
+            maybe_delivered |= !matches!(error.status(), Some(429 | 503));
+            let wait = error
+                .retry_after()
+                .filter(|wait| *wait <= policy.max_retry_after)
+                .unwrap_or_else(|| policy.backoff(attempt));
+            tracing::debug!(%error, attempt, job = %self.id, "uploading again");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
         }
     }
 
@@ -236,6 +261,15 @@ impl<const CLOSED: bool> Pollable for Status<CLOSED> {
     fn abort(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { abort(&self.control, &self.id).await.map(drop) })
     }
+}
+
+/// Salesforce's refusal of a second upload to one job ("Found multiple contents for job").
+fn is_second_upload(error: &crate::Error) -> bool {
+    error.status() == Some(400)
+        && error.vendor_code() == Some("INVALIDJOBSTATE")
+        && error
+            .vendor_message()
+            .is_some_and(|message| message.contains("multiple contents"))
 }
 
 #[cfg(test)]
