@@ -102,6 +102,41 @@ impl RetryPolicy {
     }
 }
 
+/// Sends `create`, a request creating something whose duplicate would harm no data (a query job or
+/// task, which only reads), again after any transient failure, even one that may have reached the
+/// server: a cut connection must not end a long export, and a stray duplicate costs only quota or
+/// compute. `create` must send once (through a single-shot context), so that this loop is the only
+/// retry; each repetition is logged with a warning naming `what`.
+pub(crate) async fn replay_create<T, F>(
+    policy: &RetryPolicy,
+    what: &'static str,
+    mut create: impl FnMut() -> F,
+) -> crate::Result<T>
+where
+    F: std::future::Future<Output = crate::Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match create().await {
+            Err(error) if error.is_retryable() && attempt < policy.max_attempts => {
+                let wait = error
+                    .retry_after()
+                    .filter(|wait| *wait <= policy.max_retry_after)
+                    .unwrap_or_else(|| policy.backoff(attempt));
+                tracing::warn!(
+                    %error,
+                    attempt,
+                    "creating the {what} failed; creating it again (if the failed request \
+                     reached the server, a duplicate may exist)"
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 fn is_transient(error: &reqwest::Error) -> bool {
     error.is_timeout() || error.is_request() || error.is_body() || error.is_decode()
 }

@@ -660,3 +660,42 @@ async fn task_ids_that_could_leave_their_path_are_refused_before_any_request() {
     assert_eq!(sim.stats().total(), before, "no request was sent");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_task_whose_creation_answer_was_lost_is_created_again() {
+    const CREATE: &str = "/api/4.0/query_tasks";
+    let sim = sim().start().await.unwrap();
+    let looker = looker(&sim).await;
+    let id = looker.create_query(by_status()).await.unwrap();
+    // Looker created the task, but the answer is a 500: haul cannot know, and creates another.
+    sim.misbehave_next(
+        "POST",
+        CREATE,
+        haul_sim::Misbehaviour::Status {
+            status: 500,
+            body: r#"{"message":"boom"}"#.into(),
+        },
+    );
+    let csv = looker
+        .run_query(&id)
+        .format(Format::Csv)
+        .backoff(fast())
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("Orders Status,Orders Count\n"), "{csv}");
+    let creates: Vec<(u16, u64)> = sim
+        .stats()
+        .requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.route == CREATE)
+        .map(|r| (r.status, r.count))
+        .collect();
+    assert_eq!(
+        creates.iter().map(|(_, n)| n).sum::<u64>(),
+        2,
+        "{creates:?}"
+    );
+    assert!(creates.contains(&(500, 1)), "{creates:?}");
+    sim.shutdown().await;
+}

@@ -80,6 +80,8 @@ struct Inner {
     retrying: Context,
     /// Status requests of a poll loop: sent once, since the loop itself is the retry.
     single_shot: Context,
+    /// The retry policy, for loops outside the transport (creating a task again).
+    retry: crate::RetryPolicy,
     logout_on_drop: bool,
 }
 
@@ -150,6 +152,10 @@ impl Looker {
     }
 
     /// A generated client; `single_shot` for the status requests of a poll loop.
+    pub(crate) fn retry_policy(&self) -> &crate::RetryPolicy {
+        &self.inner.retry
+    }
+
     pub(crate) fn client(&self, single_shot: bool) -> Client {
         let context = if single_shot {
             &self.inner.single_shot
@@ -253,6 +259,7 @@ impl LookerBuilder {
             inner: Arc::new(Inner {
                 retrying: contexts.retrying,
                 single_shot: contexts.single_shot,
+                retry: connection.retry.clone(),
                 api_base,
                 http,
                 session,

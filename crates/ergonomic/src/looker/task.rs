@@ -16,6 +16,7 @@ use super::status::{TaskProgress, describe};
 use super::{Looker, QueryTaskInfo, api_error};
 use crate::error::{Error, Result};
 use crate::poll::{BackoffPolicy, Phase, Pollable, Poller};
+use crate::retry::replay_create;
 
 impl Looker {
     /// Starts describing a task that runs the stored query `query_id` (default format `json`).
@@ -81,7 +82,9 @@ impl Default for TaskOptions {
 }
 
 impl TaskOptions {
-    /// `POST /query_tasks`; returns the new task's id.
+    /// `POST /query_tasks`; returns the new task's id. A transient failure, even one that may have
+    /// reached Looker, is answered by creating the task again: a duplicate only runs the same
+    /// read-only query twice.
     pub(crate) async fn create(&self, looker: &Looker, query_id: &str) -> Result<String> {
         let body = types::WriteCreateQueryTask {
             query_id: Some(query_id.to_owned()),
@@ -91,19 +94,22 @@ impl TaskOptions {
             look_id: None,
             dashboard_id: None,
         };
-        let client = looker.client(false);
-        let mut request = client.create_query_task().body(body);
-        if let Some(limit) = self.limit {
-            request = request.limit(limit);
-        }
-        if let Some(cache) = self.cache {
-            request = request.cache(cache);
-        }
-        let task = request
-            .send()
-            .await
-            .map_err(|e| api_error("create_query_task", e))?
-            .into_inner();
+        let client = looker.client(true);
+        let task = replay_create(looker.retry_policy(), "Looker query task", || async {
+            let mut request = client.create_query_task().body(body.clone());
+            if let Some(limit) = self.limit {
+                request = request.limit(limit);
+            }
+            if let Some(cache) = self.cache {
+                request = request.cache(cache);
+            }
+            request
+                .send()
+                .await
+                .map_err(|e| api_error("create_query_task", e))
+        })
+        .await?
+        .into_inner();
         let id = checked_task_id(task.id).map_err(|e| {
             Error::invalid_response(
                 "create_query_task",
@@ -195,7 +201,8 @@ impl RunQuery {
         self
     }
 
-    /// Starts the task. It is never sent twice: a failure that may have reached Looker is returned.
+    /// Starts the task. A transient failure, even one that may have reached Looker, is answered by
+    /// creating it again: a duplicate only runs the same read-only query twice.
     pub async fn submit(self) -> Result<QueryTask> {
         let id = self.task.create(&self.looker, &self.query_id).await?;
         Ok(QueryTask {

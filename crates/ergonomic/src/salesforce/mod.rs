@@ -15,7 +15,7 @@ use url::Url;
 use crate::auth::{SalesforceAuth, TokenStore};
 use crate::error::{Error, Result};
 use crate::http::{ConnectionSettings, connection_setters};
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, replay_create};
 
 /// A client of one Salesforce org. Cheap to clone; clones share connections and the token.
 ///
@@ -107,39 +107,16 @@ impl Salesforce {
 
 impl Salesforce {
     /// Sends `create`, a request creating a job whose duplicate would harm no data (a query job, or
-    /// an ingest job still empty and `Open`), again after any transient failure, even one that may
-    /// have reached the server: a cut connection must not end a long export, and a stray duplicate
-    /// costs only a share of the daily job quota. `create` must send once, through the
-    /// single-shot context, so that this loop is the only retry.
+    /// an ingest job still empty and `Open`): see [`replay_create`].
     pub(crate) async fn create_job<T, F>(
         &self,
         what: &'static str,
-        mut create: impl FnMut() -> F,
+        create: impl FnMut() -> F,
     ) -> Result<T>
     where
         F: std::future::Future<Output = Result<T>>,
     {
-        let policy = self.retry_policy();
-        let mut attempt = 1;
-        loop {
-            match create().await {
-                Err(error) if error.is_retryable() && attempt < policy.max_attempts => {
-                    let wait = error
-                        .retry_after()
-                        .filter(|wait| *wait <= policy.max_retry_after)
-                        .unwrap_or_else(|| policy.backoff(attempt));
-                    tracing::warn!(
-                        %error,
-                        attempt,
-                        "creating the {what} failed; creating it again (if the failed request \
-                         reached Salesforce, a duplicate job may exist)"
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        replay_create(self.retry_policy(), what, create).await
     }
 }
 
