@@ -102,8 +102,8 @@ impl RetryPolicy {
     }
 }
 
-/// Sends `create`, a request creating something whose duplicate would harm no data (a query job or
-/// task, which only reads), again after any transient failure, even one that may have reached the
+/// Sends `create`, a request whose duplicate would harm no data (creating a query job or task, which
+/// only reads; a login), again after any transient failure, even one that may have reached the
 /// server: a cut connection must not end a long export, and a stray duplicate costs only quota or
 /// compute. `create` must send once (through a single-shot context), so that this loop is the only
 /// retry; each repetition is logged with a warning naming `what`.
@@ -126,8 +126,8 @@ where
                 tracing::warn!(
                     %error,
                     attempt,
-                    "creating the {what} failed; creating it again (if the failed request \
-                     reached the server, a duplicate may exist)"
+                    "{what}: a transient failure; sending it again (if the failed request \
+                     reached the server, it is done twice)"
                 );
                 tokio::time::sleep(wait).await;
                 attempt += 1;

@@ -699,3 +699,30 @@ async fn a_task_whose_creation_answer_was_lost_is_created_again() {
     assert!(creates.contains(&(500, 1)), "{creates:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_login_cut_mid_answer_is_sent_again() {
+    let sim = sim().start().await.unwrap();
+    // The first login's answer stalls; the read timeout cuts it, and haul logs in again.
+    sim.misbehave_next(
+        "POST",
+        "/api/4.0/login",
+        haul_sim::Misbehaviour::Stall { after: 5 },
+    );
+    let looker = tokio::time::timeout(
+        Duration::from_secs(30),
+        Looker::builder()
+            .base_url(sim.looker_base_url())
+            .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+            .retry(quick_retries())
+            .read_timeout(Duration::from_millis(300))
+            .build(),
+    )
+    .await
+    .expect("hung")
+    .unwrap();
+    let id = looker.create_query(by_status()).await.unwrap();
+    assert!(!id.is_empty());
+    assert_eq!(sim.stats().count("POST", "/api/4.0/login"), 2);
+    sim.shutdown().await;
+}

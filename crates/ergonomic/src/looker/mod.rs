@@ -245,14 +245,15 @@ impl LookerBuilder {
         };
         let http = connection.http_client()?;
         let limit = connection.request_limit()?;
-        // The login itself carries no token and is not refreshed; a retrying context without one.
-        let login = connection.contexts(Arc::new(NoToken), &limit).retrying;
+        // The login itself carries no token and is not refreshed; the session repeats it itself.
+        let login = connection.contexts(Arc::new(NoToken), &limit).single_shot;
         let session = Session::new(
             client_id,
             client_secret,
             api_base.clone(),
             http.clone(),
             login,
+            connection.retry.clone(),
         );
         let contexts = connection.contexts(session.clone(), &limit);
         let looker = Looker {

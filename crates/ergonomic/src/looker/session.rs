@@ -10,6 +10,7 @@ use haul_client::reqwest::{self, header::HeaderValue};
 use haul_client::{Context, NoToken, TokenSource};
 
 use crate::error::{Error, Result, from_client};
+use crate::retry::{RetryPolicy, replay_create};
 use crate::secret::Secret;
 use crate::transport::Refresh;
 
@@ -22,8 +23,10 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 pub(crate) struct Session {
     client_id: String,
     client_secret: Secret,
-    /// Sends login with no `Authorization` header at all.
+    /// Sends login with no `Authorization` header at all, once a call: [`Self::log_in`] repeats it.
     login: Client,
+    /// How [`Self::log_in`] repeats a login that failed transiently.
+    retry: RetryPolicy,
     api_base: String,
     http: reqwest::Client,
     current: RwLock<Option<Token>>,
@@ -45,11 +48,13 @@ impl Session {
         api_base: String,
         http: reqwest::Client,
         login: Context,
+        retry: RetryPolicy,
     ) -> Arc<Self> {
         Arc::new(Self {
             client_id,
             client_secret,
             login: Client::new_with_client(&api_base, http.clone(), login),
+            retry,
             api_base,
             http,
             current: RwLock::new(None),
@@ -83,20 +88,23 @@ impl Session {
     }
 
     /// `POST /login` with the credentials in the form body, never in the URL (URLs end up in logs).
+    /// A login changes nothing on the server, so a transient failure is answered by logging in again.
     async fn log_in(&self) -> Result<Token> {
         let sent = Instant::now();
         let form = types::LoginForm {
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.expose().to_owned(),
         };
-        let granted = self
-            .login
-            .login()
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| refused(&self.client_id, from_client("login", e)))?
-            .into_inner();
+        let granted = replay_create(&self.retry, "Looker login", || async {
+            self.login
+                .login()
+                .body(form.clone())
+                .send()
+                .await
+                .map_err(|e| refused(&self.client_id, from_client("login", e)))
+        })
+        .await?
+        .into_inner();
         let lifetime = granted
             .expires_in
             .and_then(|secs| u64::try_from(secs).ok())

@@ -95,19 +95,23 @@ impl TaskOptions {
             dashboard_id: None,
         };
         let client = looker.client(true);
-        let task = replay_create(looker.retry_policy(), "Looker query task", || async {
-            let mut request = client.create_query_task().body(body.clone());
-            if let Some(limit) = self.limit {
-                request = request.limit(limit);
-            }
-            if let Some(cache) = self.cache {
-                request = request.cache(cache);
-            }
-            request
-                .send()
-                .await
-                .map_err(|e| api_error("create_query_task", e))
-        })
+        let task = replay_create(
+            looker.retry_policy(),
+            "creating the Looker query task",
+            || async {
+                let mut request = client.create_query_task().body(body.clone());
+                if let Some(limit) = self.limit {
+                    request = request.limit(limit);
+                }
+                if let Some(cache) = self.cache {
+                    request = request.cache(cache);
+                }
+                request
+                    .send()
+                    .await
+                    .map_err(|e| api_error("create_query_task", e))
+            },
+        )
         .await?
         .into_inner();
         let id = checked_task_id(task.id).map_err(|e| {

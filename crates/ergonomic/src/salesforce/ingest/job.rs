@@ -34,7 +34,7 @@ impl IngestJob {
         let version = sf.api_version();
         let client = sf.generated(version, true, Client::new_with_client);
         let info = sf
-            .create_job("ingest job", || async {
+            .create_job("creating the ingest job", || async {
                 client
                     .create_ingest_job()
                     .sforce_call_options("client=haul")

@@ -125,7 +125,7 @@ impl QueryJobBuilder {
         let client = self.sf.generated(version, true, Client::new_with_client);
         let info = self
             .sf
-            .create_job("query job", || async {
+            .create_job("creating the query job", || async {
                 client
                     .create_query_job()
                     .sforce_call_options("client=haul")
