@@ -687,3 +687,37 @@ async fn an_upload_whose_answer_was_lost_is_not_repeated_into_a_second_upload() 
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_close_whose_answer_was_lost_is_not_refused_when_repeated() {
+    const JOB: &str = "/services/data/{version}/jobs/ingest/{id}";
+    let sim = sim().rows("Account", 0).start().await.unwrap();
+    let sf = client(&sim);
+    // The job is closed, but the answer is a 500: the transport sends the PATCH again, which finds
+    // the job closed already and is refused with INVALIDJOBSTATE; the close still succeeded.
+    sim.misbehave_next(
+        "PATCH",
+        JOB,
+        haul_sim::Misbehaviour::Status {
+            status: 500,
+            body: "[]".into(),
+        },
+    );
+    let outcome = ingest(
+        sf.bulk_ingest("Account")
+            .insert()
+            .csv_reader(Cursor::new(b"Name\nA\nB\n".to_vec())),
+    )
+    .await;
+    assert_eq!(outcome.summary.records_processed, 2);
+    let patches: Vec<(u16, u64)> = sim
+        .stats()
+        .requests
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| (r.status, r.count))
+        .collect();
+    assert!(patches.contains(&(500, 1)), "{patches:?}");
+    assert!(patches.contains(&(400, 1)), "{patches:?}");
+    sim.shutdown().await;
+}

@@ -76,18 +76,43 @@ impl IngestJob {
 
     /// Closes the job (`UploadComplete`) so that the server processes it; no data can be added after.
     pub async fn close(&self) -> Result<IngestJobInfo> {
-        set_state(
-            &self.client(false),
-            &self.id,
-            types::IngestJobStateChangeState::UploadComplete,
-        )
+        let closing = types::IngestJobStateChangeState::UploadComplete;
+        let outcome = set_state(&self.client(false), &self.id, closing).await;
+        self.already_done(outcome, |state| {
+            use IngestJobState::*;
+            matches!(state, UploadComplete | InProgress | JobComplete | Failed)
+        })
         .await
+    }
+
+    /// A state change that the server refuses as `INVALIDJOBSTATE` may be the repetition of one
+    /// whose answer was lost (the transport repeats a PATCH after a cut connection): when the job
+    /// now stands where the change leads (`done`), that is success.
+    async fn already_done(
+        &self,
+        outcome: Result<IngestJobInfo>,
+        done: impl FnOnce(&IngestJobState) -> bool,
+    ) -> Result<IngestJobInfo> {
+        match outcome {
+            Err(error) if error.vendor_code() == Some("INVALIDJOBSTATE") => {
+                let info = self.info().await?;
+                if done(&info.state) {
+                    tracing::debug!(job = %self.id, state = %info.state, "the state change had been made");
+                    Ok(info)
+                } else {
+                    Err(error)
+                }
+            }
+            other => other,
+        }
     }
 
     /// Aborts the job (possible while it is `Open`, `UploadComplete` or `InProgress`); rows it had
     /// not processed are listed by [`unprocessed_records`](Self::unprocessed_records).
     pub async fn abort(&self) -> Result<IngestJobInfo> {
-        abort(&self.client(false), &self.id).await
+        let outcome = abort(&self.client(false), &self.id).await;
+        self.already_done(outcome, |state| *state == IngestJobState::Aborted)
+            .await
     }
 
     /// Deletes the job and its results (possible once it is closed: `UploadComplete`, `JobComplete`,
