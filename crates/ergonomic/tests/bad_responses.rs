@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::{TempDir, quick_retries};
+use common::{TempDir, uncompressed_client};
 use haul::Error;
 use haul::salesforce::query::CompletedQueryJob;
 use haul::types::{ColumnDelimiter, LineEnding};
-use haul_sim::{Misbehaviour, Sim};
+use haul_sim::Misbehaviour;
 
 const SOQL: &str = "SELECT Id, Name FROM Account";
 const JOBS: &str = "/services/data/{version}/jobs/query";
@@ -16,20 +16,6 @@ const JOB: &str = "/services/data/{version}/jobs/query/{id}";
 const RESULTS: &str = "/services/data/{version}/jobs/query/{id}/results";
 
 /// Bodies are replaced whole by the sim's misbehaviours, so ask for them uncompressed.
-fn client(sim: &Sim) -> haul::Salesforce {
-    haul::Salesforce::builder()
-        .instance_url(sim.instance_url())
-        .auth(haul::auth::AccessToken::new(sim.access_token()))
-        .retry(quick_retries())
-        .gzip(false)
-        .build()
-        .expect("client")
-}
-
-async fn sim_with(rows: u64) -> Sim {
-    common::sim().rows("Account", rows).start().await.unwrap()
-}
-
 async fn completed(sf: &haul::Salesforce) -> CompletedQueryJob {
     sf.bulk_query(SOQL)
         .submit()
@@ -71,8 +57,8 @@ fn page(body: &[u8], records: u64) -> Misbehaviour {
 
 #[tokio::test]
 async fn malformed_json_from_create_and_job_info_is_an_invalid_response() {
-    let sim = sim_with(3).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(3).await;
+    let sf = uncompressed_client(&sim);
     sim.misbehave_next(
         "POST",
         JOBS,
@@ -91,8 +77,8 @@ async fn malformed_json_from_create_and_job_info_is_an_invalid_response() {
 
 #[tokio::test]
 async fn an_empty_body_is_an_invalid_response_and_an_empty_page_an_integrity_error() {
-    let sim = sim_with(3).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(3).await;
+    let sf = uncompressed_client(&sim);
     sim.misbehave_next("POST", JOBS, Misbehaviour::body(""));
     let error = sf.bulk_query(SOQL).submit().await.unwrap_err();
     assert_invalid_response(&error, "create_query_job");
@@ -122,8 +108,8 @@ async fn an_empty_body_is_an_invalid_response_and_an_empty_page_an_integrity_err
 
 #[tokio::test]
 async fn a_wrong_content_type_with_the_right_body_is_read_and_an_html_page_is_refused() {
-    let sim = sim_with(3).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(3).await;
+    let sf = uncompressed_client(&sim);
     let job = sf.bulk_query(SOQL).submit().await.unwrap();
     let done = job.wait().await.unwrap();
     sim.misbehave_next("GET", JOB, Misbehaviour::ContentType("text/html".into()));
@@ -160,8 +146,8 @@ async fn a_wrong_content_type_with_the_right_body_is_read_and_an_html_page_is_re
 #[tokio::test]
 async fn a_ten_megabyte_error_body_becomes_a_short_api_error() {
     const TEN_MB: usize = 10 << 20;
-    let sim = sim_with(3).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(3).await;
+    let sf = uncompressed_client(&sim);
     let job = sf.bulk_query(SOQL).submit().await.unwrap();
     let done = job.wait().await.unwrap();
 
@@ -210,8 +196,8 @@ async fn a_ten_megabyte_error_body_becomes_a_short_api_error() {
 
 #[tokio::test]
 async fn a_non_utf8_page_downloads_byte_for_byte_and_typed_rows_fail_clearly() {
-    let sim = sim_with(2).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(2).await;
+    let sf = uncompressed_client(&sim);
     let done = completed(&sf).await;
     // Latin-1 "Café" and "Müller": not UTF-8.
     let body: &[u8] = b"\"Id\",\"Name\"\n\"001000000000001AAA\",\"Caf\xe9\"\n\"001000000000002AAA\",\"M\xfcller\"\n";
@@ -241,8 +227,8 @@ async fn a_non_utf8_page_downloads_byte_for_byte_and_typed_rows_fail_clearly() {
 
 #[tokio::test]
 async fn header_only_results_download_as_the_header_with_zero_records() {
-    let sim = sim_with(0).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(0).await;
+    let sf = uncompressed_client(&sim);
     let done = completed(&sf).await;
     assert_eq!(done.expected_records(), Some(0));
     let dir = TempDir::new("header-only");
@@ -259,8 +245,8 @@ async fn header_only_results_download_as_the_header_with_zero_records() {
 async fn header_only_pages_between_full_ones_keep_every_count_right() {
     // Three pages of two rows in the sim; the middle one is served as a header-only page and the
     // last with four rows, so the total still agrees with the job's six.
-    let sim = sim_with(6).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(6).await;
+    let sf = uncompressed_client(&sim);
     let done = completed(&sf).await;
     let header = b"\"Id\",\"Name\"\n";
     let rows = |from: u32, to: u32| -> Vec<u8> {
@@ -310,8 +296,8 @@ async fn header_only_pages_between_full_ones_keep_every_count_right() {
 
 #[tokio::test]
 async fn quoted_newlines_delimiters_quotes_and_a_bom_download_byte_for_byte() {
-    let sim = sim_with(3).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(3).await;
+    let sf = uncompressed_client(&sim);
     let done = completed(&sf).await;
     let body = "\u{feff}\"Id\",\"Name\"\n\
                 \"001000000000001AAA\",\"two\nlines\"\n\
@@ -348,8 +334,8 @@ async fn quoted_newlines_delimiters_quotes_and_a_bom_download_byte_for_byte() {
 
 #[tokio::test]
 async fn a_page_that_ends_inside_quotes_is_an_integrity_error() {
-    let sim = sim_with(1).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(1).await;
+    let sf = uncompressed_client(&sim);
     let done = completed(&sf).await;
     let body = b"\"Id\",\"Name\"\n\"001000000000001AAA\",\"never closed\n";
     sim.misbehave_next("GET", RESULTS, page(body, 1));

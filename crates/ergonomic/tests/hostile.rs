@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TempDir, quick_retries};
+use common::{TempDir, quick_retries, uncompressed_client};
 use haul::types::{ColumnDelimiter, LineEnding};
 use haul::{Error, RetryPolicy};
 use haul_sim::{Misbehaviour, Sim};
@@ -72,20 +72,6 @@ impl Drop for Elsewhere {
     }
 }
 
-fn client(sim: &Sim) -> haul::Salesforce {
-    haul::Salesforce::builder()
-        .instance_url(sim.instance_url())
-        .auth(haul::auth::AccessToken::new(sim.access_token()))
-        .retry(quick_retries())
-        .gzip(false)
-        .build()
-        .expect("client")
-}
-
-async fn sim_with(rows: u64) -> Sim {
-    common::sim().rows("Account", rows).start().await.unwrap()
-}
-
 fn json(value: serde_json::Value) -> Misbehaviour {
     Misbehaviour::body(value.to_string())
 }
@@ -101,8 +87,8 @@ fn assert_refused_link(error: &Error) {
 #[tokio::test]
 async fn result_links_to_another_origin_are_refused_and_never_followed() {
     tokio::time::timeout(GUARD, async {
-        let sim = sim_with(4).await;
-        let sf = client(&sim);
+        let sim = common::sim_with(4).await;
+        let sf = uncompressed_client(&sim);
         let elsewhere = Elsewhere::start().await;
         let done = sf.bulk_query(SOQL).submit().await.unwrap().wait().await.unwrap();
         let id = done.job().id().to_string();
@@ -159,8 +145,8 @@ async fn result_links_to_another_origin_are_refused_and_never_followed() {
 #[tokio::test]
 async fn redirects_are_not_followed_and_carry_no_token_away() {
     tokio::time::timeout(GUARD, async {
-        let sim = sim_with(2).await;
-        let sf = client(&sim);
+        let sim = common::sim_with(2).await;
+        let sf = uncompressed_client(&sim);
         let elsewhere = Elsewhere::start().await;
         let job = sf.bulk_query(SOQL).submit().await.unwrap();
         let done = job.wait().await.unwrap();
@@ -236,8 +222,8 @@ async fn plain_http_is_refused_for_remote_hosts_unless_allowed() {
 
 #[tokio::test]
 async fn ids_that_escape_their_path_are_rejected_before_any_request() {
-    let sim = sim_with(1).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(1).await;
+    let sf = uncompressed_client(&sim);
     for id in [
         "../../x",
         "..",
@@ -262,8 +248,8 @@ async fn ids_that_escape_their_path_are_rejected_before_any_request() {
 
 #[tokio::test]
 async fn a_locator_built_to_escape_is_sent_percent_encoded_to_the_same_endpoint() {
-    let sim = sim_with(4).await;
-    let sf = client(&sim);
+    let sim = common::sim_with(4).await;
+    let sf = uncompressed_client(&sim);
     let done = sf
         .bulk_query(SOQL)
         .submit()
@@ -320,7 +306,7 @@ fn stalling_client(sim: &Sim, retry: RetryPolicy) -> haul::Salesforce {
 #[tokio::test]
 async fn a_body_that_stalls_hits_the_read_timeout_instead_of_hanging() {
     tokio::time::timeout(GUARD, async {
-        let sim = sim_with(3).await;
+        let sim = common::sim_with(3).await;
         let sf = stalling_client(&sim, RetryPolicy::none());
         let job = sf.bulk_query(SOQL).submit().await.unwrap();
         let done = job.wait().await.unwrap();

@@ -28,6 +28,23 @@ pub fn client(sim: &Sim) -> Salesforce {
         .expect("client")
 }
 
+/// A client that asks for uncompressed answers, so that a test's bytes on the wire are the bytes it
+/// queued on the simulator.
+pub fn uncompressed_client(sim: &Sim) -> Salesforce {
+    Salesforce::builder()
+        .instance_url(sim.instance_url())
+        .auth(AccessToken::new(sim.access_token()))
+        .retry(quick_retries())
+        .gzip(false)
+        .build()
+        .expect("client")
+}
+
+/// A simulator with `rows` accounts.
+pub async fn sim_with(rows: u64) -> Sim {
+    sim().rows("Account", rows).start().await.unwrap()
+}
+
 pub fn oauth_client(sim: &Sim) -> Salesforce {
     Salesforce::builder()
         .instance_url(sim.instance_url())
