@@ -234,7 +234,8 @@ pub(crate) struct QueryArgs {
 pub(crate) enum Format {
     /// CSV as the server sends it, with one header row.
     Csv,
-    /// One JSON object a row, keyed by column; empty values become null.
+    /// One JSON object a row, keyed by column; empty values become null (a folder gets one
+    /// `.jsonl` file a page).
     Jsonl,
 }
 

@@ -1,8 +1,8 @@
 //! `haul sf ...`: Salesforce commands.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use futures::TryStreamExt;
 use haul::CancellationToken;
 use haul::salesforce::ingest::{IngestJob, IngestJobInfo};
@@ -50,15 +50,8 @@ async fn run_query(
         return Err(Usage("--concurrency must be at least 1".into()).into());
     }
     let into_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
-    if into_dir && args.format == Format::Jsonl {
-        return Err(Usage("--format jsonl writes one file; give -o a file name".into()).into());
-    }
     let sf = &target.client;
-    let download_path = match args.format {
-        Format::Csv => args.output.clone(),
-        Format::Jsonl => sibling(&args.output, ".haul-csv"),
-    };
-    let job = match resumable_job(sf, &download_path, args.resume)? {
+    let job = match resumable_job(sf, &args.output, args.resume)? {
         Some(job) => job,
         None => {
             let mut builder = sf.bulk_query(&args.soql);
@@ -69,23 +62,7 @@ async fn run_query(
         }
     };
     let done = wait(&job, settings.display, args.resume, &cancel).await?;
-    let report = download(
-        &done,
-        &args,
-        &download_path,
-        into_dir,
-        settings.display,
-        &cancel,
-    )
-    .await?;
-    if args.format == Format::Jsonl {
-        let delimiter = done.info().column_delimiter.clone().unwrap_or_default();
-        csv_to_jsonl(
-            &download_path,
-            &args.output,
-            delimiter.as_byte().unwrap_or(b','),
-        )?;
-    }
+    let report = download(&done, &args, into_dir, settings.display, &cancel).await?;
     if settings.display != Display::Quiet {
         eprintln!(
             "haul: wrote {} rows in {} pages to {}",
@@ -102,7 +79,7 @@ async fn run_query(
         "resumed_pages": report.resumed_pages,
         "bytes": report.bytes,
         "path": args.output,
-        "format": if args.format == Format::Csv { "csv" } else { "jsonl" },
+        "format": output_format(args.format).to_string(),
         "elapsed_ms": report.elapsed.as_millis() as u64,
         "simulator": target.simulator.is_some(),
     })))
@@ -113,20 +90,28 @@ fn resumable_job(sf: &haul::Salesforce, output: &Path, resume: bool) -> Result<O
     if !resume {
         return Ok(None);
     }
-    match Checkpoint::load(output)? {
-        Some(checkpoint) => {
-            eprintln!(
-                "haul: resuming the download of job {} ({} pages written)",
-                checkpoint.job_id,
-                checkpoint.pages.len()
-            );
-            Ok(Some(sf.query_job_with_version(
-                &checkpoint.job_id,
-                checkpoint.api_version,
-            )?))
+    let Some(checkpoint) = Checkpoint::load(output)? else {
+        return Ok(None);
+    };
+    let source = &checkpoint.source;
+    let version = match (source.kind.as_str(), &source.version) {
+        ("salesforce-bulk-query", Some(version)) => version
+            .parse()
+            .map_err(|e| Usage(format!("{}: {e}", Checkpoint::path_for(output).display())))?,
+        _ => {
+            return Err(Usage(format!(
+                "{} belongs to {source}, not to a Salesforce query job; remove it to start over",
+                Checkpoint::path_for(output).display()
+            ))
+            .into());
         }
-        None => Ok(None),
-    }
+    };
+    eprintln!(
+        "haul: resuming the download of job {} ({} pages written)",
+        source.job,
+        checkpoint.pages.len()
+    );
+    Ok(Some(sf.query_job_with_version(&source.job, version)?))
 }
 
 /// Waits for the job; Ctrl-C aborts it unless the download is meant to be resumed.
@@ -156,7 +141,6 @@ async fn wait(
 async fn download(
     done: &CompletedQueryJob,
     args: &QueryArgs,
-    path: &Path,
     into_dir: bool,
     display: Display,
     cancel: &CancellationToken,
@@ -165,14 +149,15 @@ async fn download(
         .download()
         .concurrency(args.concurrency)
         .resume(args.resume)
+        .format(output_format(args.format))
         .cancel_on(cancel.clone());
     if let Some(max) = args.max_records {
         builder = builder.max_records(max);
     }
     let handle = if into_dir {
-        builder.to_dir(path)
+        builder.to_dir(&args.output)
     } else {
-        builder.to_file(path)
+        builder.to_file(&args.output)
     };
     let _shown = progress::downloading(display, handle.progress());
     match handle.await {
@@ -182,49 +167,11 @@ async fn download(
     }
 }
 
-/// Rewrites a CSV file as JSON lines (one object a row, keyed by column), then removes the CSV.
-/// The output appears under its name only when complete.
-fn csv_to_jsonl(csv_path: &Path, output: &Path, delimiter: u8) -> Result<()> {
-    use std::io::Write;
-    let temporary = sibling(output, ".part");
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .from_path(csv_path)
-        .with_context(|| csv_path.display().to_string())?;
-    let headers = reader.headers()?.clone();
-    let file =
-        std::fs::File::create(&temporary).with_context(|| temporary.display().to_string())?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    for row in reader.records() {
-        let row = row?;
-        let object: serde_json::Map<String, serde_json::Value> = headers
-            .iter()
-            .zip(row.iter())
-            .map(|(key, value)| {
-                let value = if value.is_empty() {
-                    serde_json::Value::Null
-                } else {
-                    value.into()
-                };
-                (key.to_owned(), value)
-            })
-            .collect();
-        serde_json::to_writer(&mut out, &object)?;
-        out.write_all(b"\n")?;
+fn output_format(format: Format) -> haul::download::Format {
+    match format {
+        Format::Csv => haul::download::Format::Csv,
+        Format::Jsonl => haul::download::Format::Jsonl,
     }
-    out.flush()?;
-    std::fs::rename(&temporary, output).with_context(|| output.display().to_string())?;
-    std::fs::remove_file(csv_path).with_context(|| csv_path.display().to_string())?;
-    Ok(())
-}
-
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(suffix);
-    path.with_file_name(name)
 }
 
 async fn list_jobs(target: &SfTarget, args: JobsArgs) -> Result<Outcome> {

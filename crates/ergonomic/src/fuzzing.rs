@@ -7,7 +7,7 @@
 use haul_types::SalesforceId;
 use url::Url;
 
-use crate::salesforce::query::{HeaderSplitter, RecordScanner};
+use crate::csv_scan::{HeaderSplitter, RecordScanner};
 
 /// What [`scan`] saw in a page fed in chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,12 +74,12 @@ pub fn locator_from_link(
     job: &SalesforceId,
     endpoint: &str,
 ) -> Result<Option<String>, String> {
-    crate::salesforce::query::locator_from_link(link, instance, job, endpoint, "fuzz")
+    crate::salesforce::links::locator_from_link(link, instance, job, endpoint, "fuzz")
         .map_err(|e| e.to_string())
 }
 
 /// The `queryLocator` of a job listing's `nextRecordsUrl`, as the listing walk reads it.
 pub fn query_locator_from_link(link: &str, instance: &Url) -> Result<String, String> {
-    crate::salesforce::query::query_locator_from_link(link, instance, "fuzz")
+    crate::salesforce::links::query_locator_from_link(link, instance, "fuzz")
         .map_err(|e| e.to_string())
 }

@@ -22,6 +22,8 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod csv_scan;
+pub mod download;
 mod error;
 // Only for the fuzz targets in `fuzz/`: they must call parsers that are private to the crate. Behind
 // the `fuzzing` feature so that no user depends on them; not part of the API, no stability promise.

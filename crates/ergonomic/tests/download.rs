@@ -454,3 +454,139 @@ async fn zero_concurrency_is_refused() {
     assert!(dir.names().is_empty(), "{:?}", dir.names());
     sim.shutdown().await;
 }
+
+/// The rows of `csv` as JSON objects, read by the csv crate (not haul's parser): an empty field is
+/// `null`, as the JSON-lines format promises.
+fn csv_as_json_rows(csv: &[u8]) -> Vec<serde_json::Value> {
+    let mut reader = csv::Reader::from_reader(csv);
+    let names = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|row| {
+            let row = row.unwrap();
+            let object: serde_json::Map<_, _> = names
+                .iter()
+                .zip(row.iter())
+                .map(|(name, value)| {
+                    let value = match value {
+                        "" => serde_json::Value::Null,
+                        text => text.into(),
+                    };
+                    (name.to_owned(), value)
+                })
+                .collect();
+            object.into()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn json_lines_to_a_file_and_to_a_folder_hold_every_row_in_order() {
+    let sim = sim().rows("Account", 3_000).start().await.unwrap();
+    let sf = client(&sim);
+    let dir = TempDir::new("jsonl");
+    let done = sf
+        .bulk_query(SOQL)
+        .submit()
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let expected = csv_as_json_rows(
+        &sim.expected_query_csv(SOQL, ColumnDelimiter::Comma, LineEnding::Lf)
+            .unwrap(),
+    );
+    assert_eq!(expected.len(), 3_000);
+    let lines = |text: String| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+
+    let file = done
+        .download()
+        .concurrency(4)
+        .max_records(700)
+        .format(haul::download::Format::Jsonl)
+        .to_file(dir.join("accounts.jsonl"))
+        .await
+        .unwrap();
+    assert_eq!((file.records, file.pages), (3_000, 5));
+    let written = std::fs::read_to_string(dir.join("accounts.jsonl")).unwrap();
+    assert_eq!(file.bytes, written.len() as u64);
+    assert!(
+        lines(written) == expected,
+        "the JSON lines differ from the CSV"
+    );
+
+    let folder = done
+        .download()
+        .concurrency(4)
+        .max_records(700)
+        .format(haul::download::Format::Jsonl)
+        .to_dir(dir.join("pages"))
+        .await
+        .unwrap();
+    assert_eq!(folder.pages, 5);
+    let mut from_parts = Vec::new();
+    for page in 0..5 {
+        let part = dir.join("pages").join(format!("part-{page:05}.jsonl"));
+        from_parts.extend(lines(std::fs::read_to_string(part).unwrap()));
+    }
+    assert!(from_parts == expected, "the parts differ from the CSV");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_checkpoint_of_another_format_is_refused() {
+    let sim = sim().rows("Account", 2_000).start().await.unwrap();
+    let sf = client(&sim);
+    let dir = TempDir::new("other-format");
+    let output = dir.join("out");
+    let done = sf
+        .bulk_query(SOQL)
+        .submit()
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    // The second page (the first with a locator) is refused, so the first run stops with one page
+    // in its checkpoint.
+    let results = "/services/data/{version}/jobs/query/{id}/results";
+    sim.misbehave_next_where(
+        "GET",
+        results,
+        "locator=",
+        Misbehaviour::huge_error(400, 100),
+    );
+    let first = done
+        .download()
+        .concurrency(1)
+        .max_records(100)
+        .resume(true)
+        .to_file(&output)
+        .await;
+    assert_eq!(first.unwrap_err().status(), Some(400));
+    let checkpoint = haul::salesforce::query::Checkpoint::load(&output)
+        .unwrap()
+        .expect("a checkpoint");
+    assert_eq!(checkpoint.pages.len(), 1);
+
+    let error = done
+        .download()
+        .concurrency(1)
+        .max_records(100)
+        .resume(true)
+        .format(haul::download::Format::Jsonl)
+        .to_file(&output)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, haul::Error::InvalidInput { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("wrote csv"), "{error}");
+    sim.shutdown().await;
+}

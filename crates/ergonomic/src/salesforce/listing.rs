@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use futures::{Stream, TryStreamExt};
 
 use super::Salesforce;
-use super::query::query_locator_from_link;
+use super::links::query_locator_from_link;
 use crate::error::Result;
 
 /// One page of a listing: its records, and `nextRecordsUrl` when the listing goes on.

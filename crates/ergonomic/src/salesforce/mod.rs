@@ -2,6 +2,7 @@
 
 pub mod async_soql;
 pub mod ingest;
+pub(crate) mod links;
 mod listing;
 pub mod query;
 

@@ -9,8 +9,8 @@ use memchr::memrchr2;
 
 use super::input::ByteChunks;
 use super::spool::{Spool, SpoolWriter};
+use crate::csv_scan::{HeaderSplitter, RecordScanner};
 use crate::error::{Error, Result};
-use crate::salesforce::query::{HeaderSplitter, RecordScanner};
 
 /// One job's worth of CSV, header included, in a spool file.
 #[derive(Debug)]

@@ -12,13 +12,9 @@
 //! # }
 //! ```
 
-mod checkpoint;
-mod csv_scan;
-mod download;
-mod links;
-mod output;
 mod pages;
 mod records;
+mod results;
 
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
@@ -27,16 +23,11 @@ use haul_types::{
     ApiVersion, ColumnDelimiter, LineEnding, QueryJobState, QueryOperation, SalesforceId,
 };
 
-pub use checkpoint::Checkpoint;
-pub use download::{DownloadBuilder, DownloadHandle, DownloadProgress, DownloadReport};
+pub use crate::download::{
+    Checkpoint, DownloadBuilder, DownloadHandle, DownloadProgress, DownloadReport,
+};
 pub use pages::Page;
 pub use types::QueryJobInfo;
-
-// Shared with ingest, which splits its input at record boundaries and follows job listings alike.
-pub(crate) use csv_scan::{HeaderSplitter, RecordScanner};
-#[cfg(feature = "fuzzing")]
-pub(crate) use links::locator_from_link;
-pub(crate) use links::query_locator_from_link;
 
 use super::Salesforce;
 use crate::error::{Error, FailedJob, Result, from_client};
@@ -287,7 +278,9 @@ impl CompletedQueryJob {
 
     /// Configures a download of the results to a file or a folder.
     pub fn download(&self) -> DownloadBuilder {
-        DownloadBuilder::new(self.clone())
+        DownloadBuilder::new(std::sync::Arc::new(results::QueryResults {
+            done: self.clone(),
+        }))
     }
 }
 

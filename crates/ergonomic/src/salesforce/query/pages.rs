@@ -1,19 +1,20 @@
-//! Fetching result pages: one page streamed into a sink and checked, the chain of pages, the parallel
-//! page list of `resultPages`, and the job listing.
+//! Result pages held in memory (the chain of pages), the parallel page list of `resultPages`, and the
+//! job listing.
 
 use std::collections::HashSet;
 
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
-use haul_client::progenitor_client::ResponseValue;
 use haul_client::salesforce_bulk_query::Client;
 use haul_client::salesforce_bulk_query::types::QueryJobInfo;
 
-use super::csv_scan::RecordScanner;
-use super::links::locator_from_link;
+use super::results::QueryResults;
 use super::{CompletedQueryJob, QueryJob};
+use crate::download::source::{Partition, Plan};
+use crate::download::{Format, fetch_partition};
 use crate::error::{Error, Result, from_client};
 use crate::salesforce::Salesforce;
+use crate::salesforce::links::locator_from_link;
 use crate::salesforce::listing::{ListingPage, follow};
 
 const RESULTS: &str = "get_query_job_results";
@@ -32,166 +33,19 @@ pub struct Page {
     pub body: Bytes,
 }
 
-/// What a fetched page turned out to be.
-#[derive(Debug, Clone)]
-pub(crate) struct PageMeta {
-    pub(crate) records: u64,
-    pub(crate) bytes: u64,
-    /// The next page's locator, `None` after the last page.
-    pub(crate) next_locator: Option<String>,
-}
-
-/// Where a page's bytes go. `restart` discards what a failed attempt wrote.
-pub(crate) trait PageSink: Send {
-    fn restart(&mut self) -> impl Future<Output = Result<()>> + Send;
-    fn write(&mut self, chunk: &[u8]) -> impl Future<Output = Result<()>> + Send;
-}
-
-impl PageSink for Vec<u8> {
-    async fn restart(&mut self) -> Result<()> {
-        self.clear();
-        Ok(())
-    }
-
-    async fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        self.extend_from_slice(chunk);
-        Ok(())
-    }
-}
-
-/// Fetches one page into `sink`, checking its row count against `Sforce-NumberOfRecords`.
-///
-/// A body cut off mid-stream is fetched again under the client's retry policy (the executor retries
-/// only until the headers arrive); a row count that disagrees is fetched again once, then reported.
-pub(crate) async fn fetch_page(
-    job: &QueryJob,
-    locator: Option<&str>,
-    max_records: Option<u64>,
-    sink: &mut impl PageSink,
-) -> Result<PageMeta> {
-    let policy = job.salesforce().retry_policy().clone();
-    let mut integrity_retried = false;
-    let mut attempt = 1;
-    loop {
-        sink.restart().await?;
-        match fetch_page_once(job, locator, max_records, sink).await {
-            Ok((meta, declared)) if meta.records == declared => return Ok(meta),
-            Ok((meta, declared)) if !integrity_retried => {
-                integrity_retried = true;
-                tracing::warn!(job = %job.id(), ?locator, declared, counted = meta.records, "row count disagrees; fetching the page again");
-            }
-            Ok((meta, declared)) => {
-                return Err(Error::integrity(format!(
-                    "page {} of job {}: Sforce-NumberOfRecords says {declared} rows, the body holds {} (twice)",
-                    locator.unwrap_or("(first)"),
-                    job.id(),
-                    meta.records
-                )));
-            }
-            Err(error) if error.is_retryable() && attempt < policy.max_attempts => {
-                let wait = error
-                    .retry_after()
-                    .unwrap_or_else(|| policy.backoff(attempt));
-                tracing::debug!(job = %job.id(), ?locator, attempt, %error, "page failed; fetching it again");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            Err(error) => return Err(error),
-        }
-    }
-}
-
-/// One attempt: returns what was received and the row count the server declared.
-async fn fetch_page_once(
-    job: &QueryJob,
-    locator: Option<&str>,
-    max_records: Option<u64>,
-    sink: &mut impl PageSink,
-) -> Result<(PageMeta, u64)> {
-    let client = job.client(false);
-    let mut request = client.get_query_job_results().job_id(job.id().clone());
-    if let Some(locator) = locator {
-        request = request.locator(locator);
-    }
-    if let Some(max) = max_records {
-        request = request.max_records(max);
-    }
-    let response = request.send().await.map_err(|e| from_client(RESULTS, e))?;
-    let declared = declared_records(&response)?;
-    let next_locator = next_locator(&response)?;
-    let mut body = response.into_inner();
-    let mut scanner = RecordScanner::default();
-    let mut bytes = 0u64;
-    while let Some(chunk) = body
-        .try_next()
-        .await
-        .map_err(|e| Error::transport(RESULTS, e))?
-    {
-        scanner.feed(&chunk);
-        bytes += chunk.len() as u64;
-        sink.write(&chunk).await?;
-    }
-    if scanner.ends_in_quotes() {
-        return Err(Error::integrity(format!(
-            "a page of job {} ends inside a quoted field",
-            job.id()
-        )));
-    }
-    let records = scanner.records().saturating_sub(1);
-    Ok((
-        PageMeta {
-            records,
-            bytes,
-            next_locator,
-        },
-        declared,
-    ))
-}
-
-fn header<'a, T>(response: &'a ResponseValue<T>, name: &str) -> Option<&'a str> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-}
-
-fn declared_records<T>(response: &ResponseValue<T>) -> Result<u64> {
-    let text = header(response, "sforce-numberofrecords")
-        .ok_or_else(|| Error::invalid_response(RESULTS, "no Sforce-NumberOfRecords header"))?;
-    text.parse().map_err(|_| {
-        Error::invalid_response(
-            RESULTS,
-            format!("Sforce-NumberOfRecords {text:?} is not a count"),
-        )
-    })
-}
-
-/// The literal `null`, or a missing or empty header, ends the chain.
-fn next_locator<T>(response: &ResponseValue<T>) -> Result<Option<String>> {
-    match header(response, "sforce-locator") {
-        None | Some("") | Some("null") => Ok(None),
-        Some(locator) if locator.len() > 1024 => Err(Error::invalid_response(
-            RESULTS,
-            "Sforce-Locator is longer than 1024 characters",
-        )),
-        Some(locator) => Ok(Some(locator.to_owned())),
-    }
-}
-
 /// The pages in order, following `Sforce-Locator`, each held in memory.
 pub(crate) fn result_pages(
     done: CompletedQueryJob,
     max_records: Option<u64>,
 ) -> impl Stream<Item = Result<Page>> + Send + 'static {
     struct State {
-        done: CompletedQueryJob,
+        source: QueryResults,
         next: Option<Option<String>>,
         index: usize,
         seen: HashSet<String>,
     }
     let start = State {
-        done,
+        source: QueryResults { done },
         next: Some(None),
         index: 0,
         seen: HashSet::new(),
@@ -201,8 +55,17 @@ pub(crate) fn result_pages(
             return Ok(None);
         };
         let mut body = Vec::new();
-        let meta = fetch_page(&state.done.job, locator.as_deref(), max_records, &mut body).await?;
-        if let Some(next) = &meta.next_locator
+        let plan = Plan {
+            concurrency: 1,
+            max_records,
+        };
+        let partition = Partition {
+            key: locator.clone(),
+        };
+        let fetched =
+            fetch_partition(&state.source, &partition, plan, Format::Csv, &mut body).await?;
+        let next_locator = fetched.next.and_then(|next| next.key);
+        if let Some(next) = &next_locator
             && !state.seen.insert(next.clone())
         {
             return Err(Error::invalid_response(
@@ -213,10 +76,10 @@ pub(crate) fn result_pages(
         let page = Page {
             index: state.index,
             locator,
-            records: meta.records,
+            records: fetched.records,
             body: body.into(),
         };
-        state.next = meta.next_locator.map(Some);
+        state.next = next_locator.map(Some);
         state.index += 1;
         Ok(Some((page, state)))
     })

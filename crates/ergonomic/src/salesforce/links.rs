@@ -1,4 +1,5 @@
-//! Reading locators out of the links a server hands back, refusing links that leave the job.
+//! Reading locators out of the links Salesforce hands back (result pages, job listings), refusing
+//! links that leave the job or the instance.
 //!
 //! `resultPages` answers with links such as `/jobs/query/750.../results?locator=abc&maxRecords=50000`
 //! and a `nextRecordsUrl` such as `/jobs/query/750.../resultpages?locator=xyz`, sometimes with the
@@ -8,6 +9,7 @@
 use haul_types::SalesforceId;
 use url::Url;
 
+use crate::download::source::HostRule;
 use crate::error::{Error, Result};
 
 /// Longest locator accepted; real ones are a few dozen characters.
@@ -28,10 +30,7 @@ pub(crate) fn locator_from_link(
             format!("refused link {:?}: {why}", shorten(link)),
         )
     };
-    let url = instance.join(link).map_err(|_| refuse("not a URL"))?;
-    if url.origin() != instance.origin() {
-        return Err(refuse("it points to another origin"));
-    }
+    let url = HostRule::SameOrigin(instance.clone()).check(link, operation)?;
     let path = url.path().trim_end_matches('/');
     let expected_suffix = format!("/jobs/query/{job}/{endpoint}");
     let matches = path.len() >= expected_suffix.len()
@@ -64,10 +63,7 @@ pub(crate) fn query_locator_from_link(
             format!("refused link {:?}: {why}", shorten(link)),
         )
     };
-    let url = instance.join(link).map_err(|_| refuse("not a URL"))?;
-    if url.origin() != instance.origin() {
-        return Err(refuse("it points to another origin"));
-    }
+    let url = HostRule::SameOrigin(instance.clone()).check(link, operation)?;
     url.query_pairs()
         .find(|(key, _)| key == "queryLocator")
         .map(|(_, value)| value.into_owned())

@@ -1,4 +1,5 @@
-//! The single-file download's temporary output: pages appended in order, one header row in all.
+//! The single-file download's temporary output: partitions appended in order (CSV ones with one
+//! header row in all).
 //!
 //! Appending runs on a blocking thread with `std::fs`, in one hop a page: the header row is read and
 //! checked, and the rest of the part file is handed to [`std::io::copy`], which on Linux copies inside
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::csv_scan::HeaderSplitter;
+use crate::csv_scan::HeaderSplitter;
 use crate::error::{Error, Result};
 
 /// Bytes read at a time while looking for the end of a page's header row.
@@ -58,10 +59,22 @@ impl OrderedOutput {
         &self.path
     }
 
-    /// Appends the part file `part`: whole for the first page, without its header row after that,
-    /// once the header matches the first page's (`first_header`, set by the first page). Returns the
-    /// bytes appended.
-    pub(crate) async fn append(
+    /// Appends the part file `part` whole.
+    pub(crate) async fn append(&self, part: &Path) -> Result<u64> {
+        let (file, output, part) = (self.file.clone(), self.path.clone(), part.to_path_buf());
+        let appended = blocking(move || {
+            let mut source = File::open(&part).map_err(|e| Error::io(&part, e))?;
+            std::io::copy(&mut source, &mut &*file).map_err(|e| Error::io(&output, e))
+        })
+        .await?;
+        self.sync_in_background(appended);
+        Ok(appended)
+    }
+
+    /// Appends the CSV part file `part`: whole for the first page, without its header row after
+    /// that, once the header matches the first page's (`first_header`, set by the first page).
+    /// Returns the bytes appended.
+    pub(crate) async fn append_csv(
         &self,
         part: &Path,
         page: usize,

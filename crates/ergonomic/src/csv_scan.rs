@@ -1,8 +1,9 @@
 //! Finding CSV record boundaries in a stream of chunks, without parsing fields.
 //!
 //! A record ends at a line feed outside double quotes (`""` inside a quoted field toggles twice, so it
-//! needs no special case). This is all the download path needs: counting rows, and cutting off the
-//! header row of every page but the first. `\r\n` works because its `\n` ends the record.
+//! needs no special case). This is all the download engine and the ingest splitter need: counting
+//! rows, cutting off the header row of every page but the first, and cutting an input between
+//! records. `\r\n` works because its `\n` ends the record.
 
 /// Counts records across chunks.
 #[derive(Debug, Default, Clone)]

@@ -1,0 +1,418 @@
+//! The engine: workers fetch partitions concurrently, each into its own part file (memory stays
+//! bounded by the chunk size, whatever the partition size); partitions are committed strictly in
+//! order to the sink, and after each commit the [`Checkpoint`] is saved (when resumable), so a crash
+//! loses at most the partitions in flight. The output takes its final name only when every partition
+//! is in and the row total matches the source's.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use tokio::fs::File;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::checkpoint::{Checkpoint, CommittedPage};
+use super::fetch::{PartWriter, fetch_partition};
+use super::sink::{Sink, Target, part_name};
+use super::source::{Listing, Partition, Plan, Source};
+use super::{DownloadBuilder, DownloadHandle, DownloadProgress, DownloadReport};
+use crate::error::{Error, Result};
+
+/// Bytes buffered per file write.
+const WRITE_BUFFER: usize = 1 << 20;
+/// Partitions listed ahead of the workers.
+const LISTED_AHEAD: usize = 64;
+
+pub(super) fn start(options: DownloadBuilder, target: Target) -> DownloadHandle {
+    let cancel = options.cancel.child_token();
+    let (progress, watcher) = watch::channel(DownloadProgress {
+        expected_records: options.source.expected_rows(),
+        ..DownloadProgress::default()
+    });
+    let run = Run {
+        plan: Plan {
+            concurrency: options.concurrency,
+            max_records: options.max_records,
+        },
+        options,
+        target,
+        progress,
+        cancel: cancel.clone(),
+    };
+    DownloadHandle::spawn(cancel, watcher, run.execute())
+}
+
+/// A partition fetched into its part file, waiting to be committed.
+struct FetchedPart {
+    index: usize,
+    partition: Partition,
+    path: PathBuf,
+    records: u64,
+    bytes: u64,
+    next: Option<Partition>,
+}
+
+struct Run {
+    options: DownloadBuilder,
+    plan: Plan,
+    target: Target,
+    progress: watch::Sender<DownloadProgress>,
+    cancel: CancellationToken,
+}
+
+impl Run {
+    async fn execute(self) -> Result<DownloadReport> {
+        let cancel = self.cancel.clone();
+        let resumable = self.options.resume;
+        let target = self.target.clone();
+        let outcome = tokio::select! {
+            outcome = self.download() => outcome,
+            () = cancel.cancelled() => Err(Error::Cancelled),
+        };
+        if outcome.is_err() && !resumable {
+            target.discard().await;
+        }
+        outcome
+    }
+
+    async fn download(&self) -> Result<DownloadReport> {
+        if self.plan.concurrency == 0 {
+            return Err(Error::invalid_input(
+                "download concurrency must be at least 1",
+            ));
+        }
+        let started = Instant::now();
+        let listing = self.options.source.listing(self.plan)?;
+        let mut committer = Committer::open(self).await?;
+        let resumed_pages = committer.checkpoint.pages.len();
+        match listing {
+            Listing::Listed(partitions) => self.fetch_listed(partitions, &mut committer).await?,
+            Listing::Chained => self.fetch_chain(&mut committer).await?,
+        }
+        let records = committer.checkpoint.records();
+        self.check_total(records).await?;
+        let pages = committer.checkpoint.pages.len();
+        let bytes = committer.checkpoint.file_bytes;
+        committer.sink.finish(pages).await?;
+        Ok(DownloadReport {
+            path: self.target.output().to_path_buf(),
+            pages,
+            resumed_pages,
+            records,
+            bytes,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// One partition at a time, each naming the next.
+    async fn fetch_chain(&self, committer: &mut Committer<'_>) -> Result<()> {
+        let mut index = committer.checkpoint.pages.len();
+        let key = committer.checkpoint.next_key.clone();
+        if index > 0 && key.is_none() {
+            return Ok(()); // The checkpoint says the chain already ended.
+        }
+        let mut partition = Partition { key };
+        loop {
+            let part = fetch_part(self.worker(), index, partition).await?;
+            let next = part.next.clone();
+            committer.commit(part).await?;
+            match next {
+                Some(next) => partition = next,
+                None => return Ok(()),
+            }
+            index += 1;
+        }
+    }
+
+    /// Listed partitions, fetched by up to `concurrency` workers, committed in order. Workers run at
+    /// most `2 * concurrency` partitions ahead of the next to commit, which bounds the part files
+    /// waiting on disk.
+    async fn fetch_listed(
+        &self,
+        partitions: futures::stream::BoxStream<'static, Result<Partition>>,
+        committer: &mut Committer<'_>,
+    ) -> Result<()> {
+        let skip = committer.checkpoint.pages.len();
+        // The listing runs ahead on its own task, so that a worker slot that frees up gets its next
+        // partition at once instead of after a listing round trip. Dropping the set (on return or
+        // cancellation) stops it.
+        let (listed, mut received) = tokio::sync::mpsc::channel(LISTED_AHEAD);
+        let mut lister = JoinSet::new();
+        lister.spawn(async move {
+            let mut partitions = partitions.enumerate();
+            while let Some((index, partition)) = partitions.next().await {
+                let failed = partition.is_err();
+                if listed.send((index, partition)).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let concurrency = self.plan.concurrency;
+        let window = concurrency * 2;
+        let mut workers: JoinSet<Result<FetchedPart>> = JoinSet::new();
+        let mut waiting: BTreeMap<usize, FetchedPart> = BTreeMap::new();
+        let mut listed_all = false;
+        loop {
+            while !listed_all
+                && workers.len() < concurrency
+                && waiting.len() + workers.len() < window
+            {
+                match received.recv().await {
+                    Some((index, partition)) => {
+                        let partition = partition?;
+                        if index < skip {
+                            committer.verify_resumed(index, &partition)?;
+                            continue;
+                        }
+                        workers.spawn(fetch_part(self.worker(), index, partition));
+                    }
+                    None => listed_all = true,
+                }
+            }
+            let Some(joined) = workers.join_next().await else {
+                break;
+            };
+            let part = joined.map_err(|e| {
+                Error::invalid_response("download", format!("a partition worker failed: {e}"))
+            })??;
+            waiting.insert(part.index, part);
+            while let Some(part) = waiting.remove(&committer.next_index()) {
+                committer.commit(part).await?;
+            }
+        }
+        if let Some((&index, _)) = waiting.first_key_value() {
+            return Err(Error::invalid_response(
+                "download",
+                format!(
+                    "{noun} {index} was listed but {noun} {} never was",
+                    committer.next_index(),
+                    noun = self.options.source.partition_noun(),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn worker(&self) -> Worker {
+        Worker {
+            source: self.options.source.clone(),
+            plan: self.plan,
+            format: self.options.format,
+            parts_dir: self.target.parts_dir(),
+        }
+    }
+
+    /// The row total must equal the source's. The total is asked for again once before a
+    /// disagreement is reported, in case the first copy was stale.
+    async fn check_total(&self, records: u64) -> Result<()> {
+        let source = &self.options.source;
+        let Some(expected) = source.expected_rows() else {
+            return Ok(());
+        };
+        if records == expected {
+            return Ok(());
+        }
+        let expected = source.refresh_expected_rows().await?;
+        if expected == Some(records) {
+            return Ok(());
+        }
+        Err(Error::integrity(format!(
+            "{} says it produced {} rows; the downloaded {}s hold {records}",
+            source.describe(),
+            expected.map_or_else(|| "an unknown number of".to_owned(), |n| n.to_string()),
+            source.partition_noun(),
+        )))
+    }
+}
+
+/// What a partition worker needs, owned so that it can run on its own task.
+struct Worker {
+    source: Arc<dyn Source>,
+    plan: Plan,
+    format: super::Format,
+    parts_dir: PathBuf,
+}
+
+async fn fetch_part(worker: Worker, index: usize, partition: Partition) -> Result<FetchedPart> {
+    let path = worker.parts_dir.join(part_name(index, worker.format));
+    let mut file = PartFile::create(&path).await?;
+    let fetched = fetch_partition(
+        worker.source.as_ref(),
+        &partition,
+        worker.plan,
+        worker.format,
+        &mut file,
+    )
+    .await?;
+    file.finish().await?;
+    Ok(FetchedPart {
+        index,
+        partition,
+        path,
+        records: fetched.records,
+        bytes: fetched.bytes,
+        next: fetched.next,
+    })
+}
+
+/// A part file that a failed attempt can start over.
+struct PartFile {
+    path: PathBuf,
+    file: BufWriter<File>,
+}
+
+impl PartFile {
+    async fn create(path: &std::path::Path) -> Result<Self> {
+        let file = File::create(path).await.map_err(|e| Error::io(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+        })
+    }
+
+    async fn finish(mut self) -> Result<()> {
+        self.file
+            .flush()
+            .await
+            .map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+impl PartWriter for PartFile {
+    async fn restart(&mut self) -> Result<()> {
+        self.file
+            .flush()
+            .await
+            .map_err(|e| Error::io(&self.path, e))?;
+        let file = self.file.get_mut();
+        file.set_len(0)
+            .await
+            .map_err(|e| Error::io(&self.path, e))?;
+        file.rewind().await.map_err(|e| Error::io(&self.path, e))?;
+        Ok(())
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.file
+            .write_all(chunk)
+            .await
+            .map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// Commits fetched partitions in order to the sink, and keeps the checkpoint.
+struct Committer<'a> {
+    run: &'a Run,
+    checkpoint: Checkpoint,
+    sink: Sink,
+}
+
+impl<'a> Committer<'a> {
+    /// Prepares the output: resumes from a checkpoint when asked and one matches, else starts afresh.
+    async fn open(run: &'a Run) -> Result<Self> {
+        let source = &run.options.source;
+        let fresh = Checkpoint::new(source.key(), run.options.format, run.plan.max_records);
+        let checkpoint = match (run.options.resume, Checkpoint::load(run.target.output())?) {
+            (true, Some(saved)) => {
+                resumable(&saved, &fresh, run)?;
+                tracing::info!(
+                    pages = saved.pages.len(),
+                    records = saved.records(),
+                    "resuming download"
+                );
+                saved
+            }
+            _ => fresh,
+        };
+        let sink = Sink::open(run.target.clone(), run.options.format, &checkpoint).await?;
+        let committer = Self {
+            run,
+            checkpoint,
+            sink,
+        };
+        committer.publish_progress();
+        Ok(committer)
+    }
+
+    fn next_index(&self) -> usize {
+        self.checkpoint.pages.len()
+    }
+
+    /// A partition that a resumed download skips must still be the partition it wrote before.
+    fn verify_resumed(&self, index: usize, partition: &Partition) -> Result<()> {
+        let saved = &self.checkpoint.pages[index];
+        if saved.key == partition.key {
+            return Ok(());
+        }
+        Err(Error::integrity(format!(
+            "{} {index} now has key {:?}, but the interrupted download wrote {:?}; remove the \
+             checkpoint to start over",
+            self.run.options.source.partition_noun(),
+            partition.key,
+            saved.key
+        )))
+    }
+
+    async fn commit(&mut self, part: FetchedPart) -> Result<()> {
+        debug_assert_eq!(part.index, self.next_index());
+        let header = &mut self.checkpoint.header;
+        self.checkpoint.file_bytes += self
+            .sink
+            .commit(part.index, &part.path, part.bytes, header)
+            .await?;
+        self.checkpoint.next_key = part.next.and_then(|next| next.key);
+        self.checkpoint.pages.push(CommittedPage {
+            index: part.index,
+            key: part.partition.key,
+            records: part.records,
+        });
+        if self.run.options.resume {
+            self.checkpoint.save(self.run.target.output()).await?;
+        }
+        self.publish_progress();
+        Ok(())
+    }
+
+    fn publish_progress(&self) {
+        self.run.progress.send_modify(|progress| {
+            progress.pages = self.checkpoint.pages.len();
+            progress.records = self.checkpoint.records();
+            progress.bytes = self.checkpoint.file_bytes;
+        });
+    }
+}
+
+/// Whether the checkpoint `saved` may be resumed by a download that would start as `fresh`.
+fn resumable(saved: &Checkpoint, fresh: &Checkpoint, run: &Run) -> Result<()> {
+    let path = || {
+        Checkpoint::path_for(run.target.output())
+            .display()
+            .to_string()
+    };
+    if saved.source != fresh.source {
+        return Err(Error::invalid_input(format!(
+            "{} belongs to {}, not {}; remove it to start over",
+            path(),
+            saved.source,
+            fresh.source
+        )));
+    }
+    if saved.max_records != fresh.max_records {
+        return Err(Error::invalid_input(format!(
+            "the interrupted download used max_records {:?}; resume with the same",
+            saved.max_records
+        )));
+    }
+    if saved.output != fresh.output {
+        return Err(Error::invalid_input(format!(
+            "the interrupted download wrote {}; resume with the same format",
+            saved.output
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The sink part of the engine: where fetched partitions land, committed in order.
+//!
+//! Partitions are fetched into part files in a side folder; committing one appends it to the
+//! temporary output (one file) or renames it into place (a folder). Only when every partition is in
+//! does the temporary output take its final name, so an unfinished download never appears there.
+
+use std::path::{Path, PathBuf};
+
+use tokio::task::JoinSet;
+
+use super::Format;
+use super::checkpoint::Checkpoint;
+use super::output::OrderedOutput;
+use crate::error::{Error, Result};
+
+/// Where the download goes.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// One file.
+    File(PathBuf),
+    /// A folder of part files.
+    Dir(PathBuf),
+}
+
+impl Target {
+    pub(crate) fn output(&self) -> &Path {
+        match self {
+            Self::File(path) | Self::Dir(path) => path,
+        }
+    }
+
+    /// Where partitions are written while in flight.
+    pub(crate) fn parts_dir(&self) -> PathBuf {
+        match self {
+            Self::File(path) => sibling(path, ".haul-parts"),
+            Self::Dir(path) => path.join(".haul-parts"),
+        }
+    }
+
+    /// The single-file download's temporary output.
+    fn temporary_file(&self) -> Option<PathBuf> {
+        match self {
+            Self::File(path) => Some(sibling(path, ".part")),
+            Self::Dir(_) => None,
+        }
+    }
+
+    /// Removes what a failed, non-resumable download left.
+    pub(crate) async fn discard(&self) {
+        let _ = tokio::fs::remove_dir_all(self.parts_dir()).await;
+        if let Some(temporary) = self.temporary_file() {
+            let _ = tokio::fs::remove_file(temporary).await;
+        }
+    }
+}
+
+/// The name of partition `index`'s file, in the parts folder and in a folder target alike.
+pub(crate) fn part_name(index: usize, format: Format) -> String {
+    format!("part-{index:05}.{}", format.extension())
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// An open target, taking committed partitions in order.
+pub(crate) struct Sink {
+    target: Target,
+    format: Format,
+    /// The single-file download's temporary output.
+    output: Option<OrderedOutput>,
+    /// Removals of appended part files. They run beside the next commits: freeing a partition's
+    /// blocks can wait on the file system's journal (for tens of milliseconds while a sync runs), and
+    /// the commit is the one thing every partition waits for.
+    removals: JoinSet<()>,
+}
+
+impl Sink {
+    /// Prepares the target, keeping what `checkpoint` vouches for.
+    pub(crate) async fn open(
+        target: Target,
+        format: Format,
+        checkpoint: &Checkpoint,
+    ) -> Result<Self> {
+        let parts_dir = target.parts_dir();
+        create_dir(&parts_dir).await?;
+        let output = match target.temporary_file() {
+            Some(temporary) => Some(OrderedOutput::open(temporary, checkpoint.file_bytes).await?),
+            None => {
+                create_dir(target.output()).await?;
+                None
+            }
+        };
+        Ok(Self {
+            target,
+            format,
+            output,
+            removals: JoinSet::new(),
+        })
+    }
+
+    /// Commits the next partition from its part file; returns the bytes added to the output. A CSV
+    /// header row is kept once in a single file (`header` holds the first partition's).
+    pub(crate) async fn commit(
+        &mut self,
+        index: usize,
+        part: &Path,
+        fetched_bytes: u64,
+        header: &mut Option<String>,
+    ) -> Result<u64> {
+        let Some(output) = &self.output else {
+            let final_path = self.target.output().join(part_name(index, self.format));
+            tokio::fs::rename(part, &final_path)
+                .await
+                .map_err(|e| Error::io(&final_path, e))?;
+            return Ok(fetched_bytes);
+        };
+        let appended = if self.format.repeats_header() {
+            output.append_csv(part, index, header).await?
+        } else {
+            output.append(part).await?
+        };
+        // A part file left by a failed removal goes with the parts folder at the end.
+        let appended_part = part.to_path_buf();
+        self.removals.spawn(async move {
+            if let Err(error) = tokio::fs::remove_file(&appended_part).await {
+                tracing::debug!(%error, path = %appended_part.display(), "removing a part file");
+            }
+        });
+        Ok(appended)
+    }
+
+    /// Moves the output into place and removes what the download kept on the side.
+    ///
+    /// The checkpoint goes first: a crash right after leaves a complete temporary file and no
+    /// checkpoint, so the next run starts over; the other order could leave a checkpoint vouching
+    /// for a temporary file that was already renamed away.
+    pub(crate) async fn finish(mut self, partitions: usize) -> Result<()> {
+        let final_path = self.target.output().to_path_buf();
+        Checkpoint::remove(&final_path).await?;
+        if let Some(output) = self.output.take() {
+            if partitions == 0 {
+                return Err(Error::invalid_response(
+                    "download",
+                    "the results have no partitions",
+                ));
+            }
+            output.sync().await?;
+            tokio::fs::rename(output.path(), &final_path)
+                .await
+                .map_err(|e| Error::io(&final_path, e))?;
+        }
+        while self.removals.join_next().await.is_some() {}
+        let _ = tokio::fs::remove_dir_all(self.target.parts_dir()).await;
+        Ok(())
+    }
+}
+
+async fn create_dir(path: &Path) -> Result<()> {
+    tokio::fs::create_dir_all(path)
+        .await
+        .map_err(|e| Error::io(path, e))
+}
