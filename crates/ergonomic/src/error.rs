@@ -250,6 +250,19 @@ impl Error {
         }
     }
 
+    /// For a failed connection, whether it never opened (so the server cannot have seen the
+    /// request); `None` for every other error.
+    pub(crate) fn connection_failure(&self) -> Option<bool> {
+        match self {
+            Self::Transport { source, .. } => Some(
+                source
+                    .downcast_ref::<reqwest_error::Error>()
+                    .is_some_and(reqwest_error::Error::is_connect),
+            ),
+            _ => None,
+        }
+    }
+
     pub(crate) fn transport(operation: &'static str, source: reqwest_error::Error) -> Self {
         Self::Transport {
             operation,
@@ -267,11 +280,10 @@ mod reqwest_error {
 pub(crate) use convert::{bounded, from_client};
 
 mod convert {
-    use std::time::Duration;
-
     use haul_client::progenitor_client::Error as ClientError;
 
     use super::Error;
+    use crate::retry::retry_after;
 
     /// A generated error body from which the vendor's code and message can be read.
     pub(crate) trait VendorBody {
@@ -338,14 +350,6 @@ mod convert {
                 Error::invalid_input(format!("{operation}: {detail}"))
             }
         }
-    }
-
-    fn retry_after(headers: &haul_client::reqwest::header::HeaderMap) -> Option<Duration> {
-        let text = headers
-            .get(haul_client::reqwest::header::RETRY_AFTER)?
-            .to_str()
-            .ok()?;
-        text.trim().parse().ok().map(Duration::from_secs)
     }
 
     /// Why a redirect is an error: these APIs never redirect, and following one could carry the

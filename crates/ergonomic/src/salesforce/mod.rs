@@ -15,7 +15,7 @@ use url::Url;
 use crate::auth::{SalesforceAuth, TokenStore};
 use crate::error::{Error, Result};
 use crate::http::{ConnectionSettings, connection_setters};
-use crate::retry::{RetryPolicy, replay_create};
+use crate::retry::{self, Replay, RetryPolicy};
 
 /// A client of one Salesforce org. Cheap to clone; clones share connections and the token.
 ///
@@ -107,16 +107,17 @@ impl Salesforce {
 
 impl Salesforce {
     /// Sends `create`, a request creating a job whose duplicate would harm no data (a query job, or
-    /// an ingest job still empty and `Open`): see [`replay_create`].
-    pub(crate) async fn create_job<T, F>(
+    /// an ingest job still empty and `Open`), under [`Replay::Duplicable`]. `create` must send once
+    /// (through a single-shot client), so that the retry loop is the only one repeating it.
+    pub(crate) async fn create_job<T: Send, F>(
         &self,
         what: &'static str,
-        create: impl FnMut() -> F,
+        create: impl FnMut() -> F + Send,
     ) -> Result<T>
     where
-        F: std::future::Future<Output = Result<T>>,
+        F: std::future::Future<Output = Result<T>> + Send,
     {
-        replay_create(self.retry_policy(), what, create).await
+        retry::run(self.retry_policy(), Replay::Duplicable, what, create).await
     }
 }
 
