@@ -145,7 +145,7 @@ impl Default for WaitOptions {
 }
 
 impl WaitOptions {
-    pub(crate) fn apply<T: Clone + Send + Sync + 'static, O: Send + 'static>(
+    pub(crate) fn apply<T: Clone + std::fmt::Debug + Send + Sync + 'static, O: Send + 'static>(
         &self,
         poller: Poller<T, O>,
     ) -> Poller<T, O> {

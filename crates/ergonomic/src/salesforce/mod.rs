@@ -1,6 +1,7 @@
 //! The Salesforce client: one per org, shared by Bulk API 2.0 query and ingest jobs and Async SOQL.
 
 pub mod async_soql;
+pub mod auth;
 pub mod ingest;
 mod listing;
 pub mod query;
@@ -12,8 +13,8 @@ use haul_client::reqwest;
 use haul_types::{ApiUsage, ApiVersion};
 use url::Url;
 
-use crate::auth::{SalesforceAuth, TokenStore};
-use crate::error::{Error, Result};
+use self::auth::{SalesforceAuth, TokenStore};
+use crate::error::{Error, Result, VendorBody};
 use crate::http::{ConnectionSettings, connection_setters};
 use crate::retry::{self, Replay, RetryPolicy};
 
@@ -120,6 +121,26 @@ impl Salesforce {
         retry::run(self.retry_policy(), Replay::Duplicable, what, create).await
     }
 }
+
+/// Salesforce's error bodies, `[{errorCode, message}]`, the same in every Salesforce API: the first
+/// entry speaks for the answer.
+macro_rules! salesforce_error_list {
+    ($($module:ident),+) => {$(
+        impl VendorBody for haul_client::$module::types::SalesforceErrorList {
+            fn code_and_message(&self) -> (Option<String>, Option<String>) {
+                match self.first() {
+                    Some(first) => (Some(first.error_code.clone()), Some(first.message.clone())),
+                    None => (None, None),
+                }
+            }
+        }
+    )+};
+}
+salesforce_error_list!(
+    salesforce_bulk_query,
+    salesforce_bulk_ingest,
+    salesforce_async_soql
+);
 
 /// Configures a [`Salesforce`] client.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use haul_client::salesforce_bulk_ingest::{Client, types};
 use haul_types::{ApiVersion, IngestJobState, SalesforceId};
 
 use super::{IngestJobInfo, upload_body};
-use crate::error::{FailedJob, Result, from_client};
+use crate::error::{Error, Result, from_client};
 use crate::poll::{Phase, Pollable, Poller};
 use crate::retry::{self, Attempt, Replay};
 use crate::salesforce::Salesforce;
@@ -257,10 +257,6 @@ impl<const CLOSED: bool> Pollable for Status<CLOSED> {
         phase(info, CLOSED)
     }
 
-    fn failed_job(info: &IngestJobInfo) -> Option<FailedJob> {
-        Some(FailedJob::Ingest(info.clone()))
-    }
-
     fn state_name(info: &IngestJobInfo) -> String {
         info.state.to_string()
     }
@@ -303,8 +299,14 @@ impl Attempt for Upload<'_> {
     }
 }
 
+/// The ingest job's information as the server last gave it, when `error` is a wait for an ingest
+/// job that ended `Failed` or `Aborted` ([`Error::JobFailed`]).
+pub fn failed_job(error: &Error) -> Option<&IngestJobInfo> {
+    error.failed_job()
+}
+
 /// Salesforce's refusal of a second upload to one job ("Found multiple contents for job").
-fn is_second_upload(error: &crate::Error) -> bool {
+fn is_second_upload(error: &Error) -> bool {
     error.status() == Some(400)
         && error.vendor_code() == Some("INVALIDJOBSTATE")
         && error
