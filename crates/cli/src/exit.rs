@@ -39,22 +39,23 @@ pub(crate) fn code_for(error: &anyhow::Error) -> ExitCode {
     }
 }
 
+/// By predicate, in order of precedence: an expired session that made a job fail is reported as
+/// authentication, not as the job.
 fn haul_code(error: &haul::Error) -> u8 {
     if error.is_auth() {
         3
     } else if error.is_limit_exceeded() {
         5
+    } else if error.is_job_failed() {
+        4
+    } else if error.is_integrity() {
+        6
+    } else if error.is_cancelled() {
+        130
+    } else if error.is_invalid_input() || error.is_bad_request() || error.is_not_found() {
+        // Refused before sending, or by the server: malformed SOQL, unknown object, field or job.
+        2
     } else {
-        match error {
-            haul::Error::JobFailed { .. } => 4,
-            haul::Error::Integrity { .. } => 6,
-            haul::Error::InvalidInput { .. } => 2,
-            haul::Error::Cancelled => 130,
-            // The server refused the user's input: malformed SOQL, unknown object or field, no such job.
-            haul::Error::Api {
-                status: 400 | 404, ..
-            } => 2,
-            _ => 1,
-        }
+        1
     }
 }

@@ -44,7 +44,7 @@ pub(crate) async fn run_ingest(
         .cancel_on(cancel)
         .run();
     let outcome = match handle.await {
-        Err(haul::Error::Cancelled) => return Err(Interrupted.into()),
+        Err(error) if error.is_cancelled() => return Err(Interrupted.into()),
         other => other?,
     };
     if let Some(dir) = &args.results {
@@ -161,7 +161,7 @@ pub(crate) async fn run_async_soql(
     let job = builder.submit().await?;
     let info = if args.wait {
         match job.wait().cancel_on(cancel).await {
-            Err(haul::Error::Cancelled) => return Err(Interrupted.into()),
+            Err(error) if error.is_cancelled() => return Err(Interrupted.into()),
             other => other?,
         }
     } else {

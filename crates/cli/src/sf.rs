@@ -127,7 +127,7 @@ async fn wait(
         .cancel_on(cancel.clone());
     let _shown = progress::waiting(display, job.id().to_string(), poller.progress());
     match poller.await {
-        Err(haul::Error::Cancelled) => {
+        Err(error) if error.is_cancelled() => {
             if !resume {
                 let _ = job.abort().await;
                 eprintln!("haul: aborted job {}", job.id());
@@ -162,7 +162,7 @@ async fn download(
     let _shown = progress::downloading(display, handle.progress());
     match handle.await {
         // The download has cleaned up (or kept its checkpoint, with --resume) before answering.
-        Err(haul::Error::Cancelled) => Err(Interrupted.into()),
+        Err(error) if error.is_cancelled() => Err(Interrupted.into()),
         other => Ok(other?),
     }
 }

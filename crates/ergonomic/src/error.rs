@@ -1,15 +1,20 @@
 //! The one error type of haul.
 
+use std::any::Any;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Errors of every sort that haul reports.
 ///
 /// Use the predicates ([`is_retryable`](Error::is_retryable), [`is_not_found`](Error::is_not_found),
-/// [`is_auth`](Error::is_auth), [`is_timeout`](Error::is_timeout)) and accessors
-/// ([`status`](Error::status), [`vendor_code`](Error::vendor_code),
-/// [`vendor_message`](Error::vendor_message)) rather than matching variants where you can. The
-/// underlying cause is kept as the [`source`](std::error::Error::source), not repeated in `Display`.
+/// [`is_auth`](Error::is_auth), [`is_timeout`](Error::is_timeout),
+/// [`is_job_failed`](Error::is_job_failed), [`is_integrity`](Error::is_integrity),
+/// [`is_invalid_input`](Error::is_invalid_input), [`is_cancelled`](Error::is_cancelled), ...) and
+/// accessors ([`status`](Error::status), [`vendor_code`](Error::vendor_code),
+/// [`vendor_message`](Error::vendor_message), [`failed_job`](Error::failed_job)) rather than
+/// matching variants where you can. The underlying cause is kept as the
+/// [`source`](std::error::Error::source), never repeated in `Display`: print the whole chain (as
+/// `anyhow`'s `{:#}` does) to show it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -72,8 +77,9 @@ pub enum Error {
         state: String,
         /// The server's explanation, when it gives one.
         message: Option<String>,
-        /// Everything the server last said about the job.
-        job: Option<Box<FailedJob>>,
+        /// Everything the server last said about the job, in its family's own type: read it with
+        /// [`Error::failed_job`].
+        job: Option<JobDetails>,
     },
     /// Downloaded data disagrees with what the server said it would hold.
     #[error("integrity check failed: {detail}")]
@@ -99,7 +105,7 @@ pub enum Error {
         detail: String,
     },
     /// Reading or writing a local file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: file access failed", path.display())]
     #[non_exhaustive]
     Io {
         /// The file.
@@ -113,23 +119,32 @@ pub enum Error {
     Cancelled,
 }
 
-/// What the server last said about a job that failed or was aborted, per family.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum FailedJob {
-    /// A Bulk API 2.0 query job.
-    Query(crate::salesforce::query::QueryJobInfo),
-    /// A Bulk API 2.0 ingest job.
-    Ingest(crate::salesforce::ingest::IngestJobInfo),
-    /// An Async SOQL query.
-    AsyncQuery(crate::salesforce::async_soql::AsyncQueryInfo),
-    /// A Looker query task.
-    LookerTask {
-        /// The task's id.
-        id: String,
-        /// Its final status.
-        status: haul_types::QueryTaskStatus,
-    },
+/// What the server last said about a job that failed or was aborted, kept in its family's own type
+/// (each family documents which, and offers a typed accessor). Read it with
+/// [`Error::failed_job`] or [`downcast_ref`](JobDetails::downcast_ref).
+pub struct JobDetails(Box<dyn Details>);
+
+/// A family's job status, as kept in [`JobDetails`].
+trait Details: Any + std::fmt::Debug + Send + Sync {}
+
+impl<T: Any + std::fmt::Debug + Send + Sync> Details for T {}
+
+impl JobDetails {
+    pub(crate) fn new<T: Any + std::fmt::Debug + Send + Sync>(status: T) -> Self {
+        Self(Box::new(status))
+    }
+
+    /// The status, if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        let any: &dyn Any = &*self.0;
+        any.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for JobDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// A boxed cause.
@@ -179,6 +194,32 @@ impl Error {
         )
     }
 
+    /// Whether a job ended in failure or was aborted ([`Error::JobFailed`]).
+    pub fn is_job_failed(&self) -> bool {
+        matches!(self, Self::JobFailed { .. })
+    }
+
+    /// Whether downloaded data disagrees with what the server said it would hold.
+    pub fn is_integrity(&self) -> bool {
+        matches!(self, Self::Integrity { .. })
+    }
+
+    /// Whether the caller's input cannot be used (found before anything was sent).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Self::InvalidInput { .. })
+    }
+
+    /// Whether the server refused the request as malformed (400): bad SOQL, an unknown object or
+    /// field.
+    pub fn is_bad_request(&self) -> bool {
+        self.status() == Some(400)
+    }
+
+    /// Whether the caller cancelled the work.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Cancelled)
+    }
+
     /// Whether the org's API allocation is used up (`REQUEST_LIMIT_EXCEEDED`).
     pub fn is_limit_exceeded(&self) -> bool {
         self.vendor_code() == Some("REQUEST_LIMIT_EXCEEDED")
@@ -200,10 +241,12 @@ impl Error {
         }
     }
 
-    /// What the server last said about a job that failed, for [`Error::JobFailed`].
-    pub fn failed_job(&self) -> Option<&FailedJob> {
+    /// What the server last said about a job that failed ([`Error::JobFailed`]), if it is a `T`:
+    /// each family names its type (such as `haul::salesforce::query::QueryJobInfo`) and offers a
+    /// typed accessor of its own.
+    pub fn failed_job<T: Any>(&self) -> Option<&T> {
         match self {
-            Self::JobFailed { job, .. } => job.as_deref(),
+            Self::JobFailed { job: Some(job), .. } => job.downcast_ref(),
             _ => None,
         }
     }
@@ -250,6 +293,19 @@ impl Error {
         }
     }
 
+    /// For a failed connection, whether it never opened (so the server cannot have seen the
+    /// request); `None` for every other error.
+    pub(crate) fn connection_failure(&self) -> Option<bool> {
+        match self {
+            Self::Transport { source, .. } => Some(
+                source
+                    .downcast_ref::<reqwest_error::Error>()
+                    .is_some_and(reqwest_error::Error::is_connect),
+            ),
+            _ => None,
+        }
+    }
+
     pub(crate) fn transport(operation: &'static str, source: reqwest_error::Error) -> Self {
         Self::Transport {
             operation,
@@ -264,42 +320,19 @@ mod reqwest_error {
     pub(crate) use haul_client::reqwest::Error;
 }
 
-pub(crate) use convert::{bounded, from_client};
+pub(crate) use convert::{VendorBody, bounded, from_client};
 
 mod convert {
-    use std::time::Duration;
-
     use haul_client::progenitor_client::Error as ClientError;
 
     use super::Error;
+    use crate::retry::retry_after;
 
-    /// A generated error body from which the vendor's code and message can be read.
+    /// A generated error body from which the vendor's code and message can be read. Each family
+    /// implements it for its own generated error types.
     pub(crate) trait VendorBody {
+        /// The vendor's error code and message, as the body gives them.
         fn code_and_message(&self) -> (Option<String>, Option<String>);
-    }
-
-    macro_rules! salesforce_error_list {
-        ($($module:ident),+) => {$(
-            impl VendorBody for haul_client::$module::types::SalesforceErrorList {
-                fn code_and_message(&self) -> (Option<String>, Option<String>) {
-                    match self.first() {
-                        Some(first) => (Some(first.error_code.clone()), Some(first.message.clone())),
-                        None => (None, None),
-                    }
-                }
-            }
-        )+};
-    }
-    salesforce_error_list!(
-        salesforce_bulk_query,
-        salesforce_bulk_ingest,
-        salesforce_async_soql
-    );
-
-    impl VendorBody for haul_client::looker_query_tasks::types::Error {
-        fn code_and_message(&self) -> (Option<String>, Option<String>) {
-            (None, self.message.clone())
-        }
     }
 
     /// Maps an error of the generated client onto [`Error`].
@@ -340,14 +373,6 @@ mod convert {
         }
     }
 
-    fn retry_after(headers: &haul_client::reqwest::header::HeaderMap) -> Option<Duration> {
-        let text = headers
-            .get(haul_client::reqwest::header::RETRY_AFTER)?
-            .to_str()
-            .ok()?;
-        text.trim().parse().ok().map(Duration::from_secs)
-    }
-
     /// Why a redirect is an error: these APIs never redirect, and following one could carry the
     /// token to whoever the `Location` names.
     fn redirect_note(response: &haul_client::reqwest::Response) -> Option<String> {
@@ -379,5 +404,104 @@ mod convert {
     /// The first bytes of a body, for error messages: bounded, whatever the server sent.
     fn preview(body: &[u8]) -> String {
         String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Every error of the chain leaves its cause to the chain: its `Display` does not hold its
+    /// source's, so printing the chain shows each cause once.
+    fn assert_each_cause_printed_once(error: &(dyn std::error::Error + 'static)) {
+        let mut current = Some(error);
+        while let Some(error) = current {
+            if let Some(source) = error.source() {
+                let (shown, cause) = (error.to_string(), source.to_string());
+                assert!(
+                    !shown.contains(&cause),
+                    "{shown:?} repeats its source {cause:?}"
+                );
+            }
+            current = error.source();
+        }
+    }
+
+    fn api(status: u16) -> Error {
+        Error::Api {
+            operation: "login",
+            status,
+            code: Some("NOT_FOUND".into()),
+            message: Some("not found".into()),
+            retry_after: Some(Duration::from_secs(1)),
+        }
+    }
+
+    #[test]
+    fn display_never_repeats_the_source() {
+        let unbuildable = haul_client::reqwest::Client::new()
+            .get("http://[::1")
+            .build()
+            .unwrap_err();
+        let errors = [
+            api(404),
+            Error::transport("get_query_job", unbuildable),
+            Error::Auth {
+                detail: "Looker refused the API key \"id\" (HTTP 404)".into(),
+                source: Some(Box::new(api(404))),
+            },
+            Error::Auth {
+                detail: "the token endpoint could not be reached".into(),
+                source: Some(Box::new(Error::io("x", std::io::Error::other("reset")))),
+            },
+            Error::Timeout {
+                what: "query job 750".into(),
+                waited: Duration::from_secs(1),
+                last_state: "InProgress".into(),
+            },
+            Error::JobFailed {
+                what: "query job 750".into(),
+                state: "Failed".into(),
+                message: Some("INVALID_FIELD".into()),
+                job: Some(JobDetails::new("the job's status")),
+            },
+            Error::integrity("3 rows, not 4"),
+            Error::invalid_input("no instance URL given"),
+            Error::invalid_response("get_query_job", "no id"),
+            Error::io("out/accounts.csv", std::io::Error::other("disk full")),
+            Error::Cancelled,
+        ];
+        for error in &errors {
+            assert_each_cause_printed_once(error);
+        }
+        let io = Error::io("out/accounts.csv", std::io::Error::other("disk full"));
+        assert_eq!(io.to_string(), "out/accounts.csv: file access failed");
+        assert_eq!(
+            std::error::Error::source(&io).map(ToString::to_string),
+            Some("disk full".into())
+        );
+    }
+
+    #[test]
+    fn predicates_tell_the_kinds_apart() {
+        let failed = Error::JobFailed {
+            what: "query job 750".into(),
+            state: "Failed".into(),
+            message: None,
+            job: Some(JobDetails::new(42u32)),
+        };
+        assert!(failed.is_job_failed() && !failed.is_retryable());
+        assert_eq!(failed.failed_job::<u32>(), Some(&42));
+        assert_eq!(failed.failed_job::<String>(), None);
+        assert!(Error::integrity("x").is_integrity());
+        assert!(Error::invalid_input("x").is_invalid_input());
+        assert!(Error::Cancelled.is_cancelled());
+        assert!(api(400).is_bad_request() && !api(404).is_bad_request());
+        assert!(api(404).is_not_found());
+        for error in [Error::integrity("x"), Error::Cancelled, api(503)] {
+            assert!(!error.is_job_failed() && !error.is_invalid_input());
+        }
     }
 }

@@ -21,7 +21,6 @@
 //! re-exported as [`types`]).
 #![warn(missing_docs)]
 
-pub mod auth;
 mod csv_scan;
 pub mod download;
 mod error;
@@ -40,12 +39,14 @@ pub mod salesforce;
 mod secret;
 mod transport;
 
-pub use error::{BoxError, Error, FailedJob, Result};
+// Salesforce's credentials, kept at `haul::auth` where they have always been.
+pub use error::{BoxError, Error, JobDetails, Result};
 pub use handle::Handle;
 pub use haul_types as types;
 pub use looker::{Looker, LookerBuilder};
 pub use poll::{BackoffPolicy, Poller};
 pub use retry::RetryPolicy;
+pub use salesforce::auth;
 pub use salesforce::{Salesforce, SalesforceBuilder};
 pub use secret::Secret;
 pub use tokio_util::sync::CancellationToken;

@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, FailedJob, Result};
+use crate::error::{Error, JobDetails, Result};
 
 /// Where a job stands, in terms common to every family.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +30,9 @@ pub(crate) enum Phase {
 
 /// A piece of server-side work that can be waited for.
 pub(crate) trait Pollable: Send + Sync + 'static {
-    /// What the family reports about the job.
-    type Status: Clone + Send + Sync + 'static;
+    /// What the family reports about the job; the last one seen is kept, whole, in the error of a
+    /// job that failed ([`Error::failed_job`]).
+    type Status: Clone + std::fmt::Debug + Send + Sync + 'static;
 
     /// Names the job in errors and logs, such as `query job 750...`.
     fn describe(&self) -> String;
@@ -41,13 +42,6 @@ pub(crate) trait Pollable: Send + Sync + 'static {
     fn phase(status: &Self::Status) -> Phase
     where
         Self: Sized;
-    /// Everything the status says, kept in the error of a job that failed.
-    fn failed_job(_status: &Self::Status) -> Option<FailedJob>
-    where
-        Self: Sized,
-    {
-        None
-    }
     /// The state's name as the vendor spells it.
     fn state_name(status: &Self::Status) -> String
     where
@@ -106,12 +100,12 @@ impl BackoffPolicy {
 /// Defaults: the [`BackoffPolicy`] default, a one-hour timeout, no attempt cap, and the job is left
 /// running when the wait is abandoned; see [`abort_on_drop`](Poller::abort_on_drop).
 #[must_use = "a Poller does nothing until awaited"]
-pub struct Poller<T: Clone + Send + Sync + 'static, O = T> {
+pub struct Poller<T: Clone + std::fmt::Debug + Send + Sync + 'static, O = T> {
     target: Arc<dyn Pollable<Status = T>>,
     finish: Box<dyn FnOnce(T) -> O + Send + Sync>,
     phase: fn(&T) -> Phase,
     state_name: fn(&T) -> String,
-    failed_job: fn(&T) -> Option<FailedJob>,
+    details: fn(&T) -> JobDetails,
     backoff: BackoffPolicy,
     timeout: Duration,
     max_attempts: Option<u32>,
@@ -121,7 +115,7 @@ pub struct Poller<T: Clone + Send + Sync + 'static, O = T> {
     progress: watch::Sender<Option<T>>,
 }
 
-impl<T: Clone + Send + Sync + 'static, O> std::fmt::Debug for Poller<T, O> {
+impl<T: Clone + std::fmt::Debug + Send + Sync + 'static, O> std::fmt::Debug for Poller<T, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Poller")
             .field("target", &self.target.describe())
@@ -134,7 +128,7 @@ impl<T: Clone + Send + Sync + 'static, O> std::fmt::Debug for Poller<T, O> {
     }
 }
 
-impl<T: Clone + Send + Sync + 'static, O: Send + 'static> Poller<T, O> {
+impl<T: Clone + std::fmt::Debug + Send + Sync + 'static, O: Send + 'static> Poller<T, O> {
     pub(crate) fn new<P: Pollable<Status = T>>(
         target: P,
         finish: impl FnOnce(T) -> O + Send + Sync + 'static,
@@ -144,7 +138,7 @@ impl<T: Clone + Send + Sync + 'static, O: Send + 'static> Poller<T, O> {
             finish: Box::new(finish),
             phase: P::phase,
             state_name: P::state_name,
-            failed_job: P::failed_job,
+            details: |status| JobDetails::new(status.clone()),
             backoff: BackoffPolicy::default(),
             timeout: Duration::from_secs(3600),
             max_attempts: None,
@@ -235,7 +229,7 @@ impl<T: Clone + Send + Sync + 'static, O: Send + 'static> Poller<T, O> {
                                 what: self.target.describe(),
                                 state: last_state,
                                 message,
-                                job: (self.failed_job)(&status).map(Box::new),
+                                job: Some((self.details)(&status)),
                             });
                         }
                         Phase::Pending => self.backoff.delay(round),
@@ -268,7 +262,9 @@ impl<T: Clone + Send + Sync + 'static, O: Send + 'static> Poller<T, O> {
     }
 }
 
-impl<T: Clone + Send + Sync + 'static, O: Send + 'static> IntoFuture for Poller<T, O> {
+impl<T: Clone + std::fmt::Debug + Send + Sync + 'static, O: Send + 'static> IntoFuture
+    for Poller<T, O>
+{
     type Output = Result<O>;
     type IntoFuture = Pin<Box<dyn Future<Output = Result<O>> + Send>>;
 
@@ -278,11 +274,11 @@ impl<T: Clone + Send + Sync + 'static, O: Send + 'static> IntoFuture for Poller<
 }
 
 /// Aborts the job if dropped while armed: the wait was abandoned before the job finished.
-struct AbortGuard<T: Clone + Send + Sync + 'static> {
+struct AbortGuard<T: Clone + std::fmt::Debug + Send + Sync + 'static> {
     target: Option<Arc<dyn Pollable<Status = T>>>,
 }
 
-impl<T: Clone + Send + Sync + 'static> AbortGuard<T> {
+impl<T: Clone + std::fmt::Debug + Send + Sync + 'static> AbortGuard<T> {
     fn new(target: Option<Arc<dyn Pollable<Status = T>>>) -> Self {
         Self { target }
     }
@@ -292,7 +288,7 @@ impl<T: Clone + Send + Sync + 'static> AbortGuard<T> {
     }
 }
 
-impl<T: Clone + Send + Sync + 'static> Drop for AbortGuard<T> {
+impl<T: Clone + std::fmt::Debug + Send + Sync + 'static> Drop for AbortGuard<T> {
     fn drop(&mut self) {
         let Some(target) = self.target.take() else {
             return;
@@ -308,7 +304,9 @@ impl<T: Clone + Send + Sync + 'static> Drop for AbortGuard<T> {
     }
 }
 
-async fn abort_quietly<T: Clone + Send + Sync + 'static>(target: &dyn Pollable<Status = T>) {
+async fn abort_quietly<T: Clone + std::fmt::Debug + Send + Sync + 'static>(
+    target: &dyn Pollable<Status = T>,
+) {
     match target.abort().await {
         Ok(()) => tracing::info!(job = %target.describe(), "aborted the abandoned job"),
         Err(error) => {

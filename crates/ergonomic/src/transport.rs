@@ -1,4 +1,5 @@
-//! The executor every generated request goes through: retries, and one token refresh on 401.
+//! The executor every generated request goes through: retries and token refreshes (decided by the
+//! retry loop), the client's limit on requests in flight, and bounded reading of JSON answers.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use haul_client::{Execute, TokenSource};
 use crate::error::Result;
 use crate::http::RequestLimit;
 use crate::permit::PermittedBody;
-use crate::retry::RetryPolicy;
+use crate::retry::{self, Attempt, Replay, RetryPolicy};
 
 /// A token source that can obtain a new token: Salesforce's OAuth flows, Looker's login.
 pub(crate) trait Refresh: TokenSource {
@@ -24,17 +25,14 @@ pub(crate) trait Refresh: TokenSource {
     fn refresh<'a>(&'a self, stale: Option<&'a HeaderValue>) -> BoxFuture<'a, Result<()>>;
 }
 
-/// Sends requests under a [`RetryPolicy`], obtaining a token first when there is none yet and
-/// refreshing it once when the server answers 401.
+/// Sends requests under a [`RetryPolicy`] through the one retry loop ([`retry::drive`]), obtaining a
+/// token first when there is none yet and a new one when the server answers 401.
 pub(crate) struct Transport {
     pub(crate) retry: RetryPolicy,
     pub(crate) auth: Arc<dyn Refresh>,
     /// Shared by every context of one client.
     pub(crate) limit: RequestLimit,
 }
-
-/// Token refreshes one request may cause, however long its retries last.
-const MAX_REFRESHES: u32 = 3;
 
 impl Execute for Transport {
     fn execute<'a>(
@@ -47,6 +45,8 @@ impl Execute for Transport {
 }
 
 impl Transport {
+    /// Sends `request` under the retry loop. A request whose body cannot be copied (streamed from a
+    /// file) is sent once: nothing could send it again, and its caller repeats it if it can.
     async fn send(
         &self,
         client: &reqwest::Client,
@@ -55,45 +55,19 @@ impl Transport {
         if self.auth.authorization().is_none() && self.auth.can_refresh() {
             self.refresh_into(&mut request, None).await;
         }
-        let method = request.method().clone();
-        // A token may expire again while a request waits out its retries, so one request may need
-        // more than one refresh; the cap ends a request whose fresh tokens are refused too.
-        let mut refreshes = 0;
-        let mut attempt = 1;
-        loop {
-            let spare = request.try_clone();
-            let buffered = expects_json(&request);
-            let outcome = self.send_once(client, request, buffered).await;
-            let unauthorized =
-                matches!(&outcome, Ok(response) if response.status() == StatusCode::UNAUTHORIZED);
-            if unauthorized && refreshes < MAX_REFRESHES && self.auth.can_refresh() {
-                if let Some(mut again) = spare {
-                    refreshes += 1;
-                    let stale = again.headers().get(AUTHORIZATION).cloned();
-                    if self.refresh_into(&mut again, stale).await {
-                        request = again;
-                        continue;
-                    }
-                }
-                return outcome;
-            }
-            match (self.retry.decide(&method, attempt, &outcome), spare) {
-                (Some(wait), Some(again)) => {
-                    tracing::debug!(
-                        %method,
-                        path = again.url().path(),
-                        attempt,
-                        wait_ms = wait.as_millis() as u64,
-                        outcome = %describe(&outcome),
-                        "retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                    request = again;
-                    attempt += 1;
-                }
-                _ => return outcome,
-            }
+        let buffered = expects_json(&request);
+        if request.try_clone().is_none() {
+            return self.send_once(client, request, buffered).await;
         }
+        let replay = Replay::for_method(request.method());
+        let what = format!("{} {}", request.method(), request.url().path());
+        let mut exchange = Exchange {
+            transport: self,
+            client,
+            request,
+            buffered,
+        };
+        retry::drive(&self.retry, replay, &what, &mut exchange).await
     }
 
     /// Sends one attempt under a permit of the client's request limit, held until the answer's body
@@ -109,7 +83,9 @@ impl Transport {
         match client.execute(request).await {
             // Reading the body here puts a connection cut mid-body under the retry policy too.
             // Error answers are read here whatever they hold, so that their size is capped.
-            Ok(response) if buffered || is_error(response.status()) => read_whole(response).await,
+            Ok(response) if buffered || is_error(response.status()) => {
+                read_whole(response, MAX_JSON_BODY).await
+            }
             Ok(response) => Ok(match permit {
                 Some(permit) => PermittedBody::attach(response, permit),
                 None => response,
@@ -157,13 +133,17 @@ fn is_error(status: StatusCode) -> bool {
 /// server cannot make haul hold an unbounded body.
 const MAX_JSON_BODY: usize = 64 << 20;
 
-/// Reads the whole body and returns an equivalent response that holds it in memory.
-async fn read_whole(mut response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+/// Reads the whole body, cut at `limit` bytes (a cut answer then fails to parse), and returns an
+/// equivalent response that holds it in memory.
+pub(crate) async fn read_whole(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<reqwest::Response> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
-        let room = MAX_JSON_BODY - body.len();
+        let room = limit - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() == MAX_JSON_BODY {
+        if body.len() == limit {
             break;
         }
     }
@@ -174,9 +154,30 @@ async fn read_whole(mut response: reqwest::Response) -> reqwest::Result<reqwest:
     Ok(reqwest::Response::from(rebuilt))
 }
 
-fn describe(outcome: &reqwest::Result<reqwest::Response>) -> String {
-    match outcome {
-        Ok(response) => response.status().to_string(),
-        Err(error) => error.to_string(),
+/// One HTTP exchange as the retry loop repeats it: each attempt sends a copy of `request`, which
+/// keeps the token the last attempt carried.
+struct Exchange<'a> {
+    transport: &'a Transport,
+    client: &'a reqwest::Client,
+    request: reqwest::Request,
+    buffered: bool,
+}
+
+impl Attempt for Exchange<'_> {
+    type Output = reqwest::Result<reqwest::Response>;
+
+    fn attempt(&mut self) -> impl Future<Output = Self::Output> + Send {
+        // `send` only builds an exchange for a request whose body can be copied, and a refresh
+        // changes only its headers.
+        let copy = self
+            .request
+            .try_clone()
+            .expect("the request's body can be copied");
+        self.transport.send_once(self.client, copy, self.buffered)
+    }
+
+    async fn refresh(&mut self) -> bool {
+        let stale = self.request.headers().get(AUTHORIZATION).cloned();
+        self.transport.refresh_into(&mut self.request, stale).await
     }
 }

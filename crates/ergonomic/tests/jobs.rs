@@ -61,14 +61,17 @@ async fn a_failed_job_is_an_error_naming_the_job_and_its_state() {
         other => panic!("expected JobFailed, got {other:?}"),
     }
     // The error carries everything the server last said about the job.
-    match error.failed_job() {
-        Some(haul::FailedJob::Query(info)) => {
-            assert_eq!(&info.id, job.id());
-            assert_eq!(info.state, QueryJobState::Failed);
-            assert_eq!(info.object.as_deref(), Some("Account"));
-        }
-        other => panic!("expected the query job's info, got {other:?}"),
-    }
+    let info = haul::salesforce::query::failed_job(&error).expect("the query job's info");
+    assert_eq!(&info.id, job.id());
+    assert_eq!(info.state, QueryJobState::Failed);
+    assert_eq!(info.object.as_deref(), Some("Account"));
+    assert!(error.is_job_failed());
+    assert!(
+        error
+            .failed_job::<haul::salesforce::ingest::IngestJobInfo>()
+            .is_none(),
+        "the details are the query family's own type"
+    );
     sim.shutdown().await;
 }
 

@@ -53,12 +53,12 @@ pub use batch::{BatchProgress, MAX_IDS_PER_REQUEST, RunQueries};
 pub use haul_types::{LookerResultFormat, QueryTaskStatus};
 pub use query::Query;
 pub use results::{QueryResults, TaskResults};
-pub use status::TaskProgress;
+pub use status::{TaskProgress, failed_job};
 pub use task::{QueryTask, RunQuery};
 pub use types::QueryTask as QueryTaskInfo;
 
 use self::session::Session;
-use crate::error::{Error, Result, from_client};
+use crate::error::{Error, Result, VendorBody, from_client};
 use crate::http::{ConnectionSettings, connection_setters};
 use crate::secret::Secret;
 
@@ -167,6 +167,13 @@ impl Looker {
             self.inner.http.clone(),
             context.clone(),
         )
+    }
+}
+
+/// Looker's error body: a message, and no code.
+impl VendorBody for types::Error {
+    fn code_and_message(&self) -> (Option<String>, Option<String>) {
+        (None, self.message.clone())
     }
 }
 

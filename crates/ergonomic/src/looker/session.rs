@@ -10,7 +10,7 @@ use haul_client::reqwest::{self, header::HeaderValue};
 use haul_client::{Context, NoToken, TokenSource};
 
 use crate::error::{Error, Result, from_client};
-use crate::retry::{RetryPolicy, replay_create};
+use crate::retry::{self, Replay, RetryPolicy};
 use crate::secret::Secret;
 use crate::transport::Refresh;
 
@@ -95,7 +95,7 @@ impl Session {
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.expose().to_owned(),
         };
-        let granted = replay_create(&self.retry, "Looker login", || async {
+        let granted = retry::run(&self.retry, Replay::Duplicable, "Looker login", || async {
             self.login
                 .login()
                 .body(form.clone())

@@ -2,7 +2,7 @@
 
 use haul_types::QueryTaskStatus;
 
-use crate::error::{Error, FailedJob};
+use crate::error::{Error, JobDetails};
 use crate::poll::Phase;
 
 /// What one round of waiting saw of a query task.
@@ -50,14 +50,17 @@ impl TaskProgress {
                 what: describe(task_id),
                 state: self.status.to_string(),
                 message,
-                job: Some(Box::new(FailedJob::LookerTask {
-                    id: task_id.to_owned(),
-                    status: self.status.clone(),
-                })),
+                job: Some(JobDetails::new(self.clone())),
             }),
             Phase::Pending | Phase::Succeeded => None,
         }
     }
+}
+
+/// The task's status as last seen, when `error` is a wait for a Looker query task that ended
+/// `error`, `killed`, `expired` or `missing` ([`Error::JobFailed`]); the error names the task.
+pub fn failed_job(error: &Error) -> Option<&TaskProgress> {
+    error.failed_job()
 }
 
 /// Names a task in errors and logs.

@@ -16,7 +16,7 @@ use super::status::{TaskProgress, describe};
 use super::{Looker, QueryTaskInfo, api_error};
 use crate::error::{Error, Result};
 use crate::poll::{BackoffPolicy, Phase, Pollable, Poller};
-use crate::retry::replay_create;
+use crate::retry::{self, Replay};
 
 impl Looker {
     /// Starts describing a task that runs the stored query `query_id` (default format `json`).
@@ -95,8 +95,9 @@ impl TaskOptions {
             dashboard_id: None,
         };
         let client = looker.client(true);
-        let task = replay_create(
+        let task = retry::run(
             looker.retry_policy(),
+            Replay::Duplicable,
             "creating the Looker query task",
             || async {
                 let mut request = client.create_query_task().body(body.clone());
@@ -144,7 +145,7 @@ impl Default for WaitOptions {
 }
 
 impl WaitOptions {
-    pub(crate) fn apply<T: Clone + Send + Sync + 'static, O: Send + 'static>(
+    pub(crate) fn apply<T: Clone + std::fmt::Debug + Send + Sync + 'static, O: Send + 'static>(
         &self,
         poller: Poller<T, O>,
     ) -> Poller<T, O> {

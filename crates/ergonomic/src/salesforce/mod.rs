@@ -1,6 +1,7 @@
 //! The Salesforce client: one per org, shared by Bulk API 2.0 query and ingest jobs and Async SOQL.
 
 pub mod async_soql;
+pub mod auth;
 pub mod ingest;
 pub(crate) mod links;
 mod listing;
@@ -13,10 +14,10 @@ use haul_client::reqwest;
 use haul_types::{ApiUsage, ApiVersion};
 use url::Url;
 
-use crate::auth::{SalesforceAuth, TokenStore};
-use crate::error::{Error, Result};
+use self::auth::{SalesforceAuth, TokenStore};
+use crate::error::{Error, Result, VendorBody};
 use crate::http::{ConnectionSettings, connection_setters};
-use crate::retry::{RetryPolicy, replay_create};
+use crate::retry::{self, Replay, RetryPolicy};
 
 /// A client of one Salesforce org. Cheap to clone; clones share connections and the token.
 ///
@@ -108,18 +109,39 @@ impl Salesforce {
 
 impl Salesforce {
     /// Sends `create`, a request creating a job whose duplicate would harm no data (a query job, or
-    /// an ingest job still empty and `Open`): see [`replay_create`].
-    pub(crate) async fn create_job<T, F>(
+    /// an ingest job still empty and `Open`), under [`Replay::Duplicable`]. `create` must send once
+    /// (through a single-shot client), so that the retry loop is the only one repeating it.
+    pub(crate) async fn create_job<T: Send, F>(
         &self,
         what: &'static str,
-        create: impl FnMut() -> F,
+        create: impl FnMut() -> F + Send,
     ) -> Result<T>
     where
-        F: std::future::Future<Output = Result<T>>,
+        F: std::future::Future<Output = Result<T>> + Send,
     {
-        replay_create(self.retry_policy(), what, create).await
+        retry::run(self.retry_policy(), Replay::Duplicable, what, create).await
     }
 }
+
+/// Salesforce's error bodies, `[{errorCode, message}]`, the same in every Salesforce API: the first
+/// entry speaks for the answer.
+macro_rules! salesforce_error_list {
+    ($($module:ident),+) => {$(
+        impl VendorBody for haul_client::$module::types::SalesforceErrorList {
+            fn code_and_message(&self) -> (Option<String>, Option<String>) {
+                match self.first() {
+                    Some(first) => (Some(first.error_code.clone()), Some(first.message.clone())),
+                    None => (None, None),
+                }
+            }
+        }
+    )+};
+}
+salesforce_error_list!(
+    salesforce_bulk_query,
+    salesforce_bulk_ingest,
+    salesforce_async_soql
+);
 
 /// Configures a [`Salesforce`] client.
 #[derive(Debug)]

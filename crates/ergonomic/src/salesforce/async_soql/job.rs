@@ -5,7 +5,7 @@ use haul_client::salesforce_async_soql::Client;
 use haul_types::{ApiVersion, AsyncQueryStatus};
 
 use super::AsyncQueryInfo;
-use crate::error::{FailedJob, Result, from_client};
+use crate::error::{Error, Result, from_client};
 use crate::poll::{Phase, Pollable, Poller};
 use crate::salesforce::Salesforce;
 
@@ -115,10 +115,6 @@ impl Pollable for Status {
         phase(info)
     }
 
-    fn failed_job(info: &AsyncQueryInfo) -> Option<FailedJob> {
-        Some(FailedJob::AsyncQuery(info.clone()))
-    }
-
     fn state_name(info: &AsyncQueryInfo) -> String {
         info.status.to_string()
     }
@@ -126,6 +122,12 @@ impl Pollable for Status {
     fn abort(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(cancel(&self.control, &self.id))
     }
+}
+
+/// The query's information as the server last gave it, when `error` is a wait for an Async SOQL
+/// query that ended `Failed` or `Canceled` ([`Error::JobFailed`]).
+pub fn failed_job(error: &Error) -> Option<&AsyncQueryInfo> {
+    error.failed_job()
 }
 
 #[cfg(test)]

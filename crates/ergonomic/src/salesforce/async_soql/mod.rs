@@ -27,7 +27,7 @@ use haul_client::salesforce_async_soql::{Client, types};
 use haul_types::{ApiVersion, AsyncQueryOperation};
 
 pub use haul_client::salesforce_async_soql::types::AsyncQuery as AsyncQueryInfo;
-pub use job::AsyncQueryJob;
+pub use job::{AsyncQueryJob, failed_job};
 
 use super::Salesforce;
 use crate::error::{Error, Result, from_client};

@@ -8,8 +8,9 @@ use haul_client::salesforce_bulk_ingest::{Client, types};
 use haul_types::{ApiVersion, IngestJobState, SalesforceId};
 
 use super::{IngestJobInfo, upload_body};
-use crate::error::{FailedJob, Result, from_client};
+use crate::error::{Error, Result, from_client};
 use crate::poll::{Phase, Pollable, Poller};
+use crate::retry::{self, Attempt, Replay};
 use crate::salesforce::Salesforce;
 
 /// An ingest job on the server. Cheap to clone; `Send + Sync`.
@@ -129,41 +130,22 @@ impl IngestJob {
 
     /// Uploads the job's one CSV from `path`, streamed from the file.
     ///
-    /// The body streams from the file, so the transport cannot send it again; this loop does, under
-    /// the client's retry policy. A job takes one upload only: when an attempt failed in a way that
-    /// may have delivered the data (a cut connection) and the next one is refused as a second upload,
-    /// the data did arrive, and that is success.
+    /// The body streams from the file, so the transport cannot send it again; the retry loop does,
+    /// through [`Upload`].
     pub(crate) async fn upload(&self, path: &Path) -> Result<()> {
-        let policy = self.retry_policy().clone();
-        let (mut attempt, mut refreshes, mut maybe_delivered) = (1, 0, false);
-        loop {
-            let error = match self.put(path).await {
-                Ok(()) => return Ok(()),
-                Err(error) => error,
-            };
-            if error.status() == Some(401) && refreshes < 3 {
-                // A refused request was not taken. The transport cannot refresh and resend a
-                // streamed body; a status request renews the token first.
-                refreshes += 1;
-                self.info().await?;
-                continue;
-            }
-            if maybe_delivered && is_second_upload(&error) {
-                tracing::info!(job = %self.id, "an interrupted upload had delivered the data");
-                return Ok(());
-            }
-            if !error.is_retryable() || attempt >= policy.max_attempts {
-                return Err(error);
-            }
-            maybe_delivered |= !matches!(error.status(), Some(429 | 503));
-            let wait = error
-                .retry_after()
-                .filter(|wait| *wait <= policy.max_retry_after)
-                .unwrap_or_else(|| policy.backoff(attempt));
-            tracing::debug!(%error, attempt, job = %self.id, "uploading again");
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        let mut upload = Upload {
+            job: self,
+            path,
+            maybe_delivered: false,
+        };
+        let policy = self.retry_policy();
+        retry::drive(
+            policy,
+            Replay::Guarded,
+            "uploading the job's data",
+            &mut upload,
+        )
+        .await
     }
 
     async fn put(&self, path: &Path) -> Result<()> {
@@ -275,10 +257,6 @@ impl<const CLOSED: bool> Pollable for Status<CLOSED> {
         phase(info, CLOSED)
     }
 
-    fn failed_job(info: &IngestJobInfo) -> Option<FailedJob> {
-        Some(FailedJob::Ingest(info.clone()))
-    }
-
     fn state_name(info: &IngestJobInfo) -> String {
         info.state.to_string()
     }
@@ -288,8 +266,47 @@ impl<const CLOSED: bool> Pollable for Status<CLOSED> {
     }
 }
 
+/// One attempt at a job's upload. A job takes one upload only: when an attempt failed in a way that
+/// may have delivered the data (a cut connection, a 5xx) and the next one is refused as a second
+/// upload, the data did arrive, and that is success.
+struct Upload<'a> {
+    job: &'a IngestJob,
+    path: &'a Path,
+    maybe_delivered: bool,
+}
+
+impl Attempt for Upload<'_> {
+    type Output = Result<()>;
+
+    async fn attempt(&mut self) -> Result<()> {
+        let error = match self.job.put(self.path).await {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        if self.maybe_delivered && is_second_upload(&error) {
+            tracing::info!(job = %self.job.id, "an interrupted upload had delivered the data");
+            return Ok(());
+        }
+        // 429 and 503 say the request was not handled; a refused token, that it was not taken.
+        self.maybe_delivered |= error.is_retryable() && !matches!(error.status(), Some(429 | 503));
+        Err(error)
+    }
+
+    /// The transport cannot renew the token and resend a streamed body; a status request, which it
+    /// can resend, renews the token first.
+    async fn refresh(&mut self) -> bool {
+        self.job.info().await.is_ok()
+    }
+}
+
+/// The ingest job's information as the server last gave it, when `error` is a wait for an ingest
+/// job that ended `Failed` or `Aborted` ([`Error::JobFailed`]).
+pub fn failed_job(error: &Error) -> Option<&IngestJobInfo> {
+    error.failed_job()
+}
+
 /// Salesforce's refusal of a second upload to one job ("Found multiple contents for job").
-fn is_second_upload(error: &crate::Error) -> bool {
+fn is_second_upload(error: &Error) -> bool {
     error.status() == Some(400)
         && error.vendor_code() == Some("INVALIDJOBSTATE")
         && error

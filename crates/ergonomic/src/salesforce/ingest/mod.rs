@@ -56,7 +56,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use haul_client::salesforce_bulk_ingest::types::IngestJobInfo;
-pub use job::IngestJob;
+pub use job::{IngestJob, failed_job};
 pub use rows::{FailedRow, Fields, RowError, SuccessfulRow, UnprocessedRow};
 pub use summary::{IngestOutcome, IngestSummary, JobSummary};
 

@@ -12,6 +12,7 @@ use super::IngestJob;
 use super::rows::{FailedRow, Fields, RowError, SuccessfulRow, UnprocessedRow};
 use super::split::last_record_end;
 use crate::error::{Error, Result, from_client};
+use crate::retry::{self, Attempt, Replay};
 
 /// The three result files.
 #[derive(Debug, Clone, Copy)]
@@ -129,8 +130,10 @@ type Row = (Arc<[String]>, Vec<String>);
 struct State {
     job: IngestJob,
     kind: Kind,
+    /// The open request's body; `None` before the first request and after a cut.
     body: Option<ByteStream>,
-    delimiter: u8,
+    /// The job's column delimiter, once read from its information.
+    delimiter: Option<u8>,
     names: Option<Arc<[String]>>,
     width: usize,
     carry: Vec<u8>,
@@ -139,8 +142,17 @@ struct State {
     received: u64,
     /// Bytes still to skip of the current request's body.
     skip: u64,
-    /// Requests of the file sent again after a cut.
-    restarts: u32,
+}
+
+/// Reading the next bytes of a result file, as the retry loop repeats it.
+struct NextChunk<'a>(&'a mut State);
+
+impl Attempt for NextChunk<'_> {
+    type Output = Result<Option<bytes::Bytes>>;
+
+    fn attempt(&mut self) -> impl Future<Output = Self::Output> + Send {
+        self.0.next_chunk()
+    }
 }
 
 /// The records of one result file, header checked and split off.
@@ -149,14 +161,13 @@ fn records(job: IngestJob, kind: Kind) -> impl Stream<Item = Result<Row>> + Send
         job,
         kind,
         body: None,
-        delimiter: b',',
+        delimiter: None,
         names: None,
         width: 0,
         carry: Vec::new(),
         done: false,
         received: 0,
         skip: 0,
-        restarts: 0,
     };
     futures::stream::try_unfold(start, |mut state| async move {
         if state.done {
@@ -174,42 +185,46 @@ fn records(job: IngestJob, kind: Kind) -> impl Stream<Item = Result<Row>> + Send
 impl State {
     /// The rows of the next block of whole records (possibly none).
     async fn next_block(&mut self) -> Result<Vec<Row>> {
-        if self.body.is_none() {
+        if self.delimiter.is_none() {
             // Result files use the job's delimiter; the job's information says which.
             let info = self.job.info().await?;
-            self.delimiter = info
-                .column_delimiter
-                .unwrap_or(ColumnDelimiter::Comma)
-                .as_byte()
-                .unwrap_or(b',');
-            self.body = Some(
-                self.kind
-                    .send(&self.job.client(false), self.job.id())
-                    .await?,
-            );
+            let delimiter = info.column_delimiter.unwrap_or(ColumnDelimiter::Comma);
+            self.delimiter = Some(delimiter.as_byte().unwrap_or(b','));
         }
-        let end = match self.next_chunk().await? {
-            Some(chunk) => {
-                self.carry.extend_from_slice(&chunk);
-                last_record_end(&self.carry, self.carry.len()).unwrap_or(0)
-            }
-            None => {
-                self.done = true;
-                self.carry.len()
-            }
-        };
+        let policy = self.job.retry_policy().clone();
+        let what = self.kind.operation();
+        let end =
+            match retry::drive(&policy, Replay::Idempotent, what, &mut NextChunk(self)).await? {
+                Some(chunk) => {
+                    self.carry.extend_from_slice(&chunk);
+                    last_record_end(&self.carry, self.carry.len()).unwrap_or(0)
+                }
+                None => {
+                    self.done = true;
+                    self.carry.len()
+                }
+            };
         let block: Vec<u8> = self.carry.drain(..end).collect();
         self.parse(&block)
     }
 
-    /// The next bytes of the file. A connection cut mid-body is answered, under the client's retry
-    /// policy, by requesting the file again and skipping what was already received: a finished
-    /// job's result file does not change.
+    /// The next bytes of the file, requesting it first when no request is open. After a cut, the
+    /// file is requested again and what was already received skipped: a finished job's result file
+    /// does not change.
     async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>> {
         let operation = self.kind.operation();
+        if self.body.is_none() {
+            // Sent once: the retry loop around this attempt is the only one repeating it.
+            let body = self
+                .kind
+                .send(&self.job.client(true), self.job.id())
+                .await?;
+            self.skip = self.received;
+            self.body = Some(body);
+        }
+        let body = self.body.as_mut().expect("the file was just requested");
         loop {
-            let body = self.body.as_mut().expect("the file was requested");
-            let error = match body.try_next().await {
+            match body.try_next().await {
                 Ok(Some(mut chunk)) => {
                     let skipped = chunk
                         .len()
@@ -217,10 +232,9 @@ impl State {
                     self.skip -= skipped as u64;
                     let chunk = chunk.split_off(skipped);
                     self.received += chunk.len() as u64;
-                    if chunk.is_empty() {
-                        continue;
+                    if !chunk.is_empty() {
+                        return Ok(Some(chunk));
                     }
-                    return Ok(Some(chunk));
                 }
                 Ok(None) if self.skip > 0 => {
                     return Err(Error::invalid_response(
@@ -229,21 +243,12 @@ impl State {
                     ));
                 }
                 Ok(None) => return Ok(None),
-                Err(error) => Error::transport(operation, error),
-            };
-            let policy = self.job.retry_policy().clone();
-            if self.restarts + 1 >= policy.max_attempts {
-                return Err(error);
+                Err(error) => {
+                    tracing::debug!(%error, received = self.received, "result file cut");
+                    self.body = None;
+                    return Err(Error::transport(operation, error));
+                }
             }
-            self.restarts += 1;
-            tracing::debug!(%error, received = self.received, "result file cut; requesting it again");
-            tokio::time::sleep(policy.backoff(self.restarts)).await;
-            self.skip = self.received;
-            self.body = Some(
-                self.kind
-                    .send(&self.job.client(false), self.job.id())
-                    .await?,
-            );
         }
     }
 
@@ -252,7 +257,7 @@ impl State {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .delimiter(self.delimiter)
+            .delimiter(self.delimiter.unwrap_or(b','))
             .from_reader(block);
         let mut rows = Vec::new();
         for record in reader.records() {

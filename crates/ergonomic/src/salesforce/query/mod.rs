@@ -30,7 +30,7 @@ pub use pages::Page;
 pub use types::QueryJobInfo;
 
 use super::Salesforce;
-use crate::error::{Error, FailedJob, Result, from_client};
+use crate::error::{Error, Result, from_client};
 use crate::poll::{Phase, Pollable, Poller};
 
 impl Salesforce {
@@ -316,10 +316,6 @@ impl Pollable for Status {
         }
     }
 
-    fn failed_job(info: &QueryJobInfo) -> Option<FailedJob> {
-        Some(FailedJob::Query(info.clone()))
-    }
-
     fn state_name(info: &QueryJobInfo) -> String {
         info.state.to_string()
     }
@@ -327,4 +323,10 @@ impl Pollable for Status {
     fn abort(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { abort(&self.control, &self.id).await.map(drop) })
     }
+}
+
+/// The query job's information as the server last gave it, when `error` is a wait for a query job
+/// that ended `Failed` or `Aborted` ([`Error::JobFailed`]).
+pub fn failed_job(error: &Error) -> Option<&QueryJobInfo> {
+    error.failed_job()
 }

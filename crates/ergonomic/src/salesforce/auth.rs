@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::BoxFuture;
 use haul_client::TokenSource;
-use haul_client::reqwest::{self, Method, header::HeaderValue};
+use haul_client::reqwest::{self, header::HeaderValue};
 use serde::Deserialize;
 
 use crate::error::{Error, Result, bounded};
-use crate::retry::RetryPolicy;
+use crate::retry::{self, Replay, RetryPolicy};
 use crate::secret::Secret;
-use crate::transport::Refresh;
+use crate::transport::{Refresh, read_whole};
 
 /// A ready access token (a session id). It cannot be refreshed: when it expires, requests fail with
 /// an authentication error.
@@ -202,36 +202,27 @@ impl TokenStore {
 
     /// Asks the token endpoint, repeating the request on transient failures like a GET: a token
     /// request changes nothing on the server, and a token expiring under a fault should not end a
-    /// long download.
+    /// long download. The answer is read inside the attempt, so that a cut body is asked again too.
     async fn request_token(&self) -> Result<Secret> {
         let form = self.token_form()?;
-        let mut attempt = 1;
-        loop {
-            let outcome = self.http.post(&self.token_url).form(&form).send().await;
-            if let Some(wait) = self.retry.decide(&Method::GET, attempt, &outcome) {
-                tracing::debug!(
-                    attempt,
-                    wait_ms = wait.as_millis() as u64,
-                    "retrying the token request"
-                );
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-                continue;
-            }
-            let response = outcome.map_err(|source| Error::Auth {
-                detail: "the token endpoint could not be reached".into(),
-                source: Some(Box::new(source)),
-            })?;
-            let status = response.status();
-            match read_bounded(response).await {
-                Ok(body) => return parse_token_response(status.as_u16(), &body),
-                Err(_) if attempt < self.retry.max_attempts => {
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    attempt += 1;
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        let answer = retry::run(
+            &self.retry,
+            Replay::Idempotent,
+            "the token request",
+            || async {
+                let response = self.http.post(&self.token_url).form(&form).send().await?;
+                read_whole(response, MAX_TOKEN_RESPONSE).await
+            },
+        )
+        .await
+        .map_err(|source| Error::Auth {
+            detail: "the token endpoint could not be reached".into(),
+            source: Some(Box::new(source)),
+        })?;
+        let status = answer.status().as_u16();
+        // The body is already in memory: reading it cannot fail.
+        let body = answer.bytes().await.unwrap_or_default();
+        parse_token_response(status, &body)
     }
 
     /// The form the token request sends for this flow.
@@ -302,21 +293,6 @@ fn bearer(token: &Secret) -> Result<HeaderValue> {
 /// The most of a token response read: a token answer is a few kilobytes, and a hostile or broken
 /// endpoint must not make haul hold an unbounded body.
 const MAX_TOKEN_RESPONSE: usize = 1 << 20;
-
-/// The token response's body, cut at [`MAX_TOKEN_RESPONSE`] (a cut answer then fails to parse).
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>> {
-    let mut body = Vec::new();
-    while body.len() < MAX_TOKEN_RESPONSE {
-        let chunk = response.chunk().await.map_err(|source| Error::Auth {
-            detail: "reading the token response failed".into(),
-            source: Some(Box::new(source)),
-        })?;
-        let Some(chunk) = chunk else { break };
-        let room = MAX_TOKEN_RESPONSE - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-    }
-    Ok(body)
-}
 
 /// Reads `{access_token, ...}` or the OAuth error `{error, error_description}`.
 fn parse_token_response(status: u16, body: &[u8]) -> Result<Secret> {
