@@ -138,6 +138,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
 /// Every violation of [`RULES`], as `file:line: module must not import path (rule)`.
 fn source_violations(root: &Path) -> Result<Vec<String>> {
     let mut sources: Vec<&str> = RULES.iter().map(|rule| rule.src).collect();
+    sources.sort_unstable();
     sources.dedup();
     let mut report = Vec::new();
     for src in sources {
@@ -254,24 +255,23 @@ struct Named {
     path: Vec<String>,
 }
 
-/// Collects every path of a file with more than one segment, tracking inline modules so that
-/// `super::` resolves against the module it is written in.
+/// Collects every path of a file, tracking inline modules so that `super::` resolves against the
+/// module it is written in.
 struct NamedPaths {
     module: Vec<String>,
     found: Vec<Named>,
 }
 
 impl NamedPaths {
+    /// Keeps a path that names something inside a module: a lone name is a local one, or a crate.
     fn push(&mut self, segments: Vec<String>, line: usize) {
-        if segments.len() < 2 {
-            return;
-        }
-        if let Some(path) = resolve(&self.module, segments) {
-            self.found.push(Named {
+        match resolve(&self.module, segments) {
+            Some(path) if path.len() >= 2 => self.found.push(Named {
                 line,
                 module: self.module.clone(),
                 path,
-            });
+            }),
+            _ => {}
         }
     }
 
@@ -512,6 +512,10 @@ mod tests {
             paths(&check("salesforce/ingest/job.rs", job)),
             [(1, "crate::salesforce::async_soql::Job")]
         );
+        let glob = "mod tests {\n    use super::super::query::*;\n}\n";
+        let found = check("salesforce/ingest/mod.rs", glob);
+        assert_eq!(paths(&found), [(2, "crate::salesforce::query")]);
+        assert_eq!(found[0].module, "salesforce::ingest::tests");
         let inline = "mod tests {\n    use super::super::looker::Task;\n}\n";
         let found = check("poll.rs", inline);
         assert_eq!(paths(&found), [(2, "crate::looker::Task")]);
