@@ -2,6 +2,8 @@
 //!
 //! - `cargo xtask regen`: regenerate `crates/client/src/generated/` from `specs/`.
 //! - `cargo xtask regen --check`: fail, with a diff, when the committed code is not what the specs produce.
+//! - `cargo xtask layers`: fail, listing each, when a module names one that it must not (a family inside
+//!   the core, one family inside another).
 //! - `cargo xtask test [CARGO TEST ARGS]`: install the peer clients, then run every test of the workspace.
 //! - `cargo xtask bench [--runs N] [--quick] [--only ...]`: benchmarks against the peers and the
 //!   ceiling; writes `BENCHMARKS.md` and `docs/bench/*.svg`.
@@ -11,6 +13,7 @@
 
 mod bench;
 mod fuzz;
+mod layers;
 mod regen;
 mod reliability;
 mod test;
@@ -18,7 +21,7 @@ mod test;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask regen [--check] | cargo xtask test [CARGO TEST ARGS] | cargo xtask bench [--runs N] [--quick] [--only LIST] | cargo xtask fuzz [--seconds N] [--target T] | cargo xtask reliability [--seeds N] [--quick] [--only LIST]";
+const USAGE: &str = "usage: cargo xtask regen [--check] | cargo xtask layers | cargo xtask test [CARGO TEST ARGS] | cargo xtask bench [--runs N] [--quick] [--only LIST] | cargo xtask fuzz [--seconds N] [--target T] | cargo xtask reliability [--seeds N] [--quick] [--only LIST]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     {
         ["regen"] => regen::run(&workspace_root(), regen::Mode::Write),
         ["regen", "--check"] => regen::run(&workspace_root(), regen::Mode::Check),
+        ["layers"] => layers::run(&workspace_root()),
         ["test", ..] => test::run(&workspace_root(), &args[1..]),
         ["bench", ..] => bench::run(&workspace_root(), &args[1..]),
         ["fuzz", ..] => fuzz::run(&workspace_root(), &args[1..]),

@@ -10,6 +10,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///An access token for the API.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AccessToken {
         ///The token to send in the `Authorization` header.
@@ -30,6 +31,7 @@ pub mod types {
     }
     /**Looker's error body. 422 answers (Looker's `ValidationError`) add `errors`, a list of field problems.
 */
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Error {
         ///Where to read more.
@@ -61,6 +63,7 @@ pub mod types {
         }
     }
     ///A query, as Looker stores it.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Query {
         ///Operations the caller may perform.
@@ -154,6 +157,7 @@ pub mod types {
         }
     }
     ///A query task.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct QueryTask {
         ///Whether results may come from the cache.
@@ -220,6 +224,7 @@ pub mod types {
         }
     }
     ///One task's entry in a multi-results answer; `data` is present once the task finished.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct QueryTaskMultiResult {
         ///The results (json_detail, json_bi, ...) or the error details.
@@ -268,6 +273,7 @@ pub mod types {
         }
     }
     ///One field problem of a validation failure.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ValidationErrorDetail {
         ///The problem's code, such as `missing`.

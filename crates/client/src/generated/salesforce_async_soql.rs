@@ -10,6 +10,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///An async query's information.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AsyncQuery {
         ///The query's id, a BackgroundOperation record id.
@@ -63,6 +64,7 @@ pub mod types {
         }
     }
     ///Every async query of the org.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AsyncQueryCollection {
         #[serde(rename = "asyncQueries")]
@@ -112,6 +114,7 @@ pub mod types {
         }
     }
     ///One error of a Salesforce error response.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SalesforceError {
         ///The error code, such as `INVALID_SESSION_ID`.

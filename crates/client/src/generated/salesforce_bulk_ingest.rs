@@ -51,6 +51,7 @@ pub mod types {
     /**An ingest job's information. Create and PATCH responses carry only some fields; `errorMessage`
 is present when the job `Failed`.
 */
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct IngestJobInfo {
         ///Time spent in Apex triggers, in milliseconds.
@@ -175,6 +176,7 @@ is present when the job `Failed`.
         }
     }
     ///One page of a job listing.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct IngestJobList {
         ///Whether this is the last page.
@@ -256,6 +258,7 @@ is present when the job `Failed`.
         }
     }
     ///One error of a Salesforce error response.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SalesforceError {
         ///The error code, such as `INVALID_SESSION_ID`.

@@ -156,6 +156,7 @@ pub mod types {
     /**A query job's information. The create response, the abort response and listings carry only some
 fields; `errorMessage` is not documented for query jobs but some clients read it when present.
 */
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct QueryJobInfo {
         #[serde(
@@ -250,6 +251,7 @@ fields; `errorMessage` is not documented for query jobs but some clients read it
         }
     }
     ///One page of a job listing.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct QueryJobList {
         ///Whether this is the last page.
@@ -268,6 +270,7 @@ fields; `errorMessage` is not documented for query jobs but some clients read it
         }
     }
     ///One result page; the URL is named `resultLink` in captured traffic and `resultUrl` in the docs.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ResultPageLink {
         ///URL of a results request for one page, relative to the versioned base, with its locator.
@@ -289,6 +292,7 @@ fields; `errorMessage` is not documented for query jobs but some clients read it
         }
     }
     ///A batch of up to five result-page links.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ResultPages {
         ///Whether no more result-page links remain after this batch.
@@ -314,6 +318,7 @@ fields; `errorMessage` is not documented for query jobs but some clients read it
         }
     }
     ///One error of a Salesforce error response.
+    #[non_exhaustive]
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SalesforceError {
         ///The error code, such as `INVALID_SESSION_ID`.
