@@ -413,7 +413,7 @@ impl Pollable for Batch {
 
 /// Maps one task's entry of a `multi_results` answer through the family's single phase mapping.
 fn settle(id: &str, format: &LookerResultFormat, result: types::QueryTaskMultiResult) -> Settled {
-    let types::QueryTaskMultiResult { status, data } = result;
+    let types::QueryTaskMultiResult { status, data, .. } = result;
     let message = match (&status, &data) {
         (haul_types::QueryTaskStatus::Error, Some(data)) => failure_message(data),
         _ => None,
