@@ -4,7 +4,7 @@
 //! The JWT bearer grant decodes the assertion's claims and checks `iss` (the client id) and `exp`;
 //! **signatures are not verified** — the simulator has no certificate to verify them with.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,9 +14,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
+use super::Salesforce;
 use super::errors::{error, json};
-use crate::state::Shared;
-use crate::tokens::Realm;
+use crate::shared::tokens::Realm;
 
 /// The token a request carries in `Authorization: Bearer …` (or the older `OAuth …` scheme).
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -28,32 +28,36 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Rejects requests without a live token, counts API usage, enforces the daily limit, and adds
 /// `Sforce-Limit-Info` to every response.
-pub(crate) async fn guard(State(st): State<Shared>, request: Request, next: Next) -> Response {
+pub(crate) async fn guard(
+    State(sf): State<Arc<Salesforce>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let authorised =
-        bearer(request.headers()).is_some_and(|t| st.tokens.valid(Realm::Salesforce, t));
+        bearer(request.headers()).is_some_and(|t| sf.core.tokens.valid(Realm::Salesforce, t));
     if !authorised {
         let response = error(
             StatusCode::UNAUTHORIZED,
             "INVALID_SESSION_ID",
             "Session expired or invalid",
         );
-        return with_usage(&st, response, st.api_usage.load(Ordering::SeqCst));
+        return with_usage(&sf, response, sf.usage());
     }
-    let used = st.api_usage.fetch_add(1, Ordering::SeqCst) + 1;
-    if used > st.config.api_limit {
+    let used = sf.count_request();
+    if used > sf.api_limit {
         let response = error(
             StatusCode::FORBIDDEN,
             "REQUEST_LIMIT_EXCEEDED",
             "TotalRequests Limit exceeded.",
         );
-        return with_usage(&st, response, used);
+        return with_usage(&sf, response, used);
     }
-    with_usage(&st, next.run(request).await, used)
+    with_usage(&sf, next.run(request).await, used)
 }
 
 /// Adds `Sforce-Limit-Info: api-usage=used/limit`.
-pub(crate) fn with_usage(st: &Shared, mut response: Response, used: u64) -> Response {
-    let value = format!("api-usage={used}/{}", st.config.api_limit);
+pub(crate) fn with_usage(sf: &Salesforce, mut response: Response, used: u64) -> Response {
+    let value = format!("api-usage={used}/{}", sf.api_limit);
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().insert("sforce-limit-info", value);
     }
@@ -78,7 +82,7 @@ fn oauth_error(code: &str, description: &str) -> Response {
 
 /// `POST /services/oauth2/token`: client_credentials, refresh_token and JWT bearer grants.
 pub(crate) async fn token(
-    State(st): State<Shared>,
+    State(sf): State<Arc<Salesforce>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -89,6 +93,7 @@ pub(crate) async fn token(
         form.client_id.get_or_insert(id);
         form.client_secret.get_or_insert(secret);
     }
+    let st = &sf.core;
     let creds = &st.credentials;
     let id_ok = |id: &Option<String>| id.as_deref() == Some(creds.sf_client_id.as_str());
     let granted = match form.grant_type.as_deref() {
