@@ -15,6 +15,12 @@
 //! - Data is generated from (seed, object, row index) on demand; ingest and Async SOQL changes
 //!   sit in an overlay that later queries see.
 //! - Timing: a job spends a tenth of the job duration waiting, the rest in progress.
+//!
+//! Layout: `shared` is the core every family builds on (configuration, OAuth tokens, the one job
+//! lifecycle, faults, network profiles, middleware, statistics, CSV, ids, generated data); each
+//! family is one module owning its store, routes, fault hooks and accessors (`salesforce::query`,
+//! `salesforce::ingest`, `salesforce::async_soql`, `looker`), importing only the shared core and,
+//! for the Salesforce families, what they share in `salesforce`; `app` puts them together.
 #![warn(missing_docs)]
 // Handlers bail out early with a finished `Response` in `Err`; it is built once per request, so
 // boxing it would only add an allocation.

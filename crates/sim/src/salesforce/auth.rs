@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::Salesforce;
 use super::errors::{error, json};
+use crate::shared::Core;
 use crate::shared::tokens::Realm;
 
 /// The token a request carries in `Authorization: Bearer …` (or the older `OAuth …` scheme).
@@ -94,42 +95,8 @@ pub(crate) async fn token(
         form.client_secret.get_or_insert(secret);
     }
     let st = &sf.core;
-    let creds = &st.credentials;
-    let id_ok = |id: &Option<String>| id.as_deref() == Some(creds.sf_client_id.as_str());
-    let granted = match form.grant_type.as_deref() {
-        Some("client_credentials") => {
-            id_ok(&form.client_id)
-                && form.client_secret.as_deref() == Some(creds.sf_client_secret.as_str())
-        }
-        Some("refresh_token") => {
-            if form.client_id.is_some() && !id_ok(&form.client_id) {
-                return oauth_error("invalid_client_id", "client identifier invalid");
-            }
-            if !form
-                .refresh_token
-                .as_deref()
-                .is_some_and(|t| st.tokens.is_refresh(t))
-            {
-                return oauth_error("invalid_grant", "expired access/refresh token");
-            }
-            true
-        }
-        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
-            match form
-                .assertion
-                .as_deref()
-                .map(|a| jwt_acceptable(a, &creds.sf_client_id))
-            {
-                Some(Ok(())) => true,
-                Some(Err(why)) => return oauth_error("invalid_grant", why),
-                None => return oauth_error("invalid_request", "assertion is required"),
-            }
-        }
-        Some(_) => return oauth_error("unsupported_grant_type", "grant type not supported"),
-        None => return oauth_error("invalid_request", "grant_type is required"),
-    };
-    if !granted {
-        return oauth_error("invalid_client", "invalid client credentials");
+    if let Err(refusal) = grant(st, &form) {
+        return refusal;
     }
     let access = st.tokens.issue(Realm::Salesforce, st.config.token_lifetime);
     let host = headers
@@ -151,6 +118,57 @@ pub(crate) async fn token(
         }),
     )
     .into_response()
+}
+
+/// Checks the form against the grant it names; the vendor's OAuth error when refused.
+fn grant(st: &Core, form: &TokenForm) -> Result<(), Response> {
+    let creds = &st.credentials;
+    let id_ok = |id: &Option<String>| id.as_deref() == Some(creds.sf_client_id.as_str());
+    let granted = match form.grant_type.as_deref() {
+        Some("client_credentials") => {
+            id_ok(&form.client_id)
+                && form.client_secret.as_deref() == Some(creds.sf_client_secret.as_str())
+        }
+        Some("refresh_token") => {
+            if form.client_id.is_some() && !id_ok(&form.client_id) {
+                return Err(oauth_error(
+                    "invalid_client_id",
+                    "client identifier invalid",
+                ));
+            }
+            if !form
+                .refresh_token
+                .as_deref()
+                .is_some_and(|t| st.tokens.is_refresh(t))
+            {
+                return Err(oauth_error("invalid_grant", "expired access/refresh token"));
+            }
+            true
+        }
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+            match form
+                .assertion
+                .as_deref()
+                .map(|a| jwt_acceptable(a, &creds.sf_client_id))
+            {
+                Some(Ok(())) => true,
+                Some(Err(why)) => return Err(oauth_error("invalid_grant", why)),
+                None => return Err(oauth_error("invalid_request", "assertion is required")),
+            }
+        }
+        Some(_) => {
+            return Err(oauth_error(
+                "unsupported_grant_type",
+                "grant type not supported",
+            ));
+        }
+        None => return Err(oauth_error("invalid_request", "grant_type is required")),
+    };
+    if granted {
+        Ok(())
+    } else {
+        Err(oauth_error("invalid_client", "invalid client credentials"))
+    }
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Where a queued job is after one queued step.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Step<W> {
     /// Still queued, one step further (Async SOQL's `Scheduled`).
     Queued,

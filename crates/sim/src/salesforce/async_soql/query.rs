@@ -76,6 +76,47 @@ fn target_field(target: &ObjectSchema, name: &str) -> Result<usize, Response> {
     })
 }
 
+/// An upsert needs a target that is not a big object, and an external id field of it.
+fn upsert_key(target: &ObjectSchema, key: Option<&str>) -> Result<(), Response> {
+    if target.name.ends_with("__b") {
+        return Err(bad(
+            "INVALID_INPUT",
+            "upsert is not supported into big objects",
+        ));
+    }
+    let key = key.ok_or_else(|| {
+        bad(
+            "MISSING_ARGUMENT",
+            "targetExternalIdField is required for upsert",
+        )
+    })?;
+    target_field(target, key).map(drop)
+}
+
+/// `targetFieldMap` as field indexes: each key a field the query selects, each value a field of
+/// the target.
+fn field_map(
+    soql: &Soql,
+    target: &ObjectSchema,
+    names: &BTreeMap<String, String>,
+) -> Result<Vec<(usize, usize)>, Response> {
+    let mut map = Vec::new();
+    for (source, dest) in names {
+        let field = soql
+            .object
+            .field_index(source)
+            .filter(|f| soql.fields.contains(f))
+            .ok_or_else(|| {
+                bad(
+                    "INVALID_FIELD",
+                    format!("targetFieldMap key '{source}' is not a field selected by the query"),
+                )
+            })?;
+        map.push((field, target_field(target, dest)?));
+    }
+    Ok(map)
+}
+
 /// Validates a create request into a new query.
 pub(super) fn validate(fam: &AsyncQueries, req: CreateBody) -> Result<AsyncQuery, Response> {
     let text = req
@@ -99,38 +140,13 @@ pub(super) fn validate(fam: &AsyncQueries, req: CreateBody) -> Result<AsyncQuery
         ));
     }
     if operation == AsyncQueryOperation::Upsert {
-        if target.name.ends_with("__b") {
-            return Err(bad(
-                "INVALID_INPUT",
-                "upsert is not supported into big objects",
-            ));
-        }
-        let key = req.target_external_id_field.as_deref().ok_or_else(|| {
-            bad(
-                "MISSING_ARGUMENT",
-                "targetExternalIdField is required for upsert",
-            )
-        })?;
-        target_field(target, key)?;
+        upsert_key(target, req.target_external_id_field.as_deref())?;
     }
     let field_map_names = req
         .target_field_map
         .filter(|m| !m.is_empty())
         .ok_or_else(|| bad("MISSING_ARGUMENT", "targetFieldMap is required"))?;
-    let mut field_map = Vec::new();
-    for (source, dest) in &field_map_names {
-        let field = soql
-            .object
-            .field_index(source)
-            .filter(|f| soql.fields.contains(f))
-            .ok_or_else(|| {
-                bad(
-                    "INVALID_FIELD",
-                    format!("targetFieldMap key '{source}' is not a field selected by the query"),
-                )
-            })?;
-        field_map.push((field, target_field(target, dest)?));
-    }
+    let field_map = field_map(&soql, target, &field_map_names)?;
     let value_map_names = req.target_value_map.unwrap_or_default();
     let value_map = value_map_names
         .iter()
