@@ -7,6 +7,7 @@ use std::time::Duration;
 use haul_types::AsyncQueryStatus;
 
 use super::AsyncQueries;
+use super::query::AsyncQuery;
 use crate::shared::data::query::{ResultSet, evaluate};
 use crate::shared::data::schema::ObjectSchema;
 use crate::shared::data::soql::Soql;
@@ -17,7 +18,9 @@ use crate::shared::lock;
 /// What a running query does: copy its rows, or fail because a test said so.
 #[derive(Debug)]
 pub(crate) enum Work {
+    /// Run the query and write its rows as the plan says.
     Copy(Soql, CopyPlan),
+    /// Fail without touching the target.
     Fail,
 }
 
@@ -91,7 +94,7 @@ pub(crate) struct CopyPlan {
 }
 
 impl CopyPlan {
-    fn of(q: &super::query::AsyncQuery) -> Self {
+    fn of(q: &AsyncQuery) -> Self {
         Self {
             id: q.id.clone(),
             target: q.target,
