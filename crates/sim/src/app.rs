@@ -1,4 +1,9 @@
-//! The router: both families, the `/__sim` routes, and the outer layer.
+//! The whole simulator: the shared core, every family, and the router that puts them together
+//! with the `/__sim` routes and the outer layer. The one place that knows every family.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -7,23 +12,102 @@ use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use crate::salesforce::ingest::MAX_UPLOAD;
-use crate::state::Shared;
-use crate::{looker, middleware, salesforce};
+use crate::SimBuilder;
+use crate::looker::{self, Looker};
+use crate::salesforce::async_soql::AsyncQueries;
+use crate::salesforce::ingest::{IngestJobs, MAX_UPLOAD};
+use crate::salesforce::query::{self, QueryJobs};
+use crate::salesforce::{self, Salesforce};
+use crate::shared::data::Org;
+use crate::shared::faults::Faults;
+use crate::shared::lifecycle::Clock;
+use crate::shared::middleware::{self, Outer};
+use crate::shared::surface::{Surface, Surfaces};
+use crate::shared::{Config, Core, Shared};
 
-/// The whole application.
-pub(crate) fn app(st: Shared) -> Router {
+/// The shared core and the families, each owning its store.
+#[derive(Debug, Clone)]
+pub(crate) struct App {
+    pub(crate) core: Shared,
+    pub(crate) salesforce: Arc<Salesforce>,
+    pub(crate) query: Arc<QueryJobs>,
+    pub(crate) ingest: Arc<IngestJobs>,
+    pub(crate) async_soql: Arc<AsyncQueries>,
+    pub(crate) looker: Arc<Looker>,
+}
+
+impl App {
+    /// The simulator `builder` describes; its jobs stop when `shutdown` turns true.
+    pub(crate) fn new(builder: &SimBuilder, shutdown: watch::Receiver<bool>) -> Self {
+        let rows = |name: &str| builder.rows.get(name).copied();
+        let config = Config {
+            seed: builder.seed,
+            profile: builder.profile,
+            token_lifetime: builder.token_lifetime,
+        };
+        let core = Arc::new(Core::new(
+            config,
+            Clock::new(builder.job_duration, shutdown),
+            Org::new(builder.seed, rows),
+            Faults::new(builder.faults.clone()),
+        ));
+        let query = query::Options {
+            default_page_size: builder.default_page_size,
+            list_page_size: builder.list_page_size,
+        };
+        let looker = looker::Options {
+            legacy_204: builder.legacy_looker_204,
+            result_ttl: builder.looker_result_ttl,
+        };
+        let looker_data = looker::model::Data::new(builder.seed, rows);
+        Self {
+            salesforce: Arc::new(Salesforce::new(core.clone(), builder.api_limit)),
+            query: Arc::new(QueryJobs::new(core.clone(), query)),
+            ingest: Arc::new(IngestJobs::new(core.clone(), builder.list_page_size)),
+            async_soql: Arc::new(AsyncQueries::new(core.clone())),
+            looker: Arc::new(Looker::new(core.clone(), looker, looker_data)),
+            core,
+        }
+    }
+
+    /// Every route, with the outer layer around them.
+    pub(crate) fn router(&self) -> Router {
+        let salesforce: Arc<dyn Surface> = self.salesforce.clone();
+        let looker: Arc<dyn Surface> = self.looker.clone();
+        let outer = Outer {
+            core: self.core.clone(),
+            // Looker's plain `{message}` error has long been the shape of injected faults on
+            // unknown URLs; kept so that nothing changes on the wire.
+            surfaces: Surfaces::new(
+                vec![("/services", salesforce), ("/api", looker.clone())],
+                looker,
+            ),
+        };
+        let salesforce = salesforce::router(
+            &self.salesforce,
+            &self.query,
+            &self.ingest,
+            &self.async_soql,
+        );
+        Router::new()
+            .merge(salesforce)
+            .merge(looker::routes(&self.looker))
+            .merge(control(&self.core))
+            .fallback(middleware::fallback)
+            .layer(from_fn_with_state(outer.clone(), middleware::outer))
+            // Uploads may be up to the documented 150 MB; anything bigger gets the vendor's error.
+            .layer(DefaultBodyLimit::max(MAX_UPLOAD + 1024 * 1024))
+            .with_state(outer)
+    }
+}
+
+/// The `/__sim` routes, for tests and tools that drive the binary.
+fn control<S: Clone + Send + Sync + 'static>(core: &Shared) -> Router<S> {
     Router::new()
-        .merge(salesforce::router(st.clone()))
-        .merge(looker::router(st.clone()))
         .route("/__sim/stats", get(stats))
         .route("/__sim/faults", get(faults))
         .route("/__sim/expire-tokens", post(expire_tokens))
-        .fallback(middleware::fallback)
-        .layer(from_fn_with_state(st.clone(), middleware::outer))
-        // Uploads may be up to the documented 150 MB; anything bigger gets the vendor's error.
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD + 1024 * 1024))
-        .with_state(st)
+        .with_state(core.clone())
 }
 
 /// `GET /__sim/stats`: requests by method, route and status, as JSON.

@@ -15,32 +15,26 @@
 //! - Data is generated from (seed, object, row index) on demand; ingest and Async SOQL changes
 //!   sit in an overlay that later queries see.
 //! - Timing: a job spends a tenth of the job duration waiting, the rest in progress.
+//!
+//! Layout: `shared` is the core every family builds on (configuration, OAuth tokens, the one job
+//! lifecycle, faults, network profiles, middleware, statistics, CSV, ids, generated data); each
+//! family is one module owning its store, routes, fault hooks and accessors (`salesforce::query`,
+//! `salesforce::ingest`, `salesforce::async_soql`, `looker`), importing only the shared core and,
+//! for the Salesforce families, what they share in `salesforce`; `app` puts them together.
 #![warn(missing_docs)]
 // Handlers bail out early with a finished `Response` in `Err`; it is built once per request, so
 // boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
 mod app;
-mod body;
 pub mod cli;
-mod csv;
-mod data;
-mod faults;
-mod ids;
 mod looker;
-mod middleware;
-mod misbehave;
-mod network;
-mod rng;
 mod salesforce;
-mod state;
-mod stats;
-mod tokens;
+mod shared;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use haul_types::{
@@ -49,14 +43,13 @@ use haul_types::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use faults::{FaultCounts, FaultPlan, FaultPlanError};
-pub use misbehave::Misbehaviour;
-pub use network::NetworkProfile;
-pub use stats::{RequestCount, Stats};
+pub use shared::faults::{FaultCounts, FaultPlan, FaultPlanError};
+pub use shared::misbehave::Misbehaviour;
+pub use shared::network::NetworkProfile;
+pub use shared::stats::{RequestCount, Stats};
 
-use crate::faults::{Faults, JobKind};
-use crate::state::{Config, Shared, State, lock};
-use crate::tokens::Realm;
+use crate::app::App;
+use crate::shared::tokens::Realm;
 
 /// Errors of the simulator's library API.
 #[derive(Debug, thiserror::Error)]
@@ -223,41 +216,20 @@ impl SimBuilder {
             source,
         })?;
         let (stop, stopped) = watch::channel(false);
-        let rows = self.rows.clone();
-        let lookup = move |name: &str| rows.get(name).copied();
-        let config = Config {
-            seed: self.seed,
-            job_duration: self.job_duration,
-            profile: self.profile,
-            token_lifetime: self.token_lifetime,
-            api_limit: self.api_limit,
-            legacy_looker_204: self.legacy_looker_204,
-            default_page_size: self.default_page_size,
-            list_page_size: self.list_page_size,
-            looker_result_ttl: self.looker_result_ttl,
-        };
-        let org = data::Org::new(self.seed, &lookup);
-        let looker = looker::LookerState::new(looker::model::Data::new(self.seed, &lookup));
-        let state = Arc::new(State::new(
-            config,
-            org,
-            Faults::new(self.faults),
-            looker,
-            stopped.clone(),
-        ));
+        let app = App::new(&self, stopped.clone());
+        let core = &app.core;
         let access_token = match self.token {
             Some(token) => {
-                state
-                    .tokens
+                core.tokens
                     .accept(Realm::Salesforce, token.clone(), self.token_lifetime);
                 token
             }
-            None => state.tokens.issue(Realm::Salesforce, self.token_lifetime),
+            None => core.tokens.issue(Realm::Salesforce, self.token_lifetime),
         };
-        let refresh_token = state.tokens.issue_refresh();
-        let server = tokio::spawn(serve(listener, state.clone(), stopped));
+        let refresh_token = core.tokens.issue_refresh();
+        let server = tokio::spawn(serve(listener, app.router(), stopped));
         Ok(Sim {
-            state,
+            app,
             addr,
             access_token,
             refresh_token,
@@ -269,7 +241,7 @@ impl SimBuilder {
 
 async fn serve(
     listener: tokio::net::TcpListener,
-    state: Shared,
+    app: axum::Router,
     mut stopped: watch::Receiver<bool>,
 ) {
     use axum::serve::ListenerExt;
@@ -277,7 +249,6 @@ async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let app = app::app(state);
     let shutdown = async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
@@ -292,7 +263,7 @@ async fn serve(
 /// A running simulator. Dropping it stops the server (without waiting); [`Sim::shutdown`] waits.
 #[derive(Debug)]
 pub struct Sim {
-    state: Shared,
+    app: App,
     addr: SocketAddr,
     access_token: String,
     refresh_token: String,
@@ -334,111 +305,101 @@ impl Sim {
     /// Every access and refresh token of both realms issued or accepted so far, expired ones too,
     /// in order: for tests that check no token ever shows in logs or errors.
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.state.tokens.ever_issued()
+        self.app.core.tokens.ever_issued()
     }
 
     /// The Salesforce connected app's client id (also the JWT `iss`).
     pub fn sf_client_id(&self) -> &str {
-        &self.state.credentials.sf_client_id
+        &self.app.core.credentials.sf_client_id
     }
 
     /// The Salesforce connected app's client secret.
     pub fn sf_client_secret(&self) -> &str {
-        &self.state.credentials.sf_client_secret
+        &self.app.core.credentials.sf_client_secret
     }
 
     /// The Looker API client id.
     pub fn looker_client_id(&self) -> &str {
-        &self.state.credentials.looker_client_id
+        &self.app.core.credentials.looker_client_id
     }
 
     /// The Looker API client secret.
     pub fn looker_client_secret(&self) -> &str {
-        &self.state.credentials.looker_client_secret
+        &self.app.core.credentials.looker_client_secret
     }
 
     /// Requests answered so far, by method, route template and status.
     pub fn stats(&self) -> Stats {
-        self.state.stats.snapshot()
+        self.app.core.stats.snapshot()
     }
 
     /// Salesforce API requests counted against the limit so far.
     pub fn api_usage(&self) -> u64 {
-        self.state
-            .api_usage
-            .load(std::sync::atomic::Ordering::SeqCst)
+        self.app.salesforce.usage()
     }
 
     /// The state of a query job, or `None` if there is no such job (never created, or deleted).
     pub fn query_job_state(&self, id: &str) -> Option<QueryJobState> {
-        lock(&self.state.query_jobs)
-            .get(id)
-            .map(|j| j.state.clone())
+        self.app.query.job_state(id)
     }
 
     /// The state of an ingest job, or `None` if there is no such job.
     pub fn ingest_job_state(&self, id: &str) -> Option<IngestJobState> {
-        lock(&self.state.ingest_jobs)
-            .get(id)
-            .map(|j| j.state.clone())
+        self.app.ingest.job_state(id)
     }
 
     /// The status of an Async SOQL query, or `None` if there is no such query.
     pub fn async_query_status(&self, id: &str) -> Option<AsyncQueryStatus> {
-        lock(&self.state.async_queries)
-            .get(id)
-            .map(|q| q.status.clone())
+        self.app.async_soql.status(id)
     }
 
     /// The status of a Looker query task (as `GET /query_tasks/{id}` would show it), or `None`.
     pub fn looker_task_status(&self, id: &str) -> Option<QueryTaskStatus> {
-        let ttl = self.state.config.looker_result_ttl;
-        lock(&self.state.looker.tasks)
-            .get(id)
-            .map(|t| t.current_status(ttl))
+        self.app.looker.task_status(id)
     }
 
     /// Live (not deleted) records of a Salesforce object now, or `None` for an unknown object.
     pub fn record_count(&self, object: &str) -> Option<u64> {
-        data::schema::object(object).map(|o| self.state.org.snapshot(o).live_count())
+        shared::data::schema::object(object).map(|o| self.app.core.org.snapshot(o).live_count())
     }
 
     /// Invalidates every access token issued so far, Salesforce and Looker alike (refresh
     /// tokens and client credentials keep working).
     pub fn expire_tokens(&self) {
-        self.state.tokens.expire_all();
+        self.app.core.tokens.expire_all();
     }
 
     /// The next query job created will end in `Failed`.
     pub fn fail_next_query_job(&self) {
-        self.state.faults.fail_next(JobKind::Query);
+        self.app.query.fail_next();
     }
 
     /// The next ingest job created will end in `Failed` with an `errorMessage`.
     pub fn fail_next_ingest_job(&self) {
-        self.state.faults.fail_next(JobKind::Ingest);
+        self.app.ingest.fail_next();
     }
 
     /// The next Async SOQL query created will end in `Failed` with a `message`.
     pub fn fail_next_async_query(&self) {
-        self.state.faults.fail_next(JobKind::AsyncQuery);
+        self.app.async_soql.fail_next();
     }
 
     /// Faults injected so far, by kind (also `GET /__sim/faults`).
     pub fn faults_injected(&self) -> FaultCounts {
-        self.state.faults.counts()
+        self.app.core.faults.counts()
     }
 
     /// The next result page served reports `Sforce-NumberOfRecords` off by `delta` (once).
     pub fn lie_about_record_count(&self, delta: i64) {
-        self.state.faults.push_lie(delta);
+        self.app.query.lie_next(delta);
     }
 
     /// The next request with this method and route template (as in [`Stats`], e.g.
     /// `/services/data/{version}/jobs/query/{id}`) is answered wrongly, as `misbehaviour` says.
     /// Several queued for one route are used oldest first, one a request.
     pub fn misbehave_next(&self, method: &str, route: &str, misbehaviour: Misbehaviour) {
-        self.state
+        self.app
+            .core
             .misbehaviours
             .push(method, route, None, misbehaviour);
     }
@@ -452,14 +413,15 @@ impl Sim {
         query_contains: &str,
         misbehaviour: Misbehaviour,
     ) {
-        self.state
+        self.app
+            .core
             .misbehaviours
             .push(method, route, Some(query_contains), misbehaviour);
     }
 
     /// The `Sforce-Locator` of the query result page that starts at row `offset` (from 0).
     pub fn result_locator(&self, offset: u64) -> String {
-        salesforce::query::encode_locator(offset)
+        salesforce::rest::encode_locator(offset)
     }
 
     /// The complete CSV a correct client produces by downloading `soql` (operation `query`) now:
@@ -484,12 +446,16 @@ impl Sim {
         line_ending: LineEnding,
         out: &mut impl Write,
     ) -> Result<u64, SimError> {
-        let parsed = data::soql::parse(soql).map_err(|e| SimError::Query {
+        let parsed = shared::data::soql::parse(soql).map_err(|e| SimError::Query {
             code: e.code.to_owned(),
             message: e.message,
         })?;
-        let rows = data::query::evaluate(self.state.org.snapshot(parsed.object), &parsed, false);
-        let dialect = csv::Dialect::new(&delimiter, &line_ending);
+        let rows = shared::data::query::evaluate(
+            self.app.core.org.snapshot(parsed.object),
+            &parsed,
+            false,
+        );
+        let dialect = shared::csv::Dialect::new(&delimiter, &line_ending);
         let mut buf = Vec::with_capacity(1 << 20);
         rows.write_header(&mut buf, dialect);
         let mut position = 0;

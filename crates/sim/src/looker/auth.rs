@@ -1,6 +1,7 @@
 //! Looker login (form body or query parameters), logout, and the token guard accepting both the
 //! `token` and `Bearer` schemes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -11,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{error, respond};
-use crate::state::Shared;
-use crate::tokens::Realm;
+use super::Looker;
+use super::errors::{error, not_found, respond};
+use crate::shared::tokens::Realm;
 
 /// Longest lifetime Looker reports for a token: one hour.
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);
@@ -26,8 +27,12 @@ fn token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Rejects requests without a live Looker token.
-pub(crate) async fn guard(State(st): State<Shared>, request: Request, next: Next) -> Response {
-    if token(request.headers()).is_some_and(|t| st.tokens.valid(Realm::Looker, t)) {
+pub(super) async fn guard(
+    State(looker): State<Arc<Looker>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if token(request.headers()).is_some_and(|t| looker.core.tokens.valid(Realm::Looker, t)) {
         next.run(request).await
     } else {
         error(StatusCode::UNAUTHORIZED, "Requires authentication.")
@@ -41,7 +46,8 @@ struct Credentials {
 }
 
 /// `POST /api/4.0/login`: `client_id` and `client_secret` in a form body or the query string.
-pub(crate) async fn login(State(st): State<Shared>, uri: Uri, body: Bytes) -> Response {
+pub(super) async fn login(State(looker): State<Arc<Looker>>, uri: Uri, body: Bytes) -> Response {
+    let st = &looker.core;
     let from_body: Credentials = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let from_query: Credentials =
         serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
@@ -52,7 +58,7 @@ pub(crate) async fn login(State(st): State<Shared>, uri: Uri, body: Bytes) -> Re
         || secret.as_deref() != Some(creds.looker_client_secret.as_str())
     {
         // Looker answers bad credentials with 404, not 401 (api-facts §4.1).
-        return super::not_found();
+        return not_found();
     }
     let lifetime = st.config.token_lifetime.min(MAX_LIFETIME);
     let access = st.tokens.issue(Realm::Looker, lifetime);
@@ -63,9 +69,9 @@ pub(crate) async fn login(State(st): State<Shared>, uri: Uri, body: Bytes) -> Re
 }
 
 /// `DELETE /api/4.0/logout` and `DELETE /api/logout`: revokes the presented token.
-pub(crate) async fn logout(State(st): State<Shared>, headers: HeaderMap) -> Response {
+pub(super) async fn logout(State(looker): State<Arc<Looker>>, headers: HeaderMap) -> Response {
     if let Some(t) = token(&headers) {
-        st.tokens.revoke(t);
+        looker.core.tokens.revoke(t);
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -1,84 +1,81 @@
-//! The Looker side: API 4.0 login/logout, queries and async query tasks, on the `thelook` model.
+//! The Looker family: API 4.0 login/logout, queries and async query tasks, on the `thelook`
+//! model. The family owns its data, its stored queries and tasks, its routes, its error shapes
+//! and the accessors [`crate::Sim`] reads.
 
-pub(crate) mod auth;
-pub(crate) mod engine;
+mod auth;
+mod engine;
+mod errors;
 pub(crate) mod model;
-pub(crate) mod queries;
-pub(crate) mod tasks;
+mod queries;
+mod task;
+mod tasks;
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
-use serde_json::json;
+use haul_types::QueryTaskStatus;
 
-use crate::state::Shared;
+use crate::shared::surface::Surface;
+use crate::shared::{Shared, lock};
 
-/// Where Looker's error bodies point.
-pub(crate) const DOCS: &str = "http://docs.looker.com/";
-
-/// Looker's state: stored queries and tasks.
-#[derive(Debug)]
-pub(crate) struct LookerState {
-    pub(crate) data: model::Data,
-    pub(crate) queries: Mutex<queries::Queries>,
-    pub(crate) tasks: Mutex<std::collections::HashMap<String, tasks::Task>>,
+/// Settings of the Looker family.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Answer results of unfinished tasks with the legacy 204 instead of 202.
+    pub(crate) legacy_204: bool,
+    /// How long finished results stay before the task is `expired`.
+    pub(crate) result_ttl: Duration,
 }
 
-impl LookerState {
-    pub(crate) fn new(data: model::Data) -> Self {
+/// The Looker family: its data, stored queries and tasks.
+#[derive(Debug)]
+pub(crate) struct Looker {
+    core: Shared,
+    options: Options,
+    data: model::Data,
+    queries: Mutex<queries::Queries>,
+    tasks: Mutex<HashMap<String, task::Task>>,
+}
+
+impl Looker {
+    /// No queries or tasks yet, over `data`.
+    pub(crate) fn new(core: Shared, options: Options, data: model::Data) -> Self {
         Self {
+            core,
+            options,
             data,
             queries: Mutex::default(),
             tasks: Mutex::default(),
         }
     }
+
+    /// The status of a task, as `GET /query_tasks/{id}` would show it, or `None`.
+    pub(crate) fn task_status(&self, id: &str) -> Option<QueryTaskStatus> {
+        lock(&self.tasks)
+            .get(id)
+            .map(|t| t.current_status(self.options.result_ttl))
+    }
 }
 
-/// A JSON response.
-pub(crate) fn respond(status: StatusCode, body: &serde_json::Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        bytes,
-    )
-        .into_response()
+impl Surface for Looker {
+    fn injected(&self, status: StatusCode, _route: &str) -> Response {
+        let reason = status.canonical_reason().unwrap_or("error");
+        errors::error(status, &format!("{reason} (injected by haul-sim)"))
+    }
+
+    fn not_found(&self) -> Response {
+        errors::not_found()
+    }
 }
 
-/// Looker's `Error` body.
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    respond(
-        status,
-        &json!({ "message": message, "documentation_url": DOCS }),
-    )
-}
-
-/// 404 `Not found`: unknown ids (and, on Looker, things the caller may not see).
-pub(crate) fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "Not found")
-}
-
-/// 422 `ValidationError` with one entry per problem.
-pub(crate) fn validation(problems: &[(String, String)]) -> Response {
-    let errors: Vec<_> = problems
-        .iter()
-        .map(|(field, message)| json!({ "field": field, "code": "invalid", "message": message, "documentation_url": DOCS }))
-        .collect();
-    respond(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &json!({ "message": "Validation Failed", "errors": errors, "documentation_url": DOCS }),
-    )
-}
-
-/// All Looker routes.
-pub(crate) fn router(st: Shared) -> Router<Shared> {
+/// All Looker routes: login, and the rest behind the token guard.
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(looker: &Arc<Looker>) -> Router<S> {
     let api = Router::new()
         .route("/api/4.0/queries", post(queries::create))
         .route("/api/4.0/queries/{id}", get(queries::get))
@@ -93,8 +90,9 @@ pub(crate) fn router(st: Shared) -> Router<Shared> {
         .route("/api/4.0/running_queries/{id}", delete(tasks::kill))
         .route("/api/4.0/logout", delete(auth::logout))
         .route("/api/logout", delete(auth::logout))
-        .route_layer(from_fn_with_state(st, auth::guard));
+        .route_layer(from_fn_with_state(looker.clone(), auth::guard));
     Router::new()
         .route("/api/4.0/login", post(auth::login))
         .merge(api)
+        .with_state(looker.clone())
 }

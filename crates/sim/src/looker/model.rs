@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::rng::{hash_str, mix};
+use crate::shared::rng::{hash_str, mix};
 
 /// Whether a field is a dimension or a measure, and how it behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

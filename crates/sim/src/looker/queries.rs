@@ -1,6 +1,7 @@
 //! `POST /api/4.0/queries` (identical queries return the same id) and `GET /queries/{id}`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -9,8 +10,10 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::engine::{self, Spec};
-use super::{model, not_found, respond, validation};
-use crate::state::{Shared, lock};
+use super::errors::{error, not_found, respond, validation};
+use super::{Looker, model};
+use crate::shared::lock;
+use crate::shared::rng::mix;
 
 /// Stored queries: immutable, never deleted.
 #[derive(Debug, Default)]
@@ -112,7 +115,7 @@ fn read(body: &Map<String, Value>) -> Result<Spec, Vec<(String, String)>> {
 /// The `Query` a response shows: the caller's fields plus the read-only ones.
 fn response_body(id: u64, body: &Map<String, Value>) -> Value {
     let mut out = body.clone();
-    let slug = format!("{:07x}", crate::rng::mix(id) & 0xFFF_FFFF);
+    let slug = format!("{:07x}", mix(id) & 0xFFF_FFFF);
     out.insert("id".into(), json!(id.to_string()));
     out.insert("slug".into(), json!(slug));
     out.insert("share_url".into(), json!(format!("/x/{slug}")));
@@ -154,9 +157,9 @@ fn response_body(id: u64, body: &Map<String, Value>) -> Value {
 }
 
 /// `POST /api/4.0/queries`.
-pub(crate) async fn create(State(st): State<Shared>, body: Bytes) -> Response {
+pub(super) async fn create(State(looker): State<Arc<Looker>>, body: Bytes) -> Response {
     let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&body) else {
-        return super::error(
+        return error(
             StatusCode::BAD_REQUEST,
             "Request body must be a JSON object",
         );
@@ -177,7 +180,7 @@ pub(crate) async fn create(State(st): State<Shared>, body: Bytes) -> Response {
         Err(problems) => return validation(&problems),
     };
     let key = Value::Object(body.clone()).to_string();
-    let mut queries = lock(&st.looker.queries);
+    let mut queries = lock(&looker.queries);
     let id = match queries.by_key.get(&key) {
         Some(&id) => id,
         None => {
@@ -195,8 +198,8 @@ pub(crate) async fn create(State(st): State<Shared>, body: Bytes) -> Response {
 }
 
 /// `GET /api/4.0/queries/{id}`.
-pub(crate) async fn get(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    match lock(&st.looker.queries).get(&id) {
+pub(super) async fn get(State(looker): State<Arc<Looker>>, Path(id): Path<String>) -> Response {
+    match lock(&looker.queries).get(&id) {
         Some(q) => respond(StatusCode::OK, &q.body),
         None => not_found(),
     }

@@ -1,7 +1,7 @@
-//! Async query tasks: create, poll, results (202 while running, or the legacy 204), multi_results,
-//! kill, and the running-queries list. Status runs added → running → complete | error | killed,
-//! and complete → expired once the results outlive their time to live.
+//! The task resources: create, poll, results (202 while running, or the legacy 204),
+//! multi_results, kill, and the running-queries list.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -12,76 +12,15 @@ use haul_types::QueryTaskStatus;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::Looker;
 use super::engine::{self, FORMATS};
-use super::{error, not_found, respond, validation};
-use crate::rng::mix;
-use crate::state::{Shared, lock};
-
-/// What a finished task produced.
-#[derive(Debug, Clone)]
-enum Outcome {
-    Done {
-        body: Vec<u8>,
-        content_type: &'static str,
-        data: Value,
-    },
-    Failed {
-        message: String,
-        sql: String,
-    },
-}
-
-/// One query task.
-#[derive(Debug)]
-pub(crate) struct Task {
-    id: String,
-    query_id: String,
-    query: Value,
-    format: String,
-    source: Option<String>,
-    limit: Option<i64>,
-    status: QueryTaskStatus,
-    outcome: Option<Outcome>,
-    finished: Option<Instant>,
-    runtime: Option<f64>,
-}
-
-impl Task {
-    /// The status now: a complete task whose results outlived `ttl` is expired.
-    pub(crate) fn current_status(&self, ttl: std::time::Duration) -> QueryTaskStatus {
-        match (&self.status, self.finished) {
-            (QueryTaskStatus::Complete, Some(at)) if at.elapsed() > ttl => QueryTaskStatus::Expired,
-            (status, _) => status.clone(),
-        }
-    }
-
-    fn info(&self, ttl: std::time::Duration) -> Value {
-        json!({
-            "id": self.id,
-            "query_id": self.query_id,
-            "query": self.query,
-            "generate_links": false,
-            "force_production": false,
-            "path_prefix": null,
-            "cache": true,
-            "server_table_calcs": false,
-            "cache_only": false,
-            "cache_key": null,
-            "status": self.current_status(ttl),
-            "source": self.source,
-            "runtime": self.runtime,
-            "rebuild_pdts": false,
-            "result_source": null,
-            "look_id": null,
-            "dashboard_id": null,
-            "result_format": self.format,
-            "can": {},
-        })
-    }
-}
+use super::errors::{error, not_found, respond, validation};
+use super::task::{Outcome, Task};
+use crate::shared::lock;
+use crate::shared::rng::mix;
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct CreateParams {
+pub(super) struct CreateParams {
     limit: Option<i64>,
 }
 
@@ -93,8 +32,8 @@ struct CreateBody {
 }
 
 /// `POST /api/4.0/query_tasks`.
-pub(crate) async fn create(
-    State(st): State<Shared>,
+pub(super) async fn create(
+    State(looker): State<Arc<Looker>>,
     Query(params): Query<CreateParams>,
     body: Bytes,
 ) -> Response {
@@ -117,14 +56,12 @@ pub(crate) async fn create(
         );
         return validation(&[("result_format".into(), message)]);
     }
-    let Some(query) = lock(&st.looker.queries)
-        .get(&query_id)
-        .map(|q| q.body.clone())
-    else {
+    let Some(query) = lock(&looker.queries).get(&query_id).map(|q| q.body.clone()) else {
         return not_found();
     };
-    let serial = st.next_serial();
-    let id = format!("{:016x}{:016x}", mix(st.config.seed ^ serial), mix(serial));
+    let serial = looker.core.next_serial();
+    let seed = looker.core.config.seed;
+    let id = format!("{:016x}{:016x}", mix(seed ^ serial), mix(serial));
     let task = Task {
         id: id.clone(),
         query_id,
@@ -137,97 +74,31 @@ pub(crate) async fn create(
         finished: None,
         runtime: None,
     };
-    let info = task.info(st.config.looker_result_ttl);
-    lock(&st.looker.tasks).insert(id.clone(), task);
-    tokio::spawn(run(st, id));
+    let info = task.info(looker.options.result_ttl);
+    lock(&looker.tasks).insert(id.clone(), task);
+    looker.core.clock.start(looker.clone(), id);
     respond(StatusCode::OK, &info)
 }
 
-async fn run(st: Shared, id: String) {
-    let d = st.config.job_duration;
-    if !st.pause(d / 10).await {
-        return;
-    }
-    let (query_id, format, limit) = {
-        let mut tasks = lock(&st.looker.tasks);
-        let Some(task) = tasks
-            .get_mut(&id)
-            .filter(|t| t.status == QueryTaskStatus::Added)
-        else {
-            return;
-        };
-        task.status = QueryTaskStatus::Running;
-        (task.query_id.clone(), task.format.clone(), task.limit)
-    };
-    let Some(spec) = lock(&st.looker.queries)
-        .get(&query_id)
-        .map(|q| q.spec.clone())
-    else {
-        return;
-    };
-    let started = Instant::now();
-    let worker = st.clone();
-    let task_id = id.clone();
-    let computed =
-        tokio::task::spawn_blocking(
-            move || match engine::run(&worker.looker.data, &spec, limit) {
-                Ok(table) => {
-                    let (body, content_type, data) =
-                        engine::render(&table, &format, &task_id, started.elapsed().as_secs_f64());
-                    Outcome::Done {
-                        body,
-                        content_type,
-                        data,
-                    }
-                }
-                Err(message) => Outcome::Failed {
-                    sql: engine::run_sql(&spec),
-                    message,
-                },
-            },
-        )
-        .await;
-    let Ok(outcome) = computed else { return };
-    if !st
-        .pause(d.saturating_sub(d / 10).saturating_sub(started.elapsed()))
-        .await
-    {
-        return;
-    }
-    let mut tasks = lock(&st.looker.tasks);
-    if let Some(task) = tasks
-        .get_mut(&id)
-        .filter(|t| t.status == QueryTaskStatus::Running)
-    {
-        task.status = match outcome {
-            Outcome::Done { .. } => QueryTaskStatus::Complete,
-            Outcome::Failed { .. } => QueryTaskStatus::Error,
-        };
-        task.outcome = Some(outcome);
-        task.finished = Some(Instant::now());
-        task.runtime = Some(started.elapsed().as_secs_f64());
-    }
-}
-
 /// `GET /api/4.0/query_tasks/{id}`.
-pub(crate) async fn get(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    match lock(&st.looker.tasks).get(&id) {
-        Some(task) => respond(StatusCode::OK, &task.info(st.config.looker_result_ttl)),
+pub(super) async fn get(State(looker): State<Arc<Looker>>, Path(id): Path<String>) -> Response {
+    match lock(&looker.tasks).get(&id) {
+        Some(task) => respond(StatusCode::OK, &task.info(looker.options.result_ttl)),
         None => not_found(),
     }
 }
 
 /// `GET /api/4.0/query_tasks/{id}/results`.
-pub(crate) async fn results(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    let tasks = lock(&st.looker.tasks);
+pub(super) async fn results(State(looker): State<Arc<Looker>>, Path(id): Path<String>) -> Response {
+    let tasks = lock(&looker.tasks);
     let Some(task) = tasks.get(&id) else {
         return not_found();
     };
     match (
-        task.current_status(st.config.looker_result_ttl),
+        task.current_status(looker.options.result_ttl),
         &task.outcome,
     ) {
-        (status, _) if status.is_pending() => if st.config.legacy_looker_204 {
+        (status, _) if status.is_pending() => if looker.options.legacy_204 {
             StatusCode::NO_CONTENT
         } else {
             StatusCode::ACCEPTED
@@ -261,7 +132,7 @@ pub(crate) async fn results(State(st): State<Shared>, Path(id): Path<String>) ->
 }
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct MultiParams {
+pub(super) struct MultiParams {
     query_task_ids: Option<String>,
 }
 
@@ -281,21 +152,21 @@ fn task_ids(text: &str) -> Vec<String> {
 }
 
 /// `GET /api/4.0/query_tasks/multi_results?query_task_ids=a,b`.
-pub(crate) async fn multi_results(
-    State(st): State<Shared>,
+pub(super) async fn multi_results(
+    State(looker): State<Arc<Looker>>,
     Query(params): Query<MultiParams>,
 ) -> Response {
     let Some(ids) = params.query_task_ids.filter(|s| !s.trim().is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "query_task_ids is required");
     };
-    let tasks = lock(&st.looker.tasks);
+    let tasks = lock(&looker.tasks);
     let mut out = serde_json::Map::new();
     for id in task_ids(&ids) {
         let id = id.as_str();
         let entry = match tasks.get(id) {
             None => json!({ "status": "missing" }),
             Some(task) => match (
-                task.current_status(st.config.looker_result_ttl),
+                task.current_status(looker.options.result_ttl),
                 &task.outcome,
             ) {
                 (QueryTaskStatus::Complete, Some(Outcome::Done { data, .. })) => {
@@ -318,8 +189,8 @@ pub(crate) async fn multi_results(
 }
 
 /// `DELETE /api/4.0/running_queries/{id}`: kills a task that has not finished; 404 otherwise.
-pub(crate) async fn kill(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    let mut tasks = lock(&st.looker.tasks);
+pub(super) async fn kill(State(looker): State<Arc<Looker>>, Path(id): Path<String>) -> Response {
+    let mut tasks = lock(&looker.tasks);
     match tasks.get_mut(&id) {
         Some(task) if task.status.is_pending() => {
             task.status = QueryTaskStatus::Killed;
@@ -331,8 +202,8 @@ pub(crate) async fn kill(State(st): State<Shared>, Path(id): Path<String>) -> Re
 }
 
 /// `GET /api/4.0/running_queries`.
-pub(crate) async fn running(State(st): State<Shared>) -> Response {
-    let tasks = lock(&st.looker.tasks);
+pub(super) async fn running(State(looker): State<Arc<Looker>>) -> Response {
+    let tasks = lock(&looker.tasks);
     let list: Vec<Value> = tasks
         .values()
         .filter(|t| t.status.is_pending())

@@ -4,7 +4,7 @@
 //! The JWT bearer grant decodes the assertion's claims and checks `iss` (the client id) and `exp`;
 //! **signatures are not verified** — the simulator has no certificate to verify them with.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,9 +14,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
+use super::Salesforce;
 use super::errors::{error, json};
-use crate::state::Shared;
-use crate::tokens::Realm;
+use crate::shared::Core;
+use crate::shared::tokens::Realm;
 
 /// The token a request carries in `Authorization: Bearer …` (or the older `OAuth …` scheme).
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -28,32 +29,36 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Rejects requests without a live token, counts API usage, enforces the daily limit, and adds
 /// `Sforce-Limit-Info` to every response.
-pub(crate) async fn guard(State(st): State<Shared>, request: Request, next: Next) -> Response {
+pub(crate) async fn guard(
+    State(sf): State<Arc<Salesforce>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let authorised =
-        bearer(request.headers()).is_some_and(|t| st.tokens.valid(Realm::Salesforce, t));
+        bearer(request.headers()).is_some_and(|t| sf.core.tokens.valid(Realm::Salesforce, t));
     if !authorised {
         let response = error(
             StatusCode::UNAUTHORIZED,
             "INVALID_SESSION_ID",
             "Session expired or invalid",
         );
-        return with_usage(&st, response, st.api_usage.load(Ordering::SeqCst));
+        return with_usage(&sf, response, sf.usage());
     }
-    let used = st.api_usage.fetch_add(1, Ordering::SeqCst) + 1;
-    if used > st.config.api_limit {
+    let used = sf.count_request();
+    if used > sf.api_limit {
         let response = error(
             StatusCode::FORBIDDEN,
             "REQUEST_LIMIT_EXCEEDED",
             "TotalRequests Limit exceeded.",
         );
-        return with_usage(&st, response, used);
+        return with_usage(&sf, response, used);
     }
-    with_usage(&st, next.run(request).await, used)
+    with_usage(&sf, next.run(request).await, used)
 }
 
 /// Adds `Sforce-Limit-Info: api-usage=used/limit`.
-pub(crate) fn with_usage(st: &Shared, mut response: Response, used: u64) -> Response {
-    let value = format!("api-usage={used}/{}", st.config.api_limit);
+pub(crate) fn with_usage(sf: &Salesforce, mut response: Response, used: u64) -> Response {
+    let value = format!("api-usage={used}/{}", sf.api_limit);
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().insert("sforce-limit-info", value);
     }
@@ -78,7 +83,7 @@ fn oauth_error(code: &str, description: &str) -> Response {
 
 /// `POST /services/oauth2/token`: client_credentials, refresh_token and JWT bearer grants.
 pub(crate) async fn token(
-    State(st): State<Shared>,
+    State(sf): State<Arc<Salesforce>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -89,42 +94,9 @@ pub(crate) async fn token(
         form.client_id.get_or_insert(id);
         form.client_secret.get_or_insert(secret);
     }
-    let creds = &st.credentials;
-    let id_ok = |id: &Option<String>| id.as_deref() == Some(creds.sf_client_id.as_str());
-    let granted = match form.grant_type.as_deref() {
-        Some("client_credentials") => {
-            id_ok(&form.client_id)
-                && form.client_secret.as_deref() == Some(creds.sf_client_secret.as_str())
-        }
-        Some("refresh_token") => {
-            if form.client_id.is_some() && !id_ok(&form.client_id) {
-                return oauth_error("invalid_client_id", "client identifier invalid");
-            }
-            if !form
-                .refresh_token
-                .as_deref()
-                .is_some_and(|t| st.tokens.is_refresh(t))
-            {
-                return oauth_error("invalid_grant", "expired access/refresh token");
-            }
-            true
-        }
-        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
-            match form
-                .assertion
-                .as_deref()
-                .map(|a| jwt_acceptable(a, &creds.sf_client_id))
-            {
-                Some(Ok(())) => true,
-                Some(Err(why)) => return oauth_error("invalid_grant", why),
-                None => return oauth_error("invalid_request", "assertion is required"),
-            }
-        }
-        Some(_) => return oauth_error("unsupported_grant_type", "grant type not supported"),
-        None => return oauth_error("invalid_request", "grant_type is required"),
-    };
-    if !granted {
-        return oauth_error("invalid_client", "invalid client credentials");
+    let st = &sf.core;
+    if let Err(refusal) = grant(st, &form) {
+        return refusal;
     }
     let access = st.tokens.issue(Realm::Salesforce, st.config.token_lifetime);
     let host = headers
@@ -146,6 +118,57 @@ pub(crate) async fn token(
         }),
     )
     .into_response()
+}
+
+/// Checks the form against the grant it names; the vendor's OAuth error when refused.
+fn grant(st: &Core, form: &TokenForm) -> Result<(), Response> {
+    let creds = &st.credentials;
+    let id_ok = |id: &Option<String>| id.as_deref() == Some(creds.sf_client_id.as_str());
+    let granted = match form.grant_type.as_deref() {
+        Some("client_credentials") => {
+            id_ok(&form.client_id)
+                && form.client_secret.as_deref() == Some(creds.sf_client_secret.as_str())
+        }
+        Some("refresh_token") => {
+            if form.client_id.is_some() && !id_ok(&form.client_id) {
+                return Err(oauth_error(
+                    "invalid_client_id",
+                    "client identifier invalid",
+                ));
+            }
+            if !form
+                .refresh_token
+                .as_deref()
+                .is_some_and(|t| st.tokens.is_refresh(t))
+            {
+                return Err(oauth_error("invalid_grant", "expired access/refresh token"));
+            }
+            true
+        }
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+            match form
+                .assertion
+                .as_deref()
+                .map(|a| jwt_acceptable(a, &creds.sf_client_id))
+            {
+                Some(Ok(())) => true,
+                Some(Err(why)) => return Err(oauth_error("invalid_grant", why)),
+                None => return Err(oauth_error("invalid_request", "assertion is required")),
+            }
+        }
+        Some(_) => {
+            return Err(oauth_error(
+                "unsupported_grant_type",
+                "grant type not supported",
+            ));
+        }
+        None => return Err(oauth_error("invalid_request", "grant_type is required")),
+    };
+    if granted {
+        Ok(())
+    } else {
+        Err(oauth_error("invalid_client", "invalid client credentials"))
+    }
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {

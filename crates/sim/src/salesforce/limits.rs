@@ -1,15 +1,19 @@
 //! `GET /services/data` (versions, no auth) and `GET /services/data/vXX.X/limits`.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::routing::get;
 use haul_types::ApiVersion;
 use serde_json::json;
 
-use super::errors;
-use crate::state::{Shared, lock};
+use super::ingest::IngestJobs;
+use super::query::QueryJobs;
+use super::rest::both;
+use super::{Salesforce, errors};
 
 /// Daily Bulk API 2.0 query jobs per org (api-facts §1.8).
 const DAILY_QUERY_JOBS: u64 = 10_000;
@@ -27,12 +31,39 @@ pub(crate) async fn versions() -> Response {
     errors::json(StatusCode::OK, &list)
 }
 
+/// What the limits resource counts: API requests and the jobs of the Bulk API families.
+#[derive(Debug, Clone)]
+struct Counted {
+    sf: Arc<Salesforce>,
+    query: Arc<QueryJobs>,
+    ingest: Arc<IngestJobs>,
+}
+
+/// `GET /services/data/vXX.X/limits`.
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
+    sf: &Arc<Salesforce>,
+    query: &Arc<QueryJobs>,
+    ingest: &Arc<IngestJobs>,
+) -> Router<S> {
+    let counted = Counted {
+        sf: sf.clone(),
+        query: query.clone(),
+        ingest: ingest.clone(),
+    };
+    both(
+        Router::new(),
+        "/services/data/{version}/limits",
+        get(limits),
+    )
+    .with_state(counted)
+}
+
 /// The org's limits that matter to these APIs.
-pub(crate) async fn limits(State(st): State<Shared>) -> Response {
-    let limit = st.config.api_limit;
-    let used = st.api_usage.load(Ordering::SeqCst);
-    let query_jobs = lock(&st.query_jobs).len() as u64;
-    let ingest_jobs = lock(&st.ingest_jobs).len() as u64;
+async fn limits(State(counted): State<Counted>) -> Response {
+    let limit = counted.sf.api_limit;
+    let used = counted.sf.usage();
+    let query_jobs = counted.query.count() as u64;
+    let ingest_jobs = counted.ingest.count() as u64;
     errors::json(
         StatusCode::OK,
         &json!({

@@ -1,125 +1,103 @@
-//! The Salesforce side: Bulk API 2.0 query and ingest, Async SOQL, OAuth, limits.
+//! The Salesforce side: what its three families share (OAuth and the API usage count, limits, the
+//! error shapes, paths, listings and locators), and the router that puts the families (Bulk API
+//! 2.0 query, Bulk API 2.0 ingest, Async SOQL) behind the bearer-token guard.
 
 pub(crate) mod async_soql;
 pub(crate) mod auth;
 pub(crate) mod errors;
 pub(crate) mod ingest;
-pub(crate) mod ingest_rows;
 pub(crate) mod limits;
 pub(crate) mod query;
+pub(crate) mod rest;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
-use axum::routing::{MethodRouter, get, post, put};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::routing::{get, post};
 
-use crate::state::Shared;
+use crate::shared::Shared;
+use crate::shared::surface::Surface;
 
-/// The user every job is created by.
-pub(crate) const USER_ID: &str = "005Hs0000000001IAA";
-
-/// Path parameters of a versioned collection.
-#[derive(Debug, Deserialize)]
-pub(crate) struct VersionPath {
-    pub(crate) version: String,
+/// The org-wide state of the Salesforce side: the API requests counted against the daily limit.
+#[derive(Debug)]
+pub(crate) struct Salesforce {
+    pub(crate) core: Shared,
+    pub(crate) api_limit: u64,
+    usage: AtomicU64,
 }
 
-/// Path parameters of one job.
-#[derive(Debug, Deserialize)]
-pub(crate) struct JobPath {
-    pub(crate) version: String,
-    pub(crate) id: String,
+impl Salesforce {
+    /// The Salesforce side of `core`, allowing `api_limit` API requests.
+    pub(crate) fn new(core: Shared, api_limit: u64) -> Self {
+        Self {
+            core,
+            api_limit,
+            usage: AtomicU64::new(0),
+        }
+    }
+
+    /// API requests counted so far.
+    pub(crate) fn usage(&self) -> u64 {
+        self.usage.load(Ordering::SeqCst)
+    }
+
+    /// Counts one more API request; the count including it.
+    fn count_request(&self) -> u64 {
+        self.usage.fetch_add(1, Ordering::SeqCst) + 1
+    }
 }
 
-/// Adds `path` and `path/`: clients differ on trailing slashes (api-facts §5.13).
-fn both(router: Router<Shared>, path: &str, handler: MethodRouter<Shared>) -> Router<Shared> {
-    router
-        .route(path, handler.clone())
-        .route(&format!("{path}/"), handler)
+impl Surface for Salesforce {
+    fn injected(&self, status: StatusCode, route: &str) -> Response {
+        let (code, message) = match status.as_u16() {
+            503 => (
+                "SERVER_UNAVAILABLE",
+                "Server temporarily unavailable (injected by haul-sim)",
+            ),
+            429 => (
+                "REQUEST_LIMIT_EXCEEDED",
+                "ConcurrentPerOrgLongTxn Limit exceeded. (injected by haul-sim)",
+            ),
+            _ => (
+                "UNKNOWN_EXCEPTION",
+                "An unexpected error occurred (injected by haul-sim)",
+            ),
+        };
+        let response = errors::error(status, code, message);
+        // Only the versioned API carries the usage header; the OAuth endpoint does not.
+        if route.starts_with("/services/data/") {
+            auth::with_usage(self, response, self.usage())
+        } else {
+            response
+        }
+    }
+
+    fn not_found(&self) -> Response {
+        errors::not_found()
+    }
 }
 
-/// All Salesforce routes.
-pub(crate) fn router(st: Shared) -> Router<Shared> {
-    let data = "/services/data/{version}";
-    let q = format!("{data}/jobs/query");
-    let i = format!("{data}/jobs/ingest");
-    let a = format!("{data}/async-queries");
-    let mut api = Router::new();
-    api = both(api, &q, post(query::create).get(query::list));
-    api = both(
-        api,
-        &format!("{q}/{{id}}"),
-        get(query::get).patch(query::patch).delete(query::delete),
-    );
-    api = both(api, &format!("{q}/{{id}}/results"), get(query::results));
-    api = both(
-        api,
-        &format!("{q}/{{id}}/resultPages"),
-        get(query::result_pages),
-    );
-    api = both(
-        api,
-        &format!("{q}/{{id}}/resultpages"),
-        get(query::result_pages),
-    );
-    api = both(api, &i, post(ingest::create).get(ingest::list));
-    api = both(
-        api,
-        &format!("{i}/{{id}}"),
-        get(ingest::get).patch(ingest::patch).delete(ingest::delete),
-    );
-    api = both(api, &format!("{i}/{{id}}/batches"), put(ingest::upload));
-    api = both(
-        api,
-        &format!("{i}/{{id}}/successfulResults"),
-        get(ingest::successful),
-    );
-    api = both(
-        api,
-        &format!("{i}/{{id}}/failedResults"),
-        get(ingest::failed),
-    );
-    api = both(
-        api,
-        &format!("{i}/{{id}}/unprocessedrecords"),
-        get(ingest::unprocessed),
-    );
-    api = both(
-        api,
-        &format!("{i}/{{id}}/unprocessedRecords"),
-        get(ingest::unprocessed),
-    );
-    api = both(api, &a, post(async_soql::create).get(async_soql::list));
-    api = both(
-        api,
-        &format!("{a}/{{id}}"),
-        get(async_soql::get).delete(async_soql::cancel),
-    );
-    api = both(api, &format!("{data}/limits"), get(limits::limits));
-    let api = api.route_layer(from_fn_with_state(st, auth::guard));
-    Router::new()
+/// All Salesforce routes: the unguarded ones, and every family's behind the guard.
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(
+    sf: &Arc<Salesforce>,
+    query: &Arc<query::QueryJobs>,
+    ingest: &Arc<ingest::IngestJobs>,
+    async_soql: &Arc<async_soql::AsyncQueries>,
+) -> Router<S> {
+    let guarded = Router::new()
+        .merge(query::routes(query))
+        .merge(ingest::routes(ingest))
+        .merge(async_soql::routes(async_soql))
+        .merge(limits::routes(sf, query, ingest))
+        .route_layer(from_fn_with_state(sf.clone(), auth::guard));
+    let open = Router::new()
         .route("/services/data", get(limits::versions))
         .route("/services/data/", get(limits::versions))
         .route("/services/oauth2/token", post(auth::token))
-        .merge(api)
-}
-
-/// One page of a job listing: `{done, records, nextRecordsUrl}`.
-pub(crate) fn list_page(
-    records: &[Value],
-    offset: u64,
-    page: usize,
-    next_url: impl Fn(u64) -> String,
-) -> Response {
-    let start = (offset as usize).min(records.len());
-    let end = start.saturating_add(page.max(1)).min(records.len());
-    let done = end >= records.len();
-    let next = (!done).then(|| next_url(end as u64));
-    errors::json(
-        StatusCode::OK,
-        &json!({ "done": done, "records": &records[start..end], "nextRecordsUrl": next }),
-    )
+        .with_state(sf.clone());
+    open.merge(guarded)
 }

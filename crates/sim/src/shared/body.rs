@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::csv::Dialect;
-use crate::data::query::ResultSet;
+use crate::shared::csv::Dialect;
+use crate::shared::data::query::ResultSet;
 
 /// Bytes generated before a chunk is handed to the connection.
 const CHUNK: usize = 128 * 1024;

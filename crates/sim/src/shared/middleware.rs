@@ -5,20 +5,29 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::faults::{Fault, Injected};
-use crate::state::Shared;
-use crate::stats::InFlightGuard;
-use crate::{looker, misbehave, network, salesforce};
+use crate::shared::Shared;
+use crate::shared::faults::{Fault, Injected};
+use crate::shared::stats::InFlightGuard;
+use crate::shared::surface::Surfaces;
+use crate::shared::{misbehave, network};
 
 /// Most bytes held back while deciding where to cut a body.
 const CUT_WINDOW: usize = 1024 * 1024;
 
+/// What the outer layer needs: the shared core and the families' error shapes.
+#[derive(Debug, Clone)]
+pub(crate) struct Outer {
+    pub(crate) core: Shared,
+    pub(crate) surfaces: Surfaces,
+}
+
 /// Records, delays, faults and throttles one request.
-pub(crate) async fn outer(State(st): State<Shared>, request: Request, next: Next) -> Response {
+pub(crate) async fn outer(State(outer): State<Outer>, request: Request, next: Next) -> Response {
+    let st = &outer.core;
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -38,17 +47,17 @@ pub(crate) async fn outer(State(st): State<Shared>, request: Request, next: Next
     let query = request.uri().query().unwrap_or_default().to_owned();
     if let Some(misbehaviour) = st.misbehaviours.take(&method, &route, &query) {
         // Queued by a test for this one request: no fault and no bandwidth cap on top.
-        let response = misbehave::respond(&st, misbehaviour, request, next).await;
+        let response = misbehave::respond(st, misbehaviour, request, next).await;
         st.stats.record(&method, &route, response.status().as_u16());
         return hold_until_sent(response, guard);
     }
     let response = match st.faults.roll() {
         Some(Fault::Status(code)) => {
             st.faults.record(Injected::status(code));
-            fault_status(&st, &route, code)
+            fault_status(&outer, &route, code)
         }
-        Some(Fault::Reset) => cut(&st, next.run(request).await, false).await,
-        Some(Fault::Truncate) => cut(&st, next.run(request).await, true).await,
+        Some(Fault::Reset) => cut(st, next.run(request).await, false).await,
+        Some(Fault::Truncate) => cut(st, next.run(request).await, true).await,
         None => next.run(request).await,
     };
     st.stats.record(&method, &route, response.status().as_u16());
@@ -100,41 +109,11 @@ impl http_body::Body for Held {
 }
 
 /// An injected 500, 503 or 429 in the shape of the family the route belongs to.
-fn fault_status(st: &Shared, route: &str, code: u16) -> Response {
+fn fault_status(outer: &Outer, route: &str, code: u16) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = if route.starts_with("/services") {
-        let (error_code, message) = match code {
-            503 => (
-                "SERVER_UNAVAILABLE",
-                "Server temporarily unavailable (injected by haul-sim)",
-            ),
-            429 => (
-                "REQUEST_LIMIT_EXCEEDED",
-                "ConcurrentPerOrgLongTxn Limit exceeded. (injected by haul-sim)",
-            ),
-            _ => (
-                "UNKNOWN_EXCEPTION",
-                "An unexpected error occurred (injected by haul-sim)",
-            ),
-        };
-        let response = salesforce::errors::error(status, error_code, message);
-        let used = st.api_usage.load(std::sync::atomic::Ordering::SeqCst);
-        if route.starts_with("/services/data/") {
-            salesforce::auth::with_usage(st, response, used)
-        } else {
-            response
-        }
-    } else {
-        looker::error(
-            status,
-            &format!(
-                "{} (injected by haul-sim)",
-                status.canonical_reason().unwrap_or("error")
-            ),
-        )
-    };
+    let mut response = outer.surfaces.injected(status, route);
     if code == 429 {
-        let after = HeaderValue::from(st.faults.plan.retry_after_secs);
+        let after = HeaderValue::from(outer.core.faults.plan.retry_after_secs);
         response.headers_mut().insert(header::RETRY_AFTER, after);
     }
     response
@@ -189,13 +168,6 @@ async fn cut(st: &Shared, response: Response, promise_length: bool) -> Response 
 }
 
 /// Unknown URLs: each family's own 404 shape.
-pub(crate) async fn fallback(request: Request) -> Response {
-    let path = request.uri().path();
-    if path.starts_with("/services") {
-        salesforce::errors::not_found()
-    } else if path.starts_with("/api") {
-        looker::not_found()
-    } else {
-        (StatusCode::NOT_FOUND, "not found").into_response()
-    }
+pub(crate) async fn fallback(State(outer): State<Outer>, request: Request) -> Response {
+    outer.surfaces.not_found(request.uri().path())
 }

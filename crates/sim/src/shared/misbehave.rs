@@ -14,7 +14,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::state::Shared;
+use crate::shared::Shared;
 
 /// One way to answer a request wrongly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl Misbehaviours {
         query_contains: Option<&str>,
         misbehaviour: Misbehaviour,
     ) {
-        crate::state::lock(&self.queue).push(Entry {
+        crate::shared::lock(&self.queue).push(Entry {
             method: method.to_ascii_uppercase(),
             route: route.to_owned(),
             query_contains: query_contains.map(str::to_owned),
@@ -108,7 +108,7 @@ impl Misbehaviours {
 
     /// Takes the oldest misbehaviour queued for this request, if any.
     pub(crate) fn take(&self, method: &str, route: &str, query: &str) -> Option<Misbehaviour> {
-        let mut queue = crate::state::lock(&self.queue);
+        let mut queue = crate::shared::lock(&self.queue);
         let position = queue.iter().position(|e| {
             e.method == method
                 && e.route == route
@@ -192,7 +192,7 @@ fn stall(st: Shared, response: Response, after: usize) -> Response {
     };
     let silence = async move {
         // A year is "forever" for a test; shutting the simulator down ends it at once.
-        st.pause(Duration::from_secs(365 * 86_400)).await;
+        st.clock.pause(Duration::from_secs(365 * 86_400)).await;
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionAborted,
             "stalled body ended by haul-sim",

@@ -2,7 +2,7 @@
 
 use super::Snapshot;
 use super::soql::Soql;
-use crate::csv::{self, Dialect};
+use crate::shared::csv::{self, Dialect};
 
 /// The rows a query selected, fixed when the job ran: a locator's page never changes.
 #[derive(Debug)]
@@ -95,7 +95,7 @@ impl ResultSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Org, schema, soql};
+    use crate::shared::data::{Org, schema, soql};
 
     #[test]
     fn filters_limits_and_renders_quoted_csv() {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use crate::rng::SplitMix;
+use crate::shared::rng::SplitMix;
 
 /// Which faults to inject, as fractions of requests. Parse one from a spec such as
 /// `"503=0.05,429=0.02,reset=0.02,truncate=0.01,seed=7"`.
@@ -143,15 +143,11 @@ pub struct FaultCounts {
     pub lie: u64,
 }
 
-/// The live fault state: the plan, its random sequence, and the one-shot switches tests flip.
+/// The live fault state: the plan, its random sequence, and what was injected.
 #[derive(Debug)]
 pub(crate) struct Faults {
     pub(crate) plan: FaultPlan,
     rng: Mutex<SplitMix>,
-    fail_query_jobs: AtomicU32,
-    fail_ingest_jobs: AtomicU32,
-    fail_async_queries: AtomicU32,
-    lies: Mutex<Vec<i64>>,
     /// Injected so far, in the order of [`FaultCounts`]' fields.
     injected: [AtomicU64; 6],
 }
@@ -162,10 +158,6 @@ impl Faults {
         Self {
             plan,
             rng,
-            fail_query_jobs: AtomicU32::new(0),
-            fail_ingest_jobs: AtomicU32::new(0),
-            fail_async_queries: AtomicU32::new(0),
-            lies: Mutex::default(),
             injected: Default::default(),
         }
     }
@@ -217,41 +209,32 @@ impl Faults {
         None
     }
 
-    /// The error to add to the next result page's `Sforce-NumberOfRecords`, if it should lie.
-    pub(crate) fn take_lie(&self) -> Option<i64> {
-        let queued = self.lies.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let lie =
-            queued.or_else(|| (self.plan.lie > 0.0 && self.draw() < self.plan.lie).then_some(1));
-        if lie.is_some() {
+    /// Whether the plan's `lie` fraction says the next count should be off (by one); counted.
+    pub(crate) fn draw_lie(&self) -> bool {
+        let lie = self.plan.lie > 0.0 && self.draw() < self.plan.lie;
+        if lie {
             self.record(Injected::Lie);
         }
         lie
     }
+}
 
-    pub(crate) fn push_lie(&self, delta: i64) {
-        self.lies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(0, delta);
+/// A one-shot fault hook a test arms, such as "the next query job fails": each arming is used
+/// by one job.
+#[derive(Debug, Default)]
+pub(crate) struct Switch(AtomicU32);
+
+impl Switch {
+    /// Arms the switch once more.
+    pub(crate) fn arm(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
 
-    pub(crate) fn fail_next(&self, kind: JobKind) {
-        self.counter(kind).fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Whether the job being created now was told to fail (consumes one switch).
-    pub(crate) fn take_fail(&self, kind: JobKind) -> bool {
-        self.counter(kind)
+    /// Whether the job being created now was told to fail (uses one arming).
+    pub(crate) fn take(&self) -> bool {
+        self.0
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
-    }
-
-    fn counter(&self, kind: JobKind) -> &AtomicU32 {
-        match kind {
-            JobKind::Query => &self.fail_query_jobs,
-            JobKind::Ingest => &self.fail_ingest_jobs,
-            JobKind::AsyncQuery => &self.fail_async_queries,
-        }
     }
 }
 
@@ -275,14 +258,6 @@ impl Injected {
             _ => Self::Status500,
         }
     }
-}
-
-/// Kinds of job a test can tell to fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum JobKind {
-    Query,
-    Ingest,
-    AsyncQuery,
 }
 
 #[cfg(test)]
@@ -331,15 +306,20 @@ mod tests {
     }
 
     #[test]
-    fn switches_fire_once_each() {
-        let faults = Faults::new(FaultPlan::none());
-        faults.fail_next(JobKind::Query);
-        assert!(faults.take_fail(JobKind::Query));
-        assert!(!faults.take_fail(JobKind::Query));
-        assert!(!faults.take_fail(JobKind::Ingest));
-        faults.push_lie(5);
-        assert_eq!(faults.take_lie(), Some(5));
-        assert_eq!(faults.take_lie(), None);
+    fn switches_fire_once_per_arming() {
+        let switch = Switch::default();
+        assert!(!switch.take());
+        switch.arm();
+        switch.arm();
+        assert!(switch.take() && switch.take());
+        assert!(!switch.take());
+    }
+
+    #[test]
+    fn lies_and_injections_are_counted() {
+        let faults = Faults::new(FaultPlan::parse("lie=1").expect("valid"));
+        assert!(faults.draw_lie());
+        assert!(!Faults::new(FaultPlan::none()).draw_lie());
         faults.record(Injected::status(503));
         faults.record(Injected::Reset);
         let counts = faults.counts();

@@ -2,8 +2,8 @@
 //! straight into the caller's buffer: no allocation per value.
 
 use super::schema::{Gen, OBJECTS, ObjectSchema};
-use crate::ids;
-use crate::rng::{hash_str, mix};
+use crate::shared::ids;
+use crate::shared::rng::{hash_str, mix};
 
 const ADJECTIVES: &[&str] = &[
     "Acme",
@@ -126,7 +126,7 @@ impl Table {
             .iter()
             .map(|v| {
                 let mut out = Vec::with_capacity(v.len() + 2);
-                crate::csv::write_quoted(&mut out, v.as_bytes());
+                crate::shared::csv::write_quoted(&mut out, v.as_bytes());
                 out.into_boxed_slice()
             })
             .collect();
@@ -397,7 +397,7 @@ fn two(out: &mut Vec<u8>, n: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::schema;
+    use crate::shared::data::schema;
 
     #[test]
     fn dates_format_like_the_vendor() {
@@ -423,7 +423,7 @@ mod tests {
                     g.write_csv(object, ordinal, field, row, &mut quoted);
                     let mut expected = Vec::new();
                     if present {
-                        crate::csv::write_quoted(&mut expected, &raw);
+                        crate::shared::csv::write_quoted(&mut expected, &raw);
                     }
                     assert_eq!(
                         quoted, expected,

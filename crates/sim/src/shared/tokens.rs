@@ -1,10 +1,32 @@
-//! Issued access and refresh tokens of both realms, with their expiry.
+//! OAuth for every family: the client credentials the token endpoints accept, and the issued
+//! access and refresh tokens of both realms, with their expiry.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::rng::mix;
+use crate::shared::rng::mix;
+
+/// Client credentials the token endpoints accept.
+#[derive(Debug, Clone)]
+pub(crate) struct Credentials {
+    pub(crate) sf_client_id: String,
+    pub(crate) sf_client_secret: String,
+    pub(crate) looker_client_id: String,
+    pub(crate) looker_client_secret: String,
+}
+
+impl Credentials {
+    pub(crate) fn from_seed(seed: u64) -> Self {
+        let h = |salt: u64| mix(seed ^ salt);
+        Self {
+            sf_client_id: format!("3MVG9sim{:016x}{:016x}", h(1), h(2)),
+            sf_client_secret: format!("{:016X}{:016X}", h(3), h(4)),
+            looker_client_id: format!("lk{:016x}", h(5)),
+            looker_client_secret: format!("{:016x}{:08x}", h(6), h(7) as u32),
+        }
+    }
+}
 
 /// Which API a token opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

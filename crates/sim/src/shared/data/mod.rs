@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use generate::Generator;
 use schema::{OBJECTS, ObjectSchema};
 
-use crate::ids;
+use crate::shared::ids;
 
 /// A row stored in the overlay: every field of the object, in schema order.
 pub(crate) type StoredRow = Arc<Vec<Option<String>>>;
@@ -119,7 +119,7 @@ impl Snapshot {
         out: &mut Vec<u8>,
     ) {
         match stored {
-            Some(values) => crate::csv::write_field(out, values[field].as_deref()),
+            Some(values) => crate::shared::csv::write_field(out, values[field].as_deref()),
             None => self
                 .generator
                 .write_csv(self.object, self.ordinal, field, row, out),

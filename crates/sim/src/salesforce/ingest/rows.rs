@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use haul_types::IngestOperation;
 
-use crate::csv;
-use crate::data::schema::{Field, FieldType, ObjectSchema};
-use crate::data::{Editor, Org};
-use crate::ids;
+use crate::shared::csv;
+use crate::shared::data::schema::{Field, FieldType, ObjectSchema};
+use crate::shared::data::{Editor, Org};
+use crate::shared::ids;
 
 /// What processing a job's data produced.
 #[derive(Debug, Default)]

@@ -1,0 +1,113 @@
+//! Bulk API 2.0 query jobs (api-facts §1): create, get, list, abort, delete, results and
+//! resultPages. The family owns its jobs, its routes, its fault hooks (a job told to fail, a
+//! result page that lies about its row count) and the accessors [`crate::Sim`] reads.
+//!
+//! Choices where the vendor is silent or inconsistent (api-facts §5):
+//! - Results requested before `JobComplete`: 412 `JOB_NOT_COMPLETE`, the body of the v46 docs.
+//! - Results or resultPages under another API version than the job's: 409 `API_ERROR`.
+//! - A locator is the base64 (URL-safe, unpadded) of the row offset where its page starts; a
+//!   locator that decodes to no page is 400 `INVALID_LOCATOR`.
+//! - `maxRecords` omitted: the configured default page size (50 000 unless set).
+
+mod handlers;
+mod job;
+mod results;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::get;
+use haul_types::QueryJobState;
+
+use self::job::QueryJob;
+use super::rest::both;
+use crate::shared::faults::{Injected, Switch};
+use crate::shared::{Shared, lock};
+
+/// Settings of the query family.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Rows per result page when a request has no `maxRecords`.
+    pub(crate) default_page_size: u64,
+    /// Jobs per page of the job listing.
+    pub(crate) list_page_size: usize,
+}
+
+/// The query family: its jobs and fault hooks.
+#[derive(Debug)]
+pub(crate) struct QueryJobs {
+    core: Shared,
+    options: Options,
+    jobs: Mutex<BTreeMap<String, QueryJob>>,
+    fail_next: Switch,
+    /// Record-count errors queued by tests, oldest last.
+    lies: Mutex<Vec<i64>>,
+}
+
+impl QueryJobs {
+    /// No jobs yet.
+    pub(crate) fn new(core: Shared, options: Options) -> Self {
+        Self {
+            core,
+            options,
+            jobs: Mutex::default(),
+            fail_next: Switch::default(),
+            lies: Mutex::default(),
+        }
+    }
+
+    /// The state of a job, or `None` if there is no such job.
+    pub(crate) fn job_state(&self, id: &str) -> Option<QueryJobState> {
+        lock(&self.jobs).get(id).map(|j| j.state.clone())
+    }
+
+    /// Jobs that exist now (deleted ones not counted).
+    pub(crate) fn count(&self) -> usize {
+        lock(&self.jobs).len()
+    }
+
+    /// The next job created ends in `Failed`.
+    pub(crate) fn fail_next(&self) {
+        self.fail_next.arm();
+    }
+
+    /// The next result page served reports its row count off by `delta`.
+    pub(crate) fn lie_next(&self, delta: i64) {
+        lock(&self.lies).insert(0, delta);
+    }
+
+    /// The error to add to the next result page's row count, if it should lie: a queued one
+    /// first, else as the fault plan draws.
+    fn take_lie(&self) -> Option<i64> {
+        let queued = lock(&self.lies).pop();
+        if queued.is_some() {
+            self.core.faults.record(Injected::Lie);
+            return queued;
+        }
+        self.core.faults.draw_lie().then_some(1)
+    }
+}
+
+/// The family's routes, under `/services/data/{version}/jobs/query`.
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(jobs: &Arc<QueryJobs>) -> Router<S> {
+    let q = "/services/data/{version}/jobs/query";
+    let mut api = Router::new();
+    api = both(api, q, get(handlers::list).post(handlers::create));
+    api = both(
+        api,
+        &format!("{q}/{{id}}"),
+        get(handlers::get)
+            .patch(handlers::patch)
+            .delete(handlers::delete),
+    );
+    api = both(api, &format!("{q}/{{id}}/results"), get(results::results));
+    for spelling in ["resultPages", "resultpages"] {
+        api = both(
+            api,
+            &format!("{q}/{{id}}/{spelling}"),
+            get(results::result_pages),
+        );
+    }
+    api.with_state(jobs.clone())
+}
