@@ -6,6 +6,7 @@ use futures::TryStreamExt;
 use super::Format;
 use super::source::{Partition, Plan, Source};
 use crate::error::{Error, Result};
+use crate::retry::{self, Attempt, Replay};
 
 /// Where a partition's output goes. `restart` discards what a failed attempt wrote.
 pub(crate) trait PartWriter: Send {
@@ -38,9 +39,9 @@ pub(crate) struct Fetched {
 
 /// Fetches `partition` into `writer` as `format`.
 ///
-/// A failed request or a body cut off mid-stream is fetched again under the source's retry policy
-/// (the executor retries only until the headers arrive); a row count that disagrees with the declared
-/// one is fetched again once, then reported.
+/// A failed request or a body cut off mid-stream is fetched again by the one retry loop, under the
+/// source's policy; a row count that disagrees with the declared one is fetched again once (a
+/// stale or cut answer may mend), then reported.
 pub(crate) async fn fetch_partition(
     source: &dyn Source,
     partition: &Partition,
@@ -48,38 +49,62 @@ pub(crate) async fn fetch_partition(
     format: Format,
     writer: &mut impl PartWriter,
 ) -> Result<Fetched> {
-    let policy = source.retry_policy().clone();
-    let mut integrity_retried = false;
-    let mut attempt = 1;
+    let mut attempt = PartitionAttempt {
+        source,
+        partition,
+        plan,
+        format,
+        writer,
+    };
+    let mut reread = false;
     loop {
-        writer.restart().await?;
-        match fetch_once(source, partition, plan, format, writer).await {
-            Ok((fetched, Some(declared))) if fetched.records != declared => {
-                let counted = fetched.records;
-                if integrity_retried {
-                    return Err(Error::integrity(format!(
-                        "{} {} {}: {} says {declared} rows, the body holds {counted} (twice)",
-                        source.describe(),
-                        source.partition_noun(),
-                        name(partition),
-                        source.declared_by(),
-                    )));
-                }
-                integrity_retried = true;
-                tracing::warn!(source = %source.describe(), partition = %name(partition), declared, counted, "row count disagrees; fetching the partition again");
-            }
-            Ok((fetched, _)) => return Ok(fetched),
-            Err(error) if error.is_retryable() && attempt < policy.max_attempts => {
-                let wait = error
-                    .retry_after()
-                    .filter(|wait| *wait <= policy.max_retry_after)
-                    .unwrap_or_else(|| policy.backoff(attempt));
-                tracing::debug!(source = %source.describe(), partition = %name(partition), attempt, %error, "partition failed; fetching it again");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            Err(error) => return Err(error),
+        let (fetched, declared) = retry::drive(
+            source.retry_policy(),
+            Replay::Idempotent,
+            "fetching a partition",
+            &mut attempt,
+        )
+        .await?;
+        let Some(declared) = declared.filter(|declared| *declared != fetched.records) else {
+            return Ok(fetched);
+        };
+        let counted = fetched.records;
+        if reread {
+            return Err(Error::integrity(format!(
+                "{} {} {}: {} says {declared} rows, the body holds {counted} (twice)",
+                source.describe(),
+                source.partition_noun(),
+                name(partition),
+                source.declared_by(),
+            )));
         }
+        reread = true;
+        tracing::warn!(source = %source.describe(), partition = %name(partition), declared, counted, "row count disagrees; fetching the partition again");
+    }
+}
+
+/// One attempt at a partition, starting its writer over.
+struct PartitionAttempt<'a, W> {
+    source: &'a dyn Source,
+    partition: &'a Partition,
+    plan: Plan,
+    format: Format,
+    writer: &'a mut W,
+}
+
+impl<W: PartWriter> Attempt for PartitionAttempt<'_, W> {
+    type Output = Result<(Fetched, Option<u64>)>;
+
+    async fn attempt(&mut self) -> Self::Output {
+        self.writer.restart().await?;
+        fetch_once(
+            self.source,
+            self.partition,
+            self.plan,
+            self.format,
+            self.writer,
+        )
+        .await
     }
 }
 

@@ -87,7 +87,8 @@ impl Source for QueryResults {
     fn fetch<'a>(&'a self, partition: &'a Partition, plan: Plan) -> BoxFuture<'a, Result<Answer>> {
         Box::pin(async move {
             let job = &self.done.job;
-            let client = job.client(false);
+            // Single-shot: the engine's retry loop is the one that repeats a partition.
+            let client = job.client(true);
             let mut request = client.get_query_job_results().job_id(job.id().clone());
             if let Some(locator) = &partition.key {
                 request = request.locator(locator.as_str());
