@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let csv = looker
         .run_query(&id)
         .format(LookerResultFormat::Csv)
-        .kill_on_drop(true)
+        .abort_on_drop(true)
         .text()
         .await?;
     println!("query {id} as CSV:\n{csv}");
@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .run_queries(&ids)
         .format(LookerResultFormat::Json)
         .backoff(BackoffPolicy::fixed(Duration::from_millis(200)))
-        .kill_on_drop(true)
+        .abort_on_drop(true)
         .await?;
     for (query_id, results) in ids.iter().zip(each) {
         let results = results?;

@@ -42,7 +42,7 @@ pub use error::{BoxError, Error, JobDetails, Result};
 pub use handle::Handle;
 pub use haul_types as types;
 pub use looker::{Looker, LookerBuilder};
-pub use poll::{BackoffPolicy, Poller};
+pub use poll::{BackoffPolicy, Polled, Poller, WaitOptions};
 pub use retry::RetryPolicy;
 pub use salesforce::auth;
 pub use salesforce::{Salesforce, SalesforceBuilder};

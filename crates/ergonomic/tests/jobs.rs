@@ -43,6 +43,41 @@ async fn waiting_reports_progress_and_ends_with_the_completed_job() {
 }
 
 #[tokio::test]
+async fn a_wait_can_be_stepped_by_hand_and_read_as_a_stream() {
+    let sim = sim()
+        .rows("Account", 10)
+        .job_duration(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let sf = client(&sim);
+    let job = sf.bulk_query(SOQL).submit().await.unwrap();
+    let poller = job.wait();
+    let mut seen = poller.progress_stream();
+    let mut rounds = 0;
+    let finished = loop {
+        rounds += 1;
+        assert!(rounds <= 100, "the job never finished");
+        match poller.poll().await.unwrap() {
+            haul::Polled::Finished(info) => break info,
+            haul::Polled::Pending(info) => assert_ne!(info.state, QueryJobState::JobComplete),
+            other => panic!("unexpected {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(finished.state, QueryJobState::JobComplete);
+    let latest = tokio::time::timeout(Duration::from_secs(5), seen.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.state, QueryJobState::JobComplete);
+    drop(poller);
+    let ended = tokio::time::timeout(Duration::from_secs(5), seen.next()).await;
+    assert!(matches!(ended, Ok(None)), "the stream ends with the poller");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_failed_job_is_an_error_naming_the_job_and_its_state() {
     let sim = sim().rows("Account", 10).start().await.unwrap();
     let sf = client(&sim);

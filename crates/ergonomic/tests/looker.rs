@@ -275,7 +275,7 @@ async fn an_abandoned_wait_kills_its_task_when_asked() {
     let task = looker
         .run_query(&id)
         .backoff(fast())
-        .kill_on_drop(true)
+        .abort_on_drop(true)
         .submit()
         .await
         .unwrap();
