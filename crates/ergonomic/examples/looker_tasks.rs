@@ -28,8 +28,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(sim.looker_base_url())
         .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
         .logout_on_drop(true)
-        .build()
-        .await?;
+        .build()?;
+    looker.connect().await?;
 
     let by_state = Query::new("thelook", "users")
         .fields(["users.state", "users.count"])

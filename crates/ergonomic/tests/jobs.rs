@@ -392,3 +392,27 @@ fn insecure_urls_are_refused_unless_allowed() {
     assert!(build("ftp://acme", true).is_err());
     assert!(build("not a url", false).is_err());
 }
+
+#[tokio::test]
+async fn build_sends_nothing_and_connect_obtains_a_token_at_once() {
+    let sim = sim().start().await.unwrap();
+    let with_secret = |secret: &str| {
+        haul::Salesforce::builder()
+            .instance_url(sim.instance_url())
+            .auth(haul::auth::ClientCredentials::new(
+                sim.sf_client_id(),
+                secret,
+            ))
+            .build()
+            .unwrap()
+    };
+    let token_requests = || sim.stats().count("POST", "/services/oauth2/token");
+    let sf = with_secret(sim.sf_client_secret());
+    assert_eq!(token_requests(), 0, "build sends nothing");
+    sf.connect().await.unwrap();
+    sf.connect().await.unwrap();
+    assert_eq!(token_requests(), 1, "a token already held is kept");
+    let refused = with_secret("wrong").connect().await.unwrap_err();
+    assert!(refused.is_auth(), "{refused:?}");
+    sim.shutdown().await;
+}
