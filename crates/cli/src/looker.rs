@@ -32,7 +32,7 @@ async fn run_one(looker: &Looker, args: LookerRunArgs) -> Result<Outcome> {
     let mut stream = looker
         .run_query(&args.query_id)
         .format(format)
-        .kill_on_drop(true)
+        .abort_on_drop(true)
         .stream()
         .await?;
     let temporary = part_path(&args.output);
@@ -68,7 +68,7 @@ async fn run_many(looker: &Looker, args: LookerRunManyArgs) -> Result<Outcome> {
     let results = looker
         .run_queries(args.query_ids.clone())
         .format(format)
-        .kill_on_drop(true)
+        .abort_on_drop(true)
         .await?;
     let mut summary = Vec::new();
     let mut failures = Vec::new();

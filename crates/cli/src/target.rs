@@ -96,8 +96,8 @@ pub(crate) async fn looker(connection: &LookerConnection, quiet: bool) -> Result
         let client = Looker::builder()
             .base_url(sim.looker_base_url())
             .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
-            .build()
-            .await?;
+            .build()?;
+        client.connect().await?;
         return Ok(LookerTarget {
             client,
             simulator: Some(sim),
@@ -112,8 +112,9 @@ pub(crate) async fn looker(connection: &LookerConnection, quiet: bool) -> Result
     let client = Looker::builder()
         .base_url(url)
         .client_credentials(id, secret.as_str())
-        .build()
-        .await?;
+        .build()?;
+    // Bad credentials fail here, before any work starts.
+    client.connect().await?;
     Ok(LookerTarget {
         client,
         simulator: None,

@@ -527,7 +527,6 @@ async fn looker_runs_one_query_and_many() {
         .base_url(sim.looker_base_url())
         .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
         .build()
-        .await
         .unwrap();
     let by_status =
         haul::looker::Query::new("thelook", "orders").fields(["orders.status", "orders.count"]);

@@ -28,8 +28,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(sim.looker_base_url())
         .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
         .logout_on_drop(true)
-        .build()
-        .await?;
+        .build()?;
+    looker.connect().await?;
 
     let by_state = Query::new("thelook", "users")
         .fields(["users.state", "users.count"])
@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let csv = looker
         .run_query(&id)
         .format(LookerResultFormat::Csv)
-        .kill_on_drop(true)
+        .abort_on_drop(true)
         .text()
         .await?;
     println!("query {id} as CSV:\n{csv}");
@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .run_queries(&ids)
         .format(LookerResultFormat::Json)
         .backoff(BackoffPolicy::fixed(Duration::from_millis(200)))
-        .kill_on_drop(true)
+        .abort_on_drop(true)
         .await?;
     for (query_id, results) in ids.iter().zip(each) {
         let results = results?;

@@ -17,6 +17,12 @@
 //! # }
 //! ```
 //!
+//! Every client is made the same way: `Client::builder()`, its setters, then `build()`, which is
+//! synchronous, checks the settings and sends nothing; the first request obtains a token. Call the
+//! client's `connect().await` to obtain one at once, so that bad credentials fail there. Every
+//! wait takes the same [`WaitOptions`] (`backoff`, `timeout`, `abort_on_drop`), and every request
+//! is retried under the client's [`RetryPolicy`].
+//!
 //! The layers below: `haul-client` (generated from the OpenAPI specs) and `haul-types` (shared types,
 //! re-exported as [`types`]).
 #![warn(missing_docs)]
@@ -44,7 +50,7 @@ pub use error::{BoxError, Error, JobDetails, Result};
 pub use handle::Handle;
 pub use haul_types as types;
 pub use looker::{Looker, LookerBuilder};
-pub use poll::{BackoffPolicy, Poller};
+pub use poll::{BackoffPolicy, Polled, Poller, WaitOptions};
 pub use retry::RetryPolicy;
 pub use salesforce::auth;
 pub use salesforce::{Salesforce, SalesforceBuilder};

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
+use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -94,11 +95,68 @@ impl BackoffPolicy {
     }
 }
 
+/// How a wait runs, the same in every family: the builders of every family offer these as
+/// `backoff`, `timeout` and `abort_on_drop` (and take them whole with `wait_options`), and so does
+/// [`Poller`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct WaitOptions {
+    /// Waits between status requests.
+    pub backoff: BackoffPolicy,
+    /// Longest wait in all (default one hour); then the wait fails with
+    /// [`Error::Timeout`](crate::Error::Timeout).
+    pub timeout: Duration,
+    /// Whether the job is aborted (a Looker task: killed) when the wait is dropped, cancelled or
+    /// times out before the job finished (default false: it is left running).
+    pub abort_on_drop: bool,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        Self {
+            backoff: BackoffPolicy::default(),
+            timeout: Duration::from_secs(3600),
+            abort_on_drop: false,
+        }
+    }
+}
+
+impl WaitOptions {
+    /// The same options with another backoff.
+    pub fn with_backoff(mut self, backoff: BackoffPolicy) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The same options with another timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The same options, aborting the job when the wait is abandoned, or not.
+    pub fn with_abort_on_drop(mut self, abort: bool) -> Self {
+        self.abort_on_drop = abort;
+        self
+    }
+}
+
+/// Where a job stood at one [`Poller::poll`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Polled<T> {
+    /// Queued or running, with the status seen.
+    Pending(T),
+    /// Finished successfully, with its final status.
+    Finished(T),
+}
+
 /// Waits for a job to finish. Await it (it is [`IntoFuture`]) for the finished job: `O`, built from the
 /// final status `T` (for a query job, a handle whose results can be read).
 ///
-/// Defaults: the [`BackoffPolicy`] default, a one-hour timeout, no attempt cap, and the job is left
-/// running when the wait is abandoned; see [`abort_on_drop`](Poller::abort_on_drop).
+/// Defaults: those of [`WaitOptions`] (the [`BackoffPolicy`] default, a one-hour timeout, the job
+/// left running when the wait is abandoned; see [`abort_on_drop`](Poller::abort_on_drop)), and no
+/// attempt cap.
 #[must_use = "a Poller does nothing until awaited"]
 pub struct Poller<T: Clone + std::fmt::Debug + Send + Sync + 'static, O = T> {
     target: Arc<dyn Pollable<Status = T>>,
@@ -133,20 +191,28 @@ impl<T: Clone + std::fmt::Debug + Send + Sync + 'static, O: Send + 'static> Poll
         target: P,
         finish: impl FnOnce(T) -> O + Send + Sync + 'static,
     ) -> Self {
+        let defaults = WaitOptions::default();
         Self {
             target: Arc::new(target),
             finish: Box::new(finish),
             phase: P::phase,
             state_name: P::state_name,
             details: |status| JobDetails::new(status.clone()),
-            backoff: BackoffPolicy::default(),
-            timeout: Duration::from_secs(3600),
+            backoff: defaults.backoff,
+            timeout: defaults.timeout,
             max_attempts: None,
-            abort_on_drop: false,
+            abort_on_drop: defaults.abort_on_drop,
             abort_on_timeout: false,
             cancel: None,
             progress: watch::Sender::new(None),
         }
+    }
+
+    /// Waits as `options` say: their backoff, timeout and abort on drop.
+    pub fn wait_options(self, options: WaitOptions) -> Self {
+        self.backoff(options.backoff)
+            .timeout(options.timeout)
+            .abort_on_drop(options.abort_on_drop)
     }
 
     /// Waits between status requests according to `policy`.
@@ -191,6 +257,39 @@ impl<T: Clone + std::fmt::Debug + Send + Sync + 'static, O: Send + 'static> Poll
         self.progress.subscribe()
     }
 
+    /// The statuses the poller sees, as a stream that ends once the poller is gone. A reader slower
+    /// than the rounds sees the latest status, not every one.
+    pub fn progress_stream(&self) -> impl Stream<Item = T> + Send + Unpin + 'static {
+        futures::stream::unfold(self.progress.subscribe(), |mut seen| async move {
+            loop {
+                seen.changed().await.ok()?;
+                let status = seen.borrow_and_update().clone();
+                if let Some(status) = status {
+                    return Some((status, seen));
+                }
+            }
+        })
+        .boxed()
+    }
+
+    /// One round by hand: asks for the job's status once, without waiting or retrying, and says
+    /// where the job stands; a job that ended without success is [`Error::JobFailed`]. Await the
+    /// poller instead for the whole wait, with its backoff, limits and abort on drop.
+    pub async fn poll(&self) -> Result<Polled<T>> {
+        let status = self.target.fetch().await?;
+        self.progress.send_replace(Some(status.clone()));
+        match (self.phase)(&status) {
+            Phase::Succeeded => Ok(Polled::Finished(status)),
+            Phase::Pending => Ok(Polled::Pending(status)),
+            Phase::Failed { message } => Err(Error::JobFailed {
+                what: self.target.describe(),
+                state: (self.state_name)(&status),
+                message,
+                job: Some((self.details)(&status)),
+            }),
+        }
+    }
+
     async fn run(self) -> Result<O> {
         let mut guard = AbortGuard::new(self.abort_on_drop.then(|| self.target.clone()));
         let cancel = self.cancel.clone().unwrap_or_default();
@@ -218,22 +317,11 @@ impl<T: Clone + std::fmt::Debug + Send + Sync + 'static, O: Send + 'static> Poll
             if self.max_attempts.is_some_and(|cap| round >= cap) {
                 return Err(self.timed_out(started, last_state));
             }
-            let wait = match self.target.fetch().await {
-                Ok(status) => {
+            let wait = match self.poll().await {
+                Ok(Polled::Finished(status)) => return Ok(status),
+                Ok(Polled::Pending(status)) => {
                     last_state = (self.state_name)(&status);
-                    self.progress.send_replace(Some(status.clone()));
-                    match (self.phase)(&status) {
-                        Phase::Succeeded => return Ok(status),
-                        Phase::Failed { message } => {
-                            return Err(Error::JobFailed {
-                                what: self.target.describe(),
-                                state: last_state,
-                                message,
-                                job: Some((self.details)(&status)),
-                            });
-                        }
-                        Phase::Pending => self.backoff.delay(round),
-                    }
+                    self.backoff.delay(round)
                 }
                 Err(error) if error.is_retryable() => {
                     tracing::debug!(job = %self.target.describe(), %error, "status request failed; next round");

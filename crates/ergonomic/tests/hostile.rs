@@ -215,7 +215,6 @@ async fn plain_http_is_refused_for_remote_hosts_unless_allowed() {
         .base_url("http://looker.invalid")
         .client_credentials("id", "secret")
         .build()
-        .await
         .unwrap_err();
     assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
 }

@@ -69,7 +69,7 @@ async fn a_million_rows_split_across_jobs_all_arrive_and_query_back() {
         .csv_file(&input)
         .max_job_bytes(3_000_000)
         .concurrency(2)
-        .poll_backoff(fast())
+        .backoff(fast())
         .spool_dir(&spool)
         .run()
         .await
@@ -128,7 +128,7 @@ async fn failing_rows_come_back_with_parsed_errors_and_the_rest_with_ids() {
         .insert()
         .csv_reader(Cursor::new(input.as_bytes().to_vec()))
         .max_job_bytes(50)
-        .poll_backoff(fast())
+        .backoff(fast())
         .run()
         .await
         .unwrap();
@@ -191,7 +191,7 @@ async fn records_are_serialised_in_the_chosen_dialect() {
         .column_delimiter(ColumnDelimiter::Semicolon)
         .line_ending(LineEnding::Crlf)
         .max_job_bytes(20_000)
-        .poll_backoff(fast())
+        .backoff(fast())
         .run()
         .await
         .unwrap();
@@ -294,7 +294,7 @@ async fn update_upsert_delete_and_hard_delete_change_the_org() {
 
 /// Runs an ingest with quick polling and checks that no row failed.
 async fn ingest(builder: haul::salesforce::ingest::IngestBuilder) -> IngestOutcome {
-    let outcome = builder.poll_backoff(fast()).run().await.unwrap();
+    let outcome = builder.backoff(fast()).run().await.unwrap();
     assert_eq!(outcome.summary.records_failed, 0, "{:?}", outcome.summary);
     assert!(outcome.summary.records_processed > 0);
     outcome
@@ -367,7 +367,7 @@ async fn a_failed_job_is_an_error_carrying_its_error_message() {
         .bulk_ingest("Account")
         .insert()
         .csv_reader(Cursor::new(b"Name\na\nb\nc\n".to_vec()))
-        .poll_backoff(fast())
+        .backoff(fast())
         .run();
     let progress = handle.progress();
     let error = handle.await.unwrap_err();
@@ -430,7 +430,7 @@ async fn one_failing_job_beside_a_running_one(abort_remaining: bool) -> (Sim, Ve
         .max_job_bytes(100)
         .concurrency(2)
         .abort_remaining_on_failure(abort_remaining)
-        .poll_backoff(fast())
+        .backoff(fast())
         .run();
     let rows = |from: usize| {
         (from..from + 10)
@@ -488,7 +488,7 @@ async fn running_ingest(sim: &Sim) -> (IngestHandle, IngestJob) {
         .bulk_ingest("Account")
         .insert()
         .csv_reader(Cursor::new(b"Name\nx\ny\n".to_vec()))
-        .poll_backoff(fast())
+        .backoff(fast())
         .run();
     let listed = eventually(Duration::from_secs(10), || {
         sim.stats()
@@ -565,7 +565,7 @@ async fn jobs_are_listed_across_pages_and_handles_read_and_delete_them() {
         .insert()
         .csv_reader(Cursor::new(input.into_bytes()))
         .max_job_bytes(120)
-        .poll_backoff(fast())
+        .backoff(fast())
         .run()
         .await
         .unwrap();

@@ -43,6 +43,41 @@ async fn waiting_reports_progress_and_ends_with_the_completed_job() {
 }
 
 #[tokio::test]
+async fn a_wait_can_be_stepped_by_hand_and_read_as_a_stream() {
+    let sim = sim()
+        .rows("Account", 10)
+        .job_duration(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let sf = client(&sim);
+    let job = sf.bulk_query(SOQL).submit().await.unwrap();
+    let poller = job.wait();
+    let mut seen = poller.progress_stream();
+    let mut rounds = 0;
+    let finished = loop {
+        rounds += 1;
+        assert!(rounds <= 100, "the job never finished");
+        match poller.poll().await.unwrap() {
+            haul::Polled::Finished(info) => break info,
+            haul::Polled::Pending(info) => assert_ne!(info.state, QueryJobState::JobComplete),
+            other => panic!("unexpected {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(finished.state, QueryJobState::JobComplete);
+    let latest = tokio::time::timeout(Duration::from_secs(5), seen.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.state, QueryJobState::JobComplete);
+    drop(poller);
+    let ended = tokio::time::timeout(Duration::from_secs(5), seen.next()).await;
+    assert!(matches!(ended, Ok(None)), "the stream ends with the poller");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_failed_job_is_an_error_naming_the_job_and_its_state() {
     let sim = sim().rows("Account", 10).start().await.unwrap();
     let sf = client(&sim);
@@ -356,4 +391,28 @@ fn insecure_urls_are_refused_unless_allowed() {
     assert!(build("https://acme.my.salesforce.com", false).is_ok());
     assert!(build("ftp://acme", true).is_err());
     assert!(build("not a url", false).is_err());
+}
+
+#[tokio::test]
+async fn build_sends_nothing_and_connect_obtains_a_token_at_once() {
+    let sim = sim().start().await.unwrap();
+    let with_secret = |secret: &str| {
+        haul::Salesforce::builder()
+            .instance_url(sim.instance_url())
+            .auth(haul::auth::ClientCredentials::new(
+                sim.sf_client_id(),
+                secret,
+            ))
+            .build()
+            .unwrap()
+    };
+    let token_requests = || sim.stats().count("POST", "/services/oauth2/token");
+    let sf = with_secret(sim.sf_client_secret());
+    assert_eq!(token_requests(), 0, "build sends nothing");
+    sf.connect().await.unwrap();
+    sf.connect().await.unwrap();
+    assert_eq!(token_requests(), 1, "a token already held is kept");
+    let refused = with_secret("wrong").connect().await.unwrap_err();
+    assert!(refused.is_auth(), "{refused:?}");
+    sim.shutdown().await;
 }

@@ -20,13 +20,14 @@ const MULTI: &str = "/api/4.0/query_tasks/multi_results";
 const LOGIN: &str = "/api/4.0/login";
 
 async fn looker(sim: &Sim) -> Looker {
-    Looker::builder()
+    let looker = Looker::builder()
         .base_url(sim.looker_base_url())
         .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
         .retry(quick_retries())
         .build()
-        .await
-        .expect("login")
+        .expect("settings");
+    looker.connect().await.expect("login");
+    looker
 }
 
 fn fast() -> BackoffPolicy {
@@ -101,7 +102,7 @@ async fn credentials_and_tokens_never_print() {
         .base_url(sim.looker_base_url())
         .client_credentials(sim.looker_client_id(), "wrong-s3cret");
     let builder_debug = format!("{builder:?}");
-    let error = builder.build().await.unwrap_err();
+    let error = builder.build().unwrap().connect().await.unwrap_err();
     assert!(error.is_auth(), "{error:?}");
     let looker = looker(&sim).await;
     let token = looker.access_token().expect("logged in");
@@ -275,7 +276,7 @@ async fn an_abandoned_wait_kills_its_task_when_asked() {
     let task = looker
         .run_query(&id)
         .backoff(fast())
-        .kill_on_drop(true)
+        .abort_on_drop(true)
         .submit()
         .await
         .unwrap();
@@ -588,10 +589,12 @@ async fn dropping_the_last_clone_logs_out_when_asked() {
             .base_url(sim.looker_base_url())
             .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
     };
-    let kept = build().build().await.unwrap();
+    let kept = build().build().unwrap();
+    kept.connect().await.unwrap();
     let kept_token = kept.access_token().unwrap();
     drop(kept);
-    let looker = build().logout_on_drop(true).build().await.unwrap();
+    let looker = build().logout_on_drop(true).build().unwrap();
+    looker.connect().await.unwrap();
     let token = looker.access_token().unwrap();
     let clone = looker.clone();
     drop(looker);
@@ -709,18 +712,17 @@ async fn a_login_cut_mid_answer_is_sent_again() {
         "/api/4.0/login",
         haul_sim::Misbehaviour::Stall { after: 5 },
     );
-    let looker = tokio::time::timeout(
-        Duration::from_secs(30),
-        Looker::builder()
-            .base_url(sim.looker_base_url())
-            .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
-            .retry(quick_retries())
-            .read_timeout(Duration::from_millis(300))
-            .build(),
-    )
-    .await
-    .expect("hung")
-    .unwrap();
+    let looker = Looker::builder()
+        .base_url(sim.looker_base_url())
+        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .retry(quick_retries())
+        .read_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), looker.connect())
+        .await
+        .expect("hung")
+        .unwrap();
     let id = looker.create_query(by_status()).await.unwrap();
     assert!(!id.is_empty());
     assert_eq!(sim.stats().count("POST", "/api/4.0/login"), 2);

@@ -129,8 +129,8 @@ async fn no_secret_shows_in_logs_or_error_texts_of_a_full_run() {
         .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
         .retry(quick_retries())
         .build()
-        .await
         .unwrap();
+    looker.connect().await.unwrap();
     let looker_token = looker
         .access_token()
         .expect("logged in")
@@ -164,6 +164,8 @@ async fn no_secret_shows_in_logs_or_error_texts_of_a_full_run() {
         .base_url(sim.looker_base_url())
         .client_credentials(sim.looker_client_id(), bad_looker_secret.as_str())
         .build()
+        .unwrap()
+        .connect()
         .await
         .unwrap_err();
     assert!(error.is_auth(), "{error:?}");

@@ -19,10 +19,10 @@ use haul_types::LookerResultFormat;
 
 use super::results::{QueryResults, TaskResults, body_from_data, failure_message};
 use super::status::TaskProgress;
-use super::task::{QueryTask, TaskOptions, WaitOptions};
+use super::task::{QueryTask, TaskOptions};
 use super::{Looker, api_error};
 use crate::error::{Error, Result};
-use crate::poll::{BackoffPolicy, Phase, Pollable, Poller};
+use crate::poll::{BackoffPolicy, Phase, Pollable, Poller, WaitOptions};
 
 /// Most task ids one `multi_results` request names; more pending tasks take more requests a round.
 pub const MAX_IDS_PER_REQUEST: usize = 100;
@@ -99,10 +99,16 @@ impl RunQueries {
         self
     }
 
-    /// Kills the tasks still running when the wait is dropped, cancelled or times out (default false).
-    /// It covers the wait, which begins once every task has been started.
-    pub fn kill_on_drop(mut self, kill: bool) -> Self {
-        self.wait.kill_on_drop = kill;
+    /// Kills the tasks still running (Looker's abort) when the wait is dropped, cancelled or times
+    /// out (default false). It covers the wait, which begins once every task has been started.
+    pub fn abort_on_drop(mut self, abort: bool) -> Self {
+        self.wait.abort_on_drop = abort;
+        self
+    }
+
+    /// Waits as `options` say: their backoff, timeout and abort on drop.
+    pub fn wait_options(mut self, options: WaitOptions) -> Self {
+        self.wait = options;
         self
     }
 
@@ -146,7 +152,7 @@ impl RunQueries {
     pub async fn wait_all(self) -> Result<Vec<Result<QueryResults>>> {
         let looker = self.looker.clone();
         let format = self.task.format.clone();
-        let wait = self.wait.clone();
+        let wait = self.wait;
         let entries = self
             .submit()
             .await
@@ -156,7 +162,10 @@ impl RunQueries {
                 Err(error) => Entry::failed(format.clone(), error),
             })
             .collect();
-        wait.apply(Batch::new(&looker, entries).into_poller()).await
+        Batch::new(&looker, entries)
+            .into_poller()
+            .wait_options(wait)
+            .await
     }
 }
 

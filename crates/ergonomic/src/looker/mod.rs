@@ -7,8 +7,7 @@
 //! let looker = Looker::builder()
 //!     .base_url("https://acme.cloud.looker.com")
 //!     .client_credentials("client-id", "client-secret")
-//!     .build()
-//!     .await?;
+//!     .build()?;
 //! let query = Query::new("thelook", "orders")
 //!     .fields(["orders.status", "orders.count"])
 //!     .filter("orders.status", "-Cancelled")
@@ -151,6 +150,12 @@ impl Looker {
         Ok(stored.id)
     }
 
+    /// Logs in now, unless a token is already held, so that bad credentials fail here rather than
+    /// at the first request.
+    pub async fn connect(&self) -> Result<()> {
+        self.inner.session.renew(None).await
+    }
+
     /// A generated client; `single_shot` for the status requests of a poll loop.
     pub(crate) fn retry_policy(&self) -> &crate::RetryPolicy {
         &self.inner.retry
@@ -239,8 +244,9 @@ impl LookerBuilder {
         self
     }
 
-    /// Builds the client and logs in, so that bad credentials fail here rather than later.
-    pub async fn build(self) -> Result<Looker> {
+    /// Builds the client: checks the settings and sends nothing. The first request logs in; call
+    /// [`Looker::connect`] to log in at once.
+    pub fn build(self) -> Result<Looker> {
         let base = self
             .base_url
             .as_deref()
@@ -274,7 +280,6 @@ impl LookerBuilder {
                 logout_on_drop: self.logout_on_drop,
             }),
         };
-        looker.inner.session.renew(None).await?;
         Ok(looker)
     }
 }

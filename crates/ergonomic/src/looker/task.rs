@@ -15,7 +15,7 @@ use super::results::{Body, TaskResults, failure_message};
 use super::status::{TaskProgress, describe};
 use super::{Looker, QueryTaskInfo, api_error};
 use crate::error::{Error, Result};
-use crate::poll::{BackoffPolicy, Phase, Pollable, Poller};
+use crate::poll::{BackoffPolicy, Phase, Pollable, Poller, WaitOptions};
 use crate::retry::{self, Replay};
 
 impl Looker {
@@ -126,36 +126,6 @@ impl TaskOptions {
     }
 }
 
-/// How a wait runs: shared by single tasks and batches.
-#[derive(Debug, Clone)]
-pub(crate) struct WaitOptions {
-    pub(crate) backoff: BackoffPolicy,
-    pub(crate) timeout: Duration,
-    pub(crate) kill_on_drop: bool,
-}
-
-impl Default for WaitOptions {
-    fn default() -> Self {
-        Self {
-            backoff: BackoffPolicy::default(),
-            timeout: Duration::from_secs(3600),
-            kill_on_drop: false,
-        }
-    }
-}
-
-impl WaitOptions {
-    pub(crate) fn apply<T: Clone + std::fmt::Debug + Send + Sync + 'static, O: Send + 'static>(
-        &self,
-        poller: Poller<T, O>,
-    ) -> Poller<T, O> {
-        poller
-            .backoff(self.backoff)
-            .timeout(self.timeout)
-            .abort_on_drop(self.kill_on_drop)
-    }
-}
-
 /// Describes a task before it is started. Finish with [`submit`](Self::submit) for a handle, or
 /// with [`bytes`](Self::bytes), [`text`](Self::text), [`rows`](Self::rows) or
 /// [`stream`](Self::stream) to start it, wait, and read the results in one call.
@@ -187,10 +157,16 @@ impl RunQuery {
         self
     }
 
-    /// Kills the task when a wait for it is dropped, cancelled or times out before it finished
-    /// (default false).
-    pub fn kill_on_drop(mut self, kill: bool) -> Self {
-        self.wait.kill_on_drop = kill;
+    /// Kills the task (Looker's abort) when a wait for it is dropped, cancelled or times out before
+    /// it finished (default false).
+    pub fn abort_on_drop(mut self, abort: bool) -> Self {
+        self.wait.abort_on_drop = abort;
+        self
+    }
+
+    /// Waits as `options` say: their backoff, timeout and abort on drop.
+    pub fn wait_options(mut self, options: WaitOptions) -> Self {
+        self.wait = options;
         self
     }
 
@@ -296,7 +272,7 @@ impl QueryTask {
             let body = take(&ready).expect("a complete task's results arrive with its status");
             TaskResults::new(id, format, body)
         });
-        self.wait.apply(poller)
+        poller.wait_options(self.wait)
     }
 
     /// Waits, then returns the results as Looker rendered them.

@@ -18,6 +18,7 @@ use self::auth::{SalesforceAuth, TokenStore};
 use crate::error::{Error, Result, VendorBody};
 use crate::http::{ConnectionSettings, connection_setters};
 use crate::retry::{self, Replay, RetryPolicy};
+use crate::transport::Refresh;
 
 /// A client of one Salesforce org. Cheap to clone; clones share connections and the token.
 ///
@@ -46,6 +47,7 @@ struct Inner {
     /// Status requests of a poll loop: sent once, since the loop itself is the retry.
     single_shot: Context,
     retry: RetryPolicy,
+    tokens: Arc<TokenStore>,
 }
 
 impl std::fmt::Debug for Salesforce {
@@ -71,6 +73,17 @@ impl Salesforce {
     /// The org's API usage as of the last response that reported it (`Sforce-Limit-Info`).
     pub fn api_usage(&self) -> Option<ApiUsage> {
         self.inner.retrying.last_api_usage()
+    }
+
+    /// Obtains a token now through the OAuth flow, unless one is already held, so that bad
+    /// credentials fail here rather than at the first request. A ready
+    /// [`AccessToken`](auth::AccessToken) is sent nowhere: the first request is its first use.
+    pub async fn connect(&self) -> Result<()> {
+        let tokens = &self.inner.tokens;
+        if tokens.can_refresh() {
+            tokens.refresh(None).await?;
+        }
+        Ok(())
     }
 
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {
@@ -193,7 +206,9 @@ impl SalesforceBuilder {
 
     connection_setters!();
 
-    /// Builds the client. Fails on a missing or unusable URL or credentials.
+    /// Builds the client: checks the settings and sends nothing. Fails on a missing or unusable URL
+    /// or credentials; the first request obtains a token (call [`Salesforce::connect`] to do so at
+    /// once).
     pub fn build(self) -> Result<Salesforce> {
         let connection = self.connection;
         let instance_url = connection.checked_url(
@@ -213,10 +228,8 @@ impl SalesforceBuilder {
         };
         let http = connection.http_client()?;
         let limit = connection.request_limit()?;
-        let contexts = connection.contexts(
-            TokenStore::new(auth, token_url, http.clone(), connection.retry.clone())?,
-            &limit,
-        );
+        let tokens = TokenStore::new(auth, token_url, http.clone(), connection.retry.clone())?;
+        let contexts = connection.contexts(tokens.clone(), &limit);
         Ok(Salesforce {
             inner: Arc::new(Inner {
                 instance_url,
@@ -225,6 +238,7 @@ impl SalesforceBuilder {
                 retrying: contexts.retrying,
                 single_shot: contexts.single_shot,
                 retry: connection.retry,
+                tokens,
             }),
         })
     }

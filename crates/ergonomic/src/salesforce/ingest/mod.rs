@@ -236,15 +236,16 @@ impl IngestBuilder {
         self
     }
 
-    /// How often each job's status is asked for (default [`BackoffPolicy::default`]).
-    pub fn poll_backoff(mut self, policy: BackoffPolicy) -> Self {
+    /// How often each job's status is asked for (default [`BackoffPolicy::default`]); the same name
+    /// as every family's wait option ([`WaitOptions`](crate::WaitOptions)).
+    pub fn backoff(mut self, policy: BackoffPolicy) -> Self {
         self.backoff = policy;
         self
     }
 
     /// The longest wait for one job to finish after it is closed (default one hour); a job that
     /// takes longer is aborted and the ingest fails with [`Error::Timeout`].
-    pub fn job_timeout(mut self, timeout: Duration) -> Self {
+    pub fn timeout(mut self, timeout: Duration) -> Self {
         self.job_timeout = timeout;
         self
     }
