@@ -138,6 +138,38 @@ impl Trial for Ingest<'_> {
 /// The benchmark's CSV: Account rows from a fixed-seed generator, at least `bytes` long. Kept in
 /// `target/bench/` and made again only when missing or of another size.
 fn generate(work: &Path, bytes: u64) -> Result<(PathBuf, u64)> {
+    let path = work.join(format!("ingest-{}mb.csv", bytes / 1_000_000));
+    let rows_path = path.with_extension("rows");
+    if let (Ok(meta), Ok(rows)) = (
+        std::fs::metadata(&path),
+        std::fs::read_to_string(&rows_path),
+    ) && meta.len() >= bytes
+        && meta.len() < bytes + 1024
+    {
+        return Ok((path, rows.trim().parse()?));
+    }
+    std::fs::create_dir_all(work)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    let header = "Name,Industry,NumberOfEmployees,AnnualRevenue,BillingCity,Description\n";
+    out.write_all(header.as_bytes())?;
+    let mut written = header.len() as u64;
+    let mut random = SplitMix64(0x5EED);
+    let mut rows = 0u64;
+    let mut line = String::new();
+    while written < bytes {
+        line.clear();
+        account_row(&mut line, rows, &mut random);
+        out.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+        rows += 1;
+    }
+    out.flush()?;
+    std::fs::write(&rows_path, rows.to_string())?;
+    Ok((path, rows))
+}
+
+/// Row `n` of the CSV, with its line feed, into `line`.
+fn account_row(line: &mut String, n: u64, random: &mut SplitMix64) {
     const INDUSTRIES: &[&str] = &[
         "Banking",
         "Retail",
@@ -158,55 +190,33 @@ fn generate(work: &Path, bytes: u64) -> Result<(PathBuf, u64)> {
     const WORDS: &[&str] = &[
         "steady", "growth", "account", "renewal", "north", "pilot", "review",
     ];
-    let path = work.join(format!("ingest-{}mb.csv", bytes / 1_000_000));
-    let rows_path = path.with_extension("rows");
-    if let (Ok(meta), Ok(rows)) = (
-        std::fs::metadata(&path),
-        std::fs::read_to_string(&rows_path),
-    ) && meta.len() >= bytes
-        && meta.len() < bytes + 1024
-    {
-        return Ok((path, rows.trim().parse()?));
-    }
-    std::fs::create_dir_all(work)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
-    let header = "Name,Industry,NumberOfEmployees,AnnualRevenue,BillingCity,Description\n";
-    out.write_all(header.as_bytes())?;
-    let mut written = header.len() as u64;
-    let mut state: u64 = 0x5EED;
-    let mut next = move || {
-        // splitmix64
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
+    let pick = |r: u64, list: &[&'static str]| list[(r % list.len() as u64) as usize];
+    let (a, b, c, d) = (random.next(), random.next(), random.next(), random.next());
+    let _ = writeln!(
+        line,
+        "Bench Company {n},{},{},{}.{:02},\"{}\",\"{} {} {}, row {n}\"",
+        pick(a, INDUSTRIES),
+        b % 250_000 + 1,
+        c % 5_000_000_000,
+        d % 100,
+        pick(b >> 8, CITIES),
+        pick(c >> 8, WORDS),
+        pick(d >> 8, WORDS),
+        pick(a >> 8, WORDS),
+    );
+}
+
+/// splitmix64: the same numbers on every machine, so the CSV is the same bytes every time.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
-    };
-    let mut rows = 0u64;
-    let mut line = String::new();
-    while written < bytes {
-        line.clear();
-        let pick = |r: u64, list: &[&'static str]| list[(r % list.len() as u64) as usize];
-        let (a, b, c, d) = (next(), next(), next(), next());
-        let _ = writeln!(
-            line,
-            "Bench Company {rows},{},{},{}.{:02},\"{}\",\"{} {} {}, row {rows}\"",
-            pick(a, INDUSTRIES),
-            b % 250_000 + 1,
-            c % 5_000_000_000,
-            d % 100,
-            pick(b >> 8, CITIES),
-            pick(c >> 8, WORDS),
-            pick(d >> 8, WORDS),
-            pick(a >> 8, WORDS),
-        );
-        out.write_all(line.as_bytes())?;
-        written += line.len() as u64;
-        rows += 1;
     }
-    out.flush()?;
-    std::fs::write(&rows_path, rows.to_string())?;
-    Ok((path, rows))
 }
 
 fn section(

@@ -178,31 +178,7 @@ fn section(bench: &Bench, contenders: &[Contender], trial: &Looker, job_seconds:
         bench.runs,
         report::load_range(&contender::loads(contenders))
     );
-    let rows: Vec<Vec<String>> = contenders
-        .iter()
-        .zip(&trial.breakdowns)
-        .map(|(c, breakdown)| {
-            vec![
-                c.name.clone(),
-                format!("{:.0}", c.median(REQUESTS)),
-                format!("{:.2}", c.median(WALL)),
-                format!("{:.0}", c.median(RSS_MB)),
-                format!("{:.2}", c.median(CPU)),
-                breakdown.clone(),
-            ]
-        })
-        .collect();
-    md.push_str(&table(
-        &[
-            "contender",
-            "requests",
-            "wall s",
-            "peak RSS MB",
-            "CPU s",
-            "requests of the last run",
-        ],
-        &rows,
-    ));
+    md.push_str(&looker_table(contenders, &trial.breakdowns));
     md.push_str("\nCommands (query ids as created by the benchmark):\n\n");
     md.push_str(&report::commands(
         contenders
@@ -220,6 +196,34 @@ fn section(bench: &Bench, contenders: &[Contender], trial: &Looker, job_seconds:
             &panels(contenders, job_seconds),
         ),
     }
+}
+
+fn looker_table(contenders: &[Contender], breakdowns: &[String]) -> String {
+    let rows: Vec<Vec<String>> = contenders
+        .iter()
+        .zip(breakdowns)
+        .map(|(c, breakdown)| {
+            vec![
+                c.name.clone(),
+                format!("{:.0}", c.median(REQUESTS)),
+                format!("{:.2}", c.median(WALL)),
+                format!("{:.0}", c.median(RSS_MB)),
+                format!("{:.2}", c.median(CPU)),
+                breakdown.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "contender",
+            "requests",
+            "wall s",
+            "peak RSS MB",
+            "CPU s",
+            "requests of the last run",
+        ],
+        &rows,
+    )
 }
 
 /// haul sends at most a fifth of the per-task loop's requests.

@@ -163,31 +163,7 @@ fn section(bench: &Bench, clients: &[Contender], job_seconds: u64, sim_command: 
         bench.runs,
         report::load_range(&contender::loads(clients))
     );
-    let rows: Vec<Vec<String>> = clients
-        .iter()
-        .zip(CLIENTS)
-        .map(|(c, (_, schedule))| {
-            vec![
-                c.name.clone(),
-                schedule.to_owned(),
-                format!("{:.0}", c.median(REQUESTS)),
-                format!("{:.2}", c.median(LAG)),
-                format!("{:.1}%", c.median(LAG) / job_seconds as f64 * 100.0),
-                format!("{:.1}", c.median(WALL)),
-            ]
-        })
-        .collect();
-    md.push_str(&table(
-        &[
-            "client",
-            "poll schedule",
-            "status requests",
-            "detection lag s",
-            "lag / job time",
-            "wall s",
-        ],
-        &rows,
-    ));
+    md.push_str(&waiting_table(clients, job_seconds));
     md.push_str("\nCommands (one round):\n\n");
     md.push_str(&report::commands(
         clients
@@ -205,6 +181,34 @@ fn section(bench: &Bench, clients: &[Contender], job_seconds: u64, sim_command: 
             &panels(clients, job_seconds),
         ),
     }
+}
+
+fn waiting_table(clients: &[Contender], job_seconds: u64) -> String {
+    let rows: Vec<Vec<String>> = clients
+        .iter()
+        .zip(CLIENTS)
+        .map(|(c, (_, schedule))| {
+            vec![
+                c.name.clone(),
+                schedule.to_owned(),
+                format!("{:.0}", c.median(REQUESTS)),
+                format!("{:.2}", c.median(LAG)),
+                format!("{:.1}%", c.median(LAG) / job_seconds as f64 * 100.0),
+                format!("{:.1}", c.median(WALL)),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "client",
+            "poll schedule",
+            "status requests",
+            "detection lag s",
+            "lag / job time",
+            "wall s",
+        ],
+        &rows,
+    )
 }
 
 /// haul sends at most a quarter of simple-salesforce's status requests, and notices the job's end
