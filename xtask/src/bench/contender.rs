@@ -2,6 +2,7 @@
 //! load gate, as a child whose rusage gives its CPU seconds and peak RSS; figures are medians.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -22,7 +23,7 @@ pub(super) struct Contender {
     pub(super) command: String,
     figures: BTreeMap<&'static str, Vec<f64>>,
     /// The load seen by the gate before each run.
-    pub(super) loads: Vec<String>,
+    loads: Vec<String>,
 }
 
 impl Contender {
@@ -53,7 +54,7 @@ impl Contender {
         ];
         let mut line = format!("bench:   {}:", self.name);
         for (figure, value) in common.into_iter().chain(extra) {
-            line.push_str(&format!(" {value:.2} {figure},"));
+            let _ = write!(line, " {value:.2} {figure},");
             self.figures.entry(figure).or_default().push(value);
         }
         eprintln!("{}", line.trim_end_matches(','));

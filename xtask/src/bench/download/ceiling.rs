@@ -97,8 +97,15 @@ impl Pages {
             }
             written += size;
         }
-        if sink == Sink::Files && written != downloaded {
-            bail!("curl received {downloaded} bytes but wrote {written}");
+        match sink {
+            Sink::Files if written != downloaded => {
+                bail!("curl received {downloaded} bytes but wrote {written}")
+            }
+            // Otherwise it would be the plain ceiling under another name.
+            Sink::CompressedFiles if downloaded >= written => {
+                bail!("curl received {downloaded} bytes for {written} of CSV: not compressed")
+            }
+            _ => {}
         }
         Ok(written as f64)
     }
