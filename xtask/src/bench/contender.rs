@@ -182,3 +182,31 @@ fn measure_all(
             .collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn figures_are_medians_of_the_runs() {
+        let mut contender = Contender::new("a");
+        for (wall, extra) in [(1.0, 5.0), (3.0, 7.0), (2.0, 6.0)] {
+            let seen = Measurement {
+                wall: Duration::from_secs_f64(wall),
+                max_rss_kib: 2048,
+                cpu: Duration::from_millis(500),
+                ended_unix_ms: 0,
+                stdout: String::new(),
+            };
+            contender.record(&seen, vec![("extra", extra)], "0.50 0.40 0.30".into());
+        }
+        assert_eq!(contender.median(WALL), 2.0);
+        assert_eq!(contender.median(CPU), 0.5);
+        assert_eq!(contender.median(RSS_MB), 2.0);
+        assert_eq!(contender.get("extra"), Some(6.0));
+        assert_eq!(contender.get("absent"), None);
+        assert_eq!(loads(&[contender]).len(), 3);
+    }
+}

@@ -47,35 +47,15 @@ enum Kind {
     Ceiling(Sink),
 }
 
+const fn haul(concurrency: usize, gzip: bool) -> Kind {
+    Kind::Haul { concurrency, gzip }
+}
+
 const CONTENDERS: [(&str, Kind); 8] = [
-    (
-        "haul c1",
-        Kind::Haul {
-            concurrency: 1,
-            gzip: false,
-        },
-    ),
-    (
-        "haul c4",
-        Kind::Haul {
-            concurrency: 4,
-            gzip: false,
-        },
-    ),
-    (
-        HAUL_C8,
-        Kind::Haul {
-            concurrency: 8,
-            gzip: false,
-        },
-    ),
-    (
-        HAUL_GZIP,
-        Kind::Haul {
-            concurrency: 8,
-            gzip: true,
-        },
-    ),
+    ("haul c1", haul(1, false)),
+    ("haul c4", haul(4, false)),
+    (HAUL_C8, haul(8, false)),
+    (HAUL_GZIP, haul(8, true)),
     (PEER, Kind::Peer),
     (CEILING, Kind::Ceiling(Sink::Files)),
     (GZIP_CEILING, Kind::Ceiling(Sink::CompressedFiles)),
@@ -335,4 +315,18 @@ fn mbps(contender: &Contender) -> f64 {
 fn phase_mbps(contender: &Contender) -> Option<f64> {
     let phase = contender.get(PHASE)?;
     Some(contender.median(BYTES) / 1e6 / phase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_contender_is_compared_with_the_ceiling_that_moves_its_bytes() {
+        assert_eq!(ceiling_of(HAUL_GZIP), GZIP_CEILING);
+        assert_eq!(ceiling_of(GZIP_CEILING), GZIP_CEILING);
+        assert_eq!(ceiling_of(HAUL_C8), CEILING);
+        assert_eq!(ceiling_of(PEER), CEILING);
+        assert_eq!(ceiling_of(DEV_NULL), CEILING);
+    }
 }
