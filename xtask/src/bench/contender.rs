@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 
 use super::Bench;
 use super::measure::{self, Job, Measurement};
-use super::report::median;
+use super::report::{figure, median};
 
 /// Figures every run has, from `measure::run`.
 pub(super) const WALL: &str = "wall s";
@@ -53,9 +53,9 @@ impl Contender {
             (RSS_MB, seen.max_rss_kib as f64 / 1024.0),
         ];
         let mut line = format!("bench:   {}:", self.name);
-        for (figure, value) in common.into_iter().chain(extra) {
-            let _ = write!(line, " {value:.2} {figure},");
-            self.figures.entry(figure).or_default().push(value);
+        for (name, value) in common.into_iter().chain(extra) {
+            let _ = write!(line, " {} {name},", figure(value));
+            self.figures.entry(name).or_default().push(value);
         }
         eprintln!("{}", line.trim_end_matches(','));
         self.loads.push(load);

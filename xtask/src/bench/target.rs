@@ -55,8 +55,10 @@ impl Target {
             Bound::AtLeast(limit) => ("≥", limit),
             Bound::AtMost(limit) => ("≤", limit),
         };
+        // Ratios near a bound need three decimals to show the side they fall on; sizes need one.
+        let decimals = if self.unit == "x" { 3 } else { 1 };
         format!(
-            "- {} {sign} {limit}{unit}: **{}**: {:.3}{unit} ({}).\n",
+            "- {} {sign} {limit}{unit}: **{}**: {:.decimals$}{unit} ({}).\n",
             self.claim,
             if self.met() { "met" } else { "missed" },
             self.value,
@@ -95,6 +97,17 @@ mod tests {
 
     #[test]
     fn a_target_reads_as_one_list_item() {
+        let size = Target {
+            claim: "peak RSS".into(),
+            bound: Bound::AtMost(64.0),
+            value: 20.215,
+            unit: " MB",
+            basis: "median".into(),
+        };
+        assert_eq!(
+            size.markdown(),
+            "- peak RSS ≤ 64 MB: **met**: 20.2 MB (median).\n"
+        );
         assert_eq!(
             target(0.5, Bound::AtLeast(0.8)).markdown(),
             "- a vs b ≥ 0.8x: **missed**: 0.500x (basis).\n"

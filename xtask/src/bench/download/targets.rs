@@ -41,13 +41,17 @@ fn speed_target(config: &Config, haul: &str, ceiling: &str, at_least: f64) -> Op
     let (h, c) = (config.find(haul)?, config.find(ceiling)?);
     Some(Target::ratio(
         format!(
-            "{}, {} rows: {haul} speed against {ceiling} (its wall / haul's wall)",
+            "{}, {} rows: {haul} speed against {ceiling}, the ceiling's wall / haul's wall",
             capitalised(config.profile.name()),
             thousands(config.rows)
         ),
         (c.median(WALL), h.median(WALL)),
         Bound::AtLeast(at_least),
-        format!("{:.2} s vs {:.2} s", h.median(WALL), c.median(WALL)),
+        format!(
+            "wall: haul {:.2} s, curl {:.2} s",
+            h.median(WALL),
+            c.median(WALL)
+        ),
     ))
 }
 
@@ -56,13 +60,17 @@ fn cpu_target(config: &Config, at_most: f64) -> Option<Target> {
     let (h, c) = (config.find(HAUL_C8)?, config.find(CEILING)?);
     Some(Target::ratio(
         format!(
-            "{}, {} rows: {HAUL_C8} CPU seconds against {CEILING}'s",
+            "{}, {} rows: {HAUL_C8} CPU seconds against {CEILING}, haul's / the ceiling's",
             capitalised(config.profile.name()),
             thousands(config.rows)
         ),
         (h.median(CPU), c.median(CPU)),
         Bound::AtMost(at_most),
-        format!("{:.2} vs {:.2} CPU s", h.median(CPU), c.median(CPU)),
+        format!(
+            "CPU: haul {:.2} s, curl {:.2} s",
+            h.median(CPU),
+            c.median(CPU)
+        ),
     ))
 }
 
