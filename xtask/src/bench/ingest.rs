@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
-use super::download::thousands;
-use super::measure::{self, Job};
-use super::report::{self, Group, Panel, median, table};
+use super::contender::{self, CPU, Contender, Order, RSS_MB, Trial, WALL};
+use super::measure::{Job, Measurement};
+use super::report::{self, Group, Panel, table, thousands};
 use super::sim::Sim;
 use super::{Bench, Section};
 
@@ -32,115 +32,144 @@ print(json.dumps({
 }))
 "#;
 
-struct Contender {
-    name: &'static str,
-    command: String,
-    requests: Vec<f64>,
-    uploads: Vec<f64>,
-    status: Vec<f64>,
-    jobs: Vec<f64>,
-    wall: Vec<f64>,
-    rss_mb: Vec<f64>,
-    cpu: Vec<f64>,
-    loads: Vec<String>,
-}
+/// The benchmark's own figures, from the simulator's request counts and the contender's summary.
+const REQUESTS: &str = "requests";
+const UPLOADS: &str = "uploads (PUT)";
+const STATUS: &str = "status requests";
+const JOBS: &str = "jobs";
 
 pub(super) fn run(bench: &Bench) -> Result<Section> {
     let megabytes: u64 = if bench.quick { 50 } else { 500 };
     let (csv, rows) = generate(&bench.work, megabytes * 1_000_000)?;
     eprintln!("bench: ingest, {} ({rows} rows)", csv.display());
-    let limit = Duration::from_secs(if bench.quick { 300 } else { 1800 });
-    // Rows that fill about 90 MB, by the file's average row size.
-    let rows_per_peer_job = rows * 90_000_000 / std::fs::metadata(&csv)?.len().max(1);
-    let names = [
+    let mut contenders = [
         "haul sf ingest (concurrency 4)",
         "simple-salesforce insert (concurrency 4)",
-    ];
-    let mut contenders: Vec<Contender> = names
-        .iter()
-        .map(|name| Contender {
-            name,
-            command: String::new(),
-            requests: Vec::new(),
-            uploads: Vec::new(),
-            status: Vec::new(),
-            jobs: Vec::new(),
-            wall: Vec::new(),
-            rss_mb: Vec::new(),
-            cpu: Vec::new(),
-            loads: Vec::new(),
-        })
-        .collect();
-    let mut sim_command = String::new();
-    for round in 0..bench.runs {
-        for (i, contender) in contenders.iter_mut().enumerate() {
-            let sim = Sim::start(
-                &bench.root,
-                &[],
-                &bench.logs.join(format!("ingest-sim-{i}-{round}.log")),
-            )?;
-            sim_command = sim.command.clone();
-            let job = if i == 0 {
-                Job::new(bench.haul(), limit)
-                    .env("SF_INSTANCE_URL", sim.instance_url.clone())
-                    .env("SF_ACCESS_TOKEN", sim.access_token.clone())
-                    .env("SF_API_VERSION", "62.0")
-                    .args(["--quiet", "--json", "sf", "ingest", "Account"])
-                    .arg(&csv)
-                    .args(["--operation", "insert", "--concurrency", "4"])
-            } else {
-                Job::new(&bench.python, limit)
-                    .arg(bench.script("ssf_insert.py", SSF_INSERT)?)
-                    .args([&sim.instance_url, &sim.access_token])
-                    .arg(&csv)
-                    .arg(rows_per_peer_job.to_string())
-            };
-            contender.command = job.display(&bench.root);
-            let load = bench.gate();
-            let log = bench.logs.join(format!("ingest-{i}-{round}.log"));
-            let seen = measure::run(&job, &log).with_context(|| contender.name)?;
-            let summary: Value = serde_json::from_str(seen.stdout.trim())
-                .with_context(|| format!("{} printed {:?}", contender.name, seen.stdout))?;
-            if summary["records_processed"].as_u64() != Some(rows)
-                || summary["records_failed"].as_u64() != Some(0)
-            {
-                bail!(
-                    "{}: expected {rows} rows processed, none failed: {summary}",
-                    contender.name
-                );
-            }
-            let jobs = summary["jobs"]
-                .as_array()
-                .map_or_else(|| summary["jobs"].as_u64().unwrap_or(0), |a| a.len() as u64);
-            let stats = sim.stats()?.since(&Default::default());
-            eprintln!(
-                "bench:   {}: {:.1} s, {:.0} MB peak RSS, {} requests, {jobs} jobs",
-                contender.name,
-                seen.wall.as_secs_f64(),
-                seen.max_rss_kib as f64 / 1024.0,
-                stats.total()
-            );
-            contender.requests.push(stats.total() as f64);
-            contender
-                .uploads
-                .push(stats.ending("PUT", "/batches") as f64);
-            contender
-                .status
-                .push(stats.ending("GET", "/jobs/ingest/{id}") as f64);
-            contender.jobs.push(jobs as f64);
-            contender.wall.push(seen.wall.as_secs_f64());
-            contender.rss_mb.push(seen.max_rss_kib as f64 / 1024.0);
-            contender.cpu.push(seen.cpu.as_secs_f64());
-            contender.loads.push(load);
-        }
-    }
-    let size = std::fs::metadata(&csv)?.len();
+    ]
+    .map(Contender::new);
+    let mut trial = Ingest {
+        bench,
+        limit: Duration::from_secs(if bench.quick { 300 } else { 1800 }),
+        // Rows that fill about 90 MB, by the file's average row size.
+        rows_per_peer_job: rows * 90_000_000 / std::fs::metadata(&csv)?.len().max(1),
+        csv,
+        rows,
+        sim: None,
+    };
+    contender::rounds(
+        bench,
+        "ingest",
+        &mut contenders,
+        Order::OneAfterAnother,
+        &mut trial,
+    )?;
+    let size = std::fs::metadata(&trial.csv)?.len();
+    let sim_command = trial
+        .sim
+        .as_ref()
+        .map(|s| s.command.clone())
+        .unwrap_or_default();
     Ok(section(bench, &contenders, size, rows, &sim_command))
+}
+
+/// Each run against a fresh simulator, so that its request counts are the run's own.
+struct Ingest<'a> {
+    bench: &'a Bench,
+    limit: Duration,
+    rows_per_peer_job: u64,
+    csv: PathBuf,
+    rows: u64,
+    sim: Option<Sim>,
+}
+
+impl Trial for Ingest<'_> {
+    fn job(&mut self, contender: usize, round: usize) -> Result<Job> {
+        let bench = self.bench;
+        let log = bench
+            .logs
+            .join(format!("ingest-sim-{contender}-{round}.log"));
+        // The previous run's simulator stops first.
+        self.sim = None;
+        let sim = self.sim.insert(Sim::start(&bench.root, &[], &log)?);
+        Ok(if contender == 0 {
+            Job::new(bench.haul(), self.limit)
+                .env("SF_INSTANCE_URL", sim.instance_url.clone())
+                .env("SF_ACCESS_TOKEN", sim.access_token.clone())
+                .env("SF_API_VERSION", "62.0")
+                .args(["--quiet", "--json", "sf", "ingest", "Account"])
+                .arg(&self.csv)
+                .args(["--operation", "insert", "--concurrency", "4"])
+        } else {
+            Job::new(&bench.python, self.limit)
+                .arg(bench.script("ssf_insert.py", SSF_INSERT)?)
+                .args([&sim.instance_url, &sim.access_token])
+                .arg(&self.csv)
+                .arg(self.rows_per_peer_job.to_string())
+        })
+    }
+
+    fn figures(
+        &mut self,
+        _contender: usize,
+        seen: &Measurement,
+    ) -> Result<Vec<(&'static str, f64)>> {
+        let rows = self.rows;
+        let summary: Value = serde_json::from_str(seen.stdout.trim())
+            .with_context(|| format!("printed {:?}", seen.stdout))?;
+        if summary["records_processed"].as_u64() != Some(rows)
+            || summary["records_failed"].as_u64() != Some(0)
+        {
+            bail!("expected {rows} rows processed, none failed: {summary}");
+        }
+        let jobs = summary["jobs"]
+            .as_array()
+            .map_or_else(|| summary["jobs"].as_u64().unwrap_or(0), |a| a.len() as u64);
+        let sim = self.sim.as_ref().context("the run's simulator")?;
+        let stats = sim.stats()?.since(&Default::default());
+        Ok(vec![
+            (REQUESTS, stats.total() as f64),
+            (UPLOADS, stats.ending("PUT", "/batches") as f64),
+            (STATUS, stats.ending("GET", "/jobs/ingest/{id}") as f64),
+            (JOBS, jobs as f64),
+        ])
+    }
 }
 
 /// The benchmark's CSV: Account rows from a fixed-seed generator, at least `bytes` long. Kept in
 /// `target/bench/` and made again only when missing or of another size.
 fn generate(work: &Path, bytes: u64) -> Result<(PathBuf, u64)> {
+    let path = work.join(format!("ingest-{}mb.csv", bytes / 1_000_000));
+    let rows_path = path.with_extension("rows");
+    if let (Ok(meta), Ok(rows)) = (
+        std::fs::metadata(&path),
+        std::fs::read_to_string(&rows_path),
+    ) && meta.len() >= bytes
+        && meta.len() < bytes + 1024
+    {
+        return Ok((path, rows.trim().parse()?));
+    }
+    std::fs::create_dir_all(work)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    let header = "Name,Industry,NumberOfEmployees,AnnualRevenue,BillingCity,Description\n";
+    out.write_all(header.as_bytes())?;
+    let mut written = header.len() as u64;
+    let mut random = SplitMix64(0x5EED);
+    let mut rows = 0u64;
+    let mut line = String::new();
+    while written < bytes {
+        line.clear();
+        account_row(&mut line, rows, &mut random);
+        out.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+        rows += 1;
+    }
+    out.flush()?;
+    std::fs::write(&rows_path, rows.to_string())?;
+    Ok((path, rows))
+}
+
+/// Row `n` of the CSV, with its line feed, into `line`.
+fn account_row(line: &mut String, n: u64, random: &mut SplitMix64) {
     const INDUSTRIES: &[&str] = &[
         "Banking",
         "Retail",
@@ -161,55 +190,33 @@ fn generate(work: &Path, bytes: u64) -> Result<(PathBuf, u64)> {
     const WORDS: &[&str] = &[
         "steady", "growth", "account", "renewal", "north", "pilot", "review",
     ];
-    let path = work.join(format!("ingest-{}mb.csv", bytes / 1_000_000));
-    let rows_path = path.with_extension("rows");
-    if let (Ok(meta), Ok(rows)) = (
-        std::fs::metadata(&path),
-        std::fs::read_to_string(&rows_path),
-    ) && meta.len() >= bytes
-        && meta.len() < bytes + 1024
-    {
-        return Ok((path, rows.trim().parse()?));
-    }
-    std::fs::create_dir_all(work)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
-    let header = "Name,Industry,NumberOfEmployees,AnnualRevenue,BillingCity,Description\n";
-    out.write_all(header.as_bytes())?;
-    let mut written = header.len() as u64;
-    let mut state: u64 = 0x5EED;
-    let mut next = move || {
-        // splitmix64
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
+    let pick = |r: u64, list: &[&'static str]| list[(r % list.len() as u64) as usize];
+    let (a, b, c, d) = (random.next(), random.next(), random.next(), random.next());
+    let _ = writeln!(
+        line,
+        "Bench Company {n},{},{},{}.{:02},\"{}\",\"{} {} {}, row {n}\"",
+        pick(a, INDUSTRIES),
+        b % 250_000 + 1,
+        c % 5_000_000_000,
+        d % 100,
+        pick(b >> 8, CITIES),
+        pick(c >> 8, WORDS),
+        pick(d >> 8, WORDS),
+        pick(a >> 8, WORDS),
+    );
+}
+
+/// splitmix64: the same numbers on every machine, so the CSV is the same bytes every time.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
-    };
-    let mut rows = 0u64;
-    let mut line = String::new();
-    while written < bytes {
-        line.clear();
-        let pick = |r: u64, list: &[&'static str]| list[(r % list.len() as u64) as usize];
-        let (a, b, c, d) = (next(), next(), next(), next());
-        let _ = writeln!(
-            line,
-            "Bench Company {rows},{},{},{}.{:02},\"{}\",\"{} {} {}, row {rows}\"",
-            pick(a, INDUSTRIES),
-            b % 250_000 + 1,
-            c % 5_000_000_000,
-            d % 100,
-            pick(b >> 8, CITIES),
-            pick(c >> 8, WORDS),
-            pick(d >> 8, WORDS),
-            pick(a >> 8, WORDS),
-        );
-        out.write_all(line.as_bytes())?;
-        written += line.len() as u64;
-        rows += 1;
     }
-    out.flush()?;
-    std::fs::write(&rows_path, rows.to_string())?;
-    Ok((path, rows))
 }
 
 fn section(
@@ -220,7 +227,6 @@ fn section(
     sim_command: &str,
 ) -> Section {
     let mut md = String::new();
-    let loads: Vec<String> = contenders.iter().flat_map(|c| c.loads.clone()).collect();
     let _ = writeln!(
         md,
         "Insert of a generated CSV of {:.0} MB ({} Account rows, six columns, quoted fields; made by \
@@ -235,25 +241,43 @@ fn section(
         size as f64 / 1e6,
         thousands(rows),
         bench.runs,
-        report::load_range(&loads)
+        report::load_range(&contender::loads(contenders))
     );
-    let rows_md: Vec<Vec<String>> = contenders
+    md.push_str(&ingest_table(contenders, size));
+    md.push_str("\nCommands (one run):\n\n");
+    md.push_str(&report::commands(
+        contenders
+            .iter()
+            .map(|c| (c.name.as_str(), c.command.as_str())),
+    ));
+    Section {
+        name: "ingest",
+        title: "4. Ingest".into(),
+        markdown: md,
+        targets: Vec::new(),
+        untargeted: untargeted(contenders, size),
+        svg: report::svg("Ingest: a 500 MB CSV inserted", &panels(contenders, size)),
+    }
+}
+
+fn ingest_table(contenders: &[Contender], size: u64) -> String {
+    let rows: Vec<Vec<String>> = contenders
         .iter()
         .map(|c| {
             vec![
-                c.name.to_owned(),
-                format!("{:.1}", median(&c.wall)),
-                format!("{:.0}", size as f64 / 1e6 / median(&c.wall)),
-                format!("{:.0}", median(&c.rss_mb)),
-                format!("{:.1}", median(&c.cpu)),
-                format!("{:.0}", median(&c.jobs)),
-                format!("{:.0}", median(&c.requests)),
-                format!("{:.0}", median(&c.uploads)),
-                format!("{:.0}", median(&c.status)),
+                c.name.clone(),
+                format!("{:.1}", c.median(WALL)),
+                format!("{:.0}", size as f64 / 1e6 / c.median(WALL)),
+                format!("{:.0}", c.median(RSS_MB)),
+                format!("{:.1}", c.median(CPU)),
+                format!("{:.0}", c.median(JOBS)),
+                format!("{:.0}", c.median(REQUESTS)),
+                format!("{:.0}", c.median(UPLOADS)),
+                format!("{:.0}", c.median(STATUS)),
             ]
         })
         .collect();
-    md.push_str(&table(
+    table(
         &[
             "contender",
             "wall s",
@@ -265,56 +289,51 @@ fn section(
             "uploads (PUT)",
             "status requests",
         ],
-        &rows_md,
-    ));
-    md.push_str("\nCommands (one run):\n\n");
-    md.push_str(&report::commands(
-        contenders.iter().map(|c| (c.name, c.command.as_str())),
-    ));
-    let mut targets = String::new();
-    if let [haul, peer] = contenders {
-        let _ = writeln!(
-            targets,
-            "- Ingest ({:.0} MB; no numeric target in issue 7): haul {:.1} s, {:.0} MB peak RSS, {:.0} \
-             requests; simple-salesforce {:.1} s, {:.0} MB, {:.0} requests.",
-            size as f64 / 1e6,
-            median(&haul.wall),
-            median(&haul.rss_mb),
-            median(&haul.requests),
-            median(&peer.wall),
-            median(&peer.rss_mb),
-            median(&peer.requests)
-        );
-    }
-    let group = |f: fn(&Contender) -> f64| Group {
+        &rows,
+    )
+}
+
+/// Issue 7 sets no numeric target for ingest; the summary shows its figures.
+fn untargeted(contenders: &[Contender], size: u64) -> Vec<String> {
+    let [haul, peer] = contenders else {
+        return Vec::new();
+    };
+    vec![format!(
+        "Ingest ({:.0} MB; no numeric target in issue 7): haul {:.1} s, {:.0} MB peak RSS, {:.0} \
+         requests; simple-salesforce {:.1} s, {:.0} MB, {:.0} requests.",
+        size as f64 / 1e6,
+        haul.median(WALL),
+        haul.median(RSS_MB),
+        haul.median(REQUESTS),
+        peer.median(WALL),
+        peer.median(RSS_MB),
+        peer.median(REQUESTS)
+    )]
+}
+
+fn panels(contenders: &[Contender], size: u64) -> [Panel; 3] {
+    let group = |figure: &str| Group {
         label: format!("{:.0} MB CSV", size as f64 / 1e6),
         bars: contenders
             .iter()
-            .map(|c| (c.name.to_owned(), f(c)))
+            .map(|c| (c.name.clone(), c.median(figure)))
             .collect(),
     };
-    let panels = [
+    [
         Panel {
             title: "Wall time".into(),
             unit: "seconds".into(),
-            groups: vec![group(|c| median(&c.wall))],
+            groups: vec![group(WALL)],
         },
         Panel {
             title: "Peak RSS".into(),
             unit: "MB".into(),
-            groups: vec![group(|c| median(&c.rss_mb))],
+            groups: vec![group(RSS_MB)],
         },
         Panel {
             title: "Requests".into(),
             unit: "count".into(),
-            groups: vec![group(|c| median(&c.requests))],
+            groups: vec![group(REQUESTS)],
         },
-    ];
-    Section {
-        name: "ingest",
-        title: "4. Ingest".into(),
-        markdown: md,
-        targets,
-        svg: report::svg("Ingest: a 500 MB CSV inserted", &panels),
-    }
+    ]
 }

@@ -2,14 +2,16 @@
 //! one `multi_results` request a round) against a looker_sdk loop that polls each task every 0.5 s.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
-use super::download::verdict;
-use super::measure::{self, Job};
-use super::report::{self, Group, Panel, median, table};
-use super::sim::{Sim, curl_json};
+use super::contender::{self, CPU, Contender, Order, RSS_MB, Trial, WALL};
+use super::measure::{Job, Measurement};
+use super::report::{self, Group, Panel, table};
+use super::sim::{Sim, Stats, curl_json};
+use super::target::{Bound, Target};
 use super::{Bench, Section};
 
 const TASKS: usize = 20;
@@ -45,16 +47,8 @@ while pending:
 print(json.dumps({"tasks": len(tasks), "bytes": received}))
 "#;
 
-struct Contender {
-    name: &'static str,
-    command: String,
-    requests: Vec<f64>,
-    breakdown: String,
-    wall: Vec<f64>,
-    rss_mb: Vec<f64>,
-    cpu: Vec<f64>,
-    loads: Vec<String>,
-}
+/// The benchmark's own figure: every request the simulator answered during the run.
+const REQUESTS: &str = "requests";
 
 pub(super) fn run(bench: &Bench) -> Result<Section> {
     let job_seconds: u64 = if bench.quick { 4 } else { 10 };
@@ -67,7 +61,7 @@ pub(super) fn run(bench: &Bench) -> Result<Section> {
     let query_ids = create_queries(&sim)?;
     let out = bench.work.join("out-looker");
     let limit = Duration::from_secs(job_seconds * 10 + 120);
-    let jobs = [
+    let jobs = vec![
         Job::new(bench.haul(), limit)
             .env("LOOKER_BASE_URL", sim.looker_base_url.clone())
             .env("LOOKER_CLIENT_ID", sim.looker_client_id.clone())
@@ -84,50 +78,56 @@ pub(super) fn run(bench: &Bench) -> Result<Section> {
             .arg(bench.script("looker_sdk_loop.py", SDK_LOOP)?)
             .arg(query_ids.join(",")),
     ];
-    let mut contenders: Vec<Contender> = ["haul looker run-many", "looker_sdk loop (0.5 s)"]
-        .iter()
-        .zip(&jobs)
-        .map(|(name, job)| Contender {
-            name,
-            command: job.display(&bench.root),
-            requests: Vec::new(),
-            breakdown: String::new(),
-            wall: Vec::new(),
-            rss_mb: Vec::new(),
-            cpu: Vec::new(),
-            loads: Vec::new(),
-        })
-        .collect();
-    for round in 0..bench.runs {
-        for (i, job) in jobs.iter().enumerate() {
-            let _ = std::fs::remove_dir_all(&out);
-            let load = bench.gate();
-            let before = sim.stats()?;
-            let log = bench.logs.join(format!("looker-{i}-{round}.log"));
-            let seen = measure::run(job, &log).with_context(|| contenders[i].name)?;
-            let requests = sim.stats()?.since(&before);
-            let c = &mut contenders[i];
-            eprintln!(
-                "bench:   {}: {} requests, {:.2} s",
-                c.name,
-                requests.total(),
-                seen.wall.as_secs_f64()
-            );
-            c.breakdown = requests
-                .counts
-                .iter()
-                .map(|(route, n)| format!("{n} × `{route}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            c.requests.push(requests.total() as f64);
-            c.wall.push(seen.wall.as_secs_f64());
-            c.rss_mb.push(seen.max_rss_kib as f64 / 1024.0);
-            c.cpu.push(seen.cpu.as_secs_f64());
-            c.loads.push(load);
-        }
+    let mut contenders = ["haul looker run-many", "looker_sdk loop (0.5 s)"].map(Contender::new);
+    let mut trial = Looker {
+        sim,
+        jobs,
+        out,
+        before: Stats::default(),
+        breakdowns: vec![String::new(); 2],
+    };
+    contender::rounds(
+        bench,
+        "looker",
+        &mut contenders,
+        Order::OneAfterAnother,
+        &mut trial,
+    )?;
+    let _ = std::fs::remove_dir_all(&trial.out);
+    Ok(section(bench, &contenders, &trial, job_seconds))
+}
+
+/// Both contenders against one simulator, whose request counts are read before and after each run.
+struct Looker {
+    sim: Sim,
+    jobs: Vec<Job>,
+    out: PathBuf,
+    before: Stats,
+    /// The requests of each contender's last run, by route.
+    breakdowns: Vec<String>,
+}
+
+impl Trial for Looker {
+    fn job(&mut self, contender: usize, _round: usize) -> Result<Job> {
+        let _ = std::fs::remove_dir_all(&self.out);
+        self.before = self.sim.stats()?;
+        Ok(self.jobs[contender].clone())
     }
-    let _ = std::fs::remove_dir_all(&out);
-    Ok(section(bench, &contenders, job_seconds, &sim.command))
+
+    fn figures(
+        &mut self,
+        contender: usize,
+        _seen: &Measurement,
+    ) -> Result<Vec<(&'static str, f64)>> {
+        let requests = self.sim.stats()?.since(&self.before);
+        self.breakdowns[contender] = requests
+            .counts
+            .iter()
+            .map(|(route, n)| format!("{n} × `{route}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(vec![(REQUESTS, requests.total() as f64)])
+    }
 }
 
 /// Logs in and stores `TASKS` different queries; returns their ids.
@@ -165,38 +165,55 @@ fn create_queries(sim: &Sim) -> Result<Vec<String>> {
         .collect()
 }
 
-fn section(
-    bench: &Bench,
-    contenders: &[Contender],
-    job_seconds: u64,
-    sim_command: &str,
-) -> Section {
+fn section(bench: &Bench, contenders: &[Contender], trial: &Looker, job_seconds: u64) -> Section {
     let mut md = String::new();
-    let loads: Vec<String> = contenders.iter().flat_map(|c| c.loads.clone()).collect();
     let _ = writeln!(
         md,
         "{TASKS} stored queries run as query tasks (CSV) that the simulator completes {job_seconds} s \
-         after their creation (`{sim_command}`). Requests are every request the simulator answered \
+         after their creation (`{}`). Requests are every request the simulator answered \
          during the run (login, task creation, status, results, logout), from `GET /__sim/stats` \
          before and after. Medians of {} runs, the two contenders one after the other in each round. \
          Load average (1 min) before the runs: {}.\n",
+        trial.sim.command,
         bench.runs,
-        report::load_range(&loads)
+        report::load_range(&contender::loads(contenders))
     );
+    md.push_str(&looker_table(contenders, &trial.breakdowns));
+    md.push_str("\nCommands (query ids as created by the benchmark):\n\n");
+    md.push_str(&report::commands(
+        contenders
+            .iter()
+            .map(|c| (c.name.as_str(), c.command.as_str())),
+    ));
+    Section {
+        name: "looker",
+        title: "3. Looker".into(),
+        markdown: md,
+        targets: targets(contenders),
+        untargeted: Vec::new(),
+        svg: report::svg(
+            "Looker: 20 query tasks to completion",
+            &panels(contenders, job_seconds),
+        ),
+    }
+}
+
+fn looker_table(contenders: &[Contender], breakdowns: &[String]) -> String {
     let rows: Vec<Vec<String>> = contenders
         .iter()
-        .map(|c| {
+        .zip(breakdowns)
+        .map(|(c, breakdown)| {
             vec![
-                c.name.to_owned(),
-                format!("{:.0}", median(&c.requests)),
-                format!("{:.2}", median(&c.wall)),
-                format!("{:.0}", median(&c.rss_mb)),
-                format!("{:.2}", median(&c.cpu)),
-                c.breakdown.clone(),
+                c.name.clone(),
+                format!("{:.0}", c.median(REQUESTS)),
+                format!("{:.2}", c.median(WALL)),
+                format!("{:.0}", c.median(RSS_MB)),
+                format!("{:.2}", c.median(CPU)),
+                breakdown.clone(),
             ]
         })
         .collect();
-    md.push_str(&table(
+    table(
         &[
             "contender",
             "requests",
@@ -206,53 +223,45 @@ fn section(
             "requests of the last run",
         ],
         &rows,
-    ));
-    md.push_str("\nCommands (query ids as created by the benchmark):\n\n");
-    md.push_str(&report::commands(
-        contenders.iter().map(|c| (c.name, c.command.as_str())),
-    ));
-    let mut targets = String::new();
-    if let [haul, sdk] = contenders {
-        let (a, b) = (median(&haul.requests), median(&sdk.requests));
-        let _ = writeln!(
-            targets,
-            "- Looker ({TASKS} tasks), haul sends at most a fifth of the per-task loop's requests: \
-             **{}**: {a:.0} vs {b:.0} ({:.3}x); wall {:.2} s vs {:.2} s.",
-            verdict(a <= b / 5.0),
-            a / b,
-            median(&haul.wall),
-            median(&sdk.wall)
-        );
-    }
-    let panels = [
+    )
+}
+
+/// haul sends at most a fifth of the per-task loop's requests.
+fn targets(contenders: &[Contender]) -> Vec<Target> {
+    let [haul, sdk] = contenders else {
+        return Vec::new();
+    };
+    let (a, b) = (haul.median(REQUESTS), sdk.median(REQUESTS));
+    vec![Target::ratio(
+        format!("Looker ({TASKS} tasks): haul's requests against the per-task loop's"),
+        (a, b),
+        Bound::AtMost(0.2),
+        format!(
+            "{a:.0} vs {b:.0}; wall {:.2} s vs {:.2} s",
+            haul.median(WALL),
+            sdk.median(WALL)
+        ),
+    )]
+}
+
+fn panels(contenders: &[Contender], job_seconds: u64) -> [Panel; 2] {
+    let group = |figure: &str| Group {
+        label: format!("{TASKS} tasks of {job_seconds} s"),
+        bars: contenders
+            .iter()
+            .map(|c| (c.name.clone(), c.median(figure)))
+            .collect(),
+    };
+    [
         Panel {
             title: "Requests".into(),
             unit: "fewer is better".into(),
-            groups: vec![Group {
-                label: format!("{TASKS} tasks of {job_seconds} s"),
-                bars: contenders
-                    .iter()
-                    .map(|c| (c.name.to_owned(), median(&c.requests)))
-                    .collect(),
-            }],
+            groups: vec![group(REQUESTS)],
         },
         Panel {
             title: "Wall time".into(),
             unit: "seconds".into(),
-            groups: vec![Group {
-                label: format!("{TASKS} tasks of {job_seconds} s"),
-                bars: contenders
-                    .iter()
-                    .map(|c| (c.name.to_owned(), median(&c.wall)))
-                    .collect(),
-            }],
+            groups: vec![group(WALL)],
         },
-    ];
-    Section {
-        name: "looker",
-        title: "3. Looker".into(),
-        markdown: md,
-        targets,
-        svg: report::svg("Looker: 20 query tasks to completion", &panels),
-    }
+    ]
 }

@@ -7,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -140,32 +140,8 @@ pub(crate) fn run(job: &Job, log: &Path) -> Result<Measurement> {
     let report = log.with_extension("rusage.json");
     let stdout_path = log.with_extension("stdout");
     let _ = std::fs::remove_file(&report);
-    let mut command = Command::new(std::env::current_exe()?);
-    command
-        .args(["bench", "__measure"])
-        .arg(job.timeout.as_millis().to_string())
-        .arg(&report)
-        .arg("--")
-        .arg(&job.program)
-        .args(&job.args)
-        .envs(job.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path)?)
-        .stderr(std::fs::File::create(log)?);
-    let mut child = command.spawn().context("starting the measuring helper")?;
-    // The helper enforces the job's limit; this one only guards against the helper itself hanging.
-    let deadline = Instant::now() + job.timeout + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the measuring helper for {} hung", job.program.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let child = spawn_helper(job, &report, &stdout_path, log)?;
+    let status = wait_for_helper(child, job)?;
     let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
     let text = std::fs::read_to_string(&report)
         .with_context(|| format!("{} wrote no report ({status})", job.program.display()))?;
@@ -179,21 +155,12 @@ pub(crate) fn run(job: &Job, log: &Path) -> Result<Measurement> {
         );
     }
     if seen["success"].as_bool() != Some(true) {
-        let tail: String = std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .lines()
-            .rev()
-            .take(8)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
         bail!(
-            "{} failed ({}); log {}:\n{tail}",
+            "{} failed ({}); log {}:\n{}",
             job.program.display(),
             seen["status"],
-            log.display()
+            log.display(),
+            tail(log, 8)
         );
     }
     let number = |key: &str| seen[key].as_u64().unwrap_or_default();
@@ -204,6 +171,48 @@ pub(crate) fn run(job: &Job, log: &Path) -> Result<Measurement> {
         ended_unix_ms: number("ended_unix_ms"),
         stdout,
     })
+}
+
+/// Starts `cargo xtask bench __measure` on `job`: stdout to `stdout_path`, stderr to `log`.
+fn spawn_helper(job: &Job, report: &Path, stdout_path: &Path, log: &Path) -> Result<Child> {
+    Command::new(std::env::current_exe()?)
+        .args(["bench", "__measure"])
+        .arg(job.timeout.as_millis().to_string())
+        .arg(report)
+        .arg("--")
+        .arg(&job.program)
+        .args(&job.args)
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(stdout_path)?)
+        .stderr(std::fs::File::create(log)?)
+        .spawn()
+        .context("starting the measuring helper")
+}
+
+/// Waits for the measuring helper. It enforces the job's limit; this only guards against the helper
+/// itself hanging.
+fn wait_for_helper(mut child: Child, job: &Job) -> Result<ExitStatus> {
+    let deadline = Instant::now() + job.timeout + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the measuring helper for {} hung", job.program.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The last `lines` lines of a log.
+fn tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut last: Vec<&str> = text.lines().rev().take(lines).collect();
+    last.reverse();
+    last.join("\n")
 }
 
 /// The helper: `__measure TIMEOUT_MS REPORT -- PROGRAM ARGS...`. Runs the program with inherited

@@ -19,6 +19,19 @@ pub(crate) fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// A count with thousands separators: 4,000,000.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A `sh` code block listing each contender's command under its name.
 pub(crate) fn commands<'a>(commands: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::from("```sh\n");
@@ -69,65 +82,16 @@ const PALETTE: &[&str] = &[
 /// An SVG of horizontal bar charts, one panel under the other; bars of the same name share a colour.
 pub(crate) fn svg(title: &str, panels: &[Panel]) -> String {
     let width = 860.0;
-    let label_width = 300.0;
-    let bar_height = 16.0;
-    let plot_width = width - label_width - 110.0;
     let mut names: Vec<&str> = Vec::new();
-    for panel in panels {
-        for group in &panel.groups {
-            for (name, _) in &group.bars {
-                if !names.contains(&name.as_str()) {
-                    names.push(name);
-                }
-            }
+    for (name, _) in panels.iter().flat_map(|p| &p.groups).flat_map(|g| &g.bars) {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
         }
     }
-    let colour = |name: &str| {
-        let i = names.iter().position(|n| *n == name).unwrap_or(0);
-        PALETTE[i % PALETTE.len()]
-    };
     let mut body = String::new();
     let mut y = 40.0;
     for panel in panels {
-        let max = panel
-            .groups
-            .iter()
-            .flat_map(|g| g.bars.iter().map(|(_, v)| *v))
-            .fold(0.0_f64, f64::max)
-            .max(f64::MIN_POSITIVE);
-        y += 22.0;
-        let _ = writeln!(
-            body,
-            r#"<text x="10" y="{y}" font-weight="bold">{} ({})</text>"#,
-            escape(&panel.title),
-            escape(&panel.unit)
-        );
-        y += 10.0;
-        for group in &panel.groups {
-            y += 16.0;
-            let _ = writeln!(
-                body,
-                r#"<text x="10" y="{y}" font-style="italic">{}</text>"#,
-                escape(&group.label)
-            );
-            y += 4.0;
-            for (name, value) in &group.bars {
-                let w = (value / max * plot_width).max(1.0);
-                let _ = writeln!(
-                    body,
-                    r#"<text x="{x}" y="{ty}" text-anchor="end">{label}</text><rect x="{label_width}" y="{y}" width="{w:.1}" height="{h}" fill="{c}"/><text x="{vx:.1}" y="{ty}">{v}</text>"#,
-                    x = label_width - 6.0,
-                    ty = y + bar_height - 4.0,
-                    label = escape(name),
-                    h = bar_height - 2.0,
-                    c = colour(name),
-                    vx = label_width + w + 4.0,
-                    v = figure(*value),
-                );
-                y += bar_height;
-            }
-        }
-        y += 6.0;
+        y = panel_svg(&mut body, panel, &names, y);
     }
     let height = y + 20.0;
     format!(
@@ -138,6 +102,54 @@ pub(crate) fn svg(title: &str, panels: &[Panel]) -> String {
 "##,
         escape(title)
     )
+}
+
+/// Draws one panel from height `y` into `body`, each bar coloured by its name's place in `names`;
+/// returns the height below it.
+fn panel_svg(body: &mut String, panel: &Panel, names: &[&str], mut y: f64) -> f64 {
+    const LABEL_WIDTH: f64 = 300.0;
+    const PLOT_WIDTH: f64 = 860.0 - LABEL_WIDTH - 110.0;
+    const BAR_HEIGHT: f64 = 16.0;
+    let max = panel
+        .groups
+        .iter()
+        .flat_map(|g| g.bars.iter().map(|(_, v)| *v))
+        .fold(0.0_f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    y += 22.0;
+    let _ = writeln!(
+        body,
+        r#"<text x="10" y="{y}" font-weight="bold">{} ({})</text>"#,
+        escape(&panel.title),
+        escape(&panel.unit)
+    );
+    y += 10.0;
+    for group in &panel.groups {
+        y += 16.0;
+        let _ = writeln!(
+            body,
+            r#"<text x="10" y="{y}" font-style="italic">{}</text>"#,
+            escape(&group.label)
+        );
+        y += 4.0;
+        for (name, value) in &group.bars {
+            let w = (value / max * PLOT_WIDTH).max(1.0);
+            let colour = names.iter().position(|n| n == name).unwrap_or(0);
+            let _ = writeln!(
+                body,
+                r#"<text x="{x}" y="{ty}" text-anchor="end">{label}</text><rect x="{LABEL_WIDTH}" y="{y}" width="{w:.1}" height="{h}" fill="{c}"/><text x="{vx:.1}" y="{ty}">{v}</text>"#,
+                x = LABEL_WIDTH - 6.0,
+                ty = y + BAR_HEIGHT - 4.0,
+                label = escape(name),
+                h = BAR_HEIGHT - 2.0,
+                c = PALETTE[colour % PALETTE.len()],
+                vx = LABEL_WIDTH + w + 4.0,
+                v = figure(*value),
+            );
+            y += BAR_HEIGHT;
+        }
+    }
+    y + 6.0
 }
 
 fn escape(text: &str) -> String {
@@ -217,35 +229,55 @@ pub(crate) fn load_range(loads: &[String]) -> String {
 
 /// Facts about the machine, as Markdown list items.
 pub(crate) fn machine_facts(root: &Path) -> String {
-    let output = |program: &str, args: &[&str]| -> String {
-        Command::new(program)
-            .args(args)
-            .current_dir(root)
-            .output()
-            .ok()
-            .map(|o| {
-                String::from_utf8_lossy(if o.stdout.is_empty() {
-                    &o.stderr
-                } else {
-                    &o.stdout
-                })
-                .trim()
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_owned()
-            })
-            .unwrap_or_else(|| "?".into())
+    let output = |program: &str, args: &[&str]| first_line(root, program, args);
+    let nproc = std::thread::available_parallelism().map_or(0, usize::from);
+    let mut facts = String::new();
+    let _ = writeln!(
+        facts,
+        "- Report written (UTC): {} (each section says when it was measured)",
+        utc_now()
+    );
+    let _ = writeln!(facts, "- CPU: {}; `nproc`: {nproc}", cpu_model());
+    let _ = writeln!(facts, "- Memory: {}", memory());
+    let _ = writeln!(facts, "- Kernel: {}", output("uname", &["-sr"]));
+    let _ = writeln!(facts, "- Rust: {}", output("rustc", &["--version"]));
+    let _ = writeln!(facts, "- curl: {}", output("curl", &["--version"]));
+    let _ = writeln!(
+        facts,
+        "- Python: {}; Node: {}",
+        output("python3", &["--version"]),
+        output("node", &["--version"])
+    );
+    facts
+}
+
+/// The first line a program prints (on stdout, or on stderr when stdout is empty), "?" if none.
+fn first_line(root: &Path, program: &str, args: &[&str]) -> String {
+    let Ok(output) = Command::new(program).args(args).current_dir(root).output() else {
+        return "?".into();
     };
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+    let text = if output.stdout.is_empty() {
+        &output.stderr
+    } else {
+        &output.stdout
+    };
+    let text = String::from_utf8_lossy(text);
+    text.trim().lines().next().unwrap_or("").to_owned()
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
         .find_map(|l| {
             l.strip_prefix("model name")
                 .map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned())
         })
-        .unwrap_or_else(|| "?".into());
-    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_else(|| "?".into())
+}
+
+fn memory() -> String {
+    std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
         .find_map(|l| {
@@ -258,26 +290,7 @@ pub(crate) fn machine_facts(root: &Path) -> String {
                 .ok()?;
             Some(format!("{:.1} GiB", kib / 1024.0 / 1024.0))
         })
-        .unwrap_or_else(|| "?".into());
-    let nproc = std::thread::available_parallelism().map_or(0, usize::from);
-    let mut facts = String::new();
-    let _ = writeln!(
-        facts,
-        "- Report written (UTC): {} (each section says when it was measured)",
-        utc_now()
-    );
-    let _ = writeln!(facts, "- CPU: {cpu}; `nproc`: {nproc}");
-    let _ = writeln!(facts, "- Memory: {memory}");
-    let _ = writeln!(facts, "- Kernel: {}", output("uname", &["-sr"]));
-    let _ = writeln!(facts, "- Rust: {}", output("rustc", &["--version"]));
-    let _ = writeln!(facts, "- curl: {}", output("curl", &["--version"]));
-    let _ = writeln!(
-        facts,
-        "- Python: {}; Node: {}",
-        output("python3", &["--version"]),
-        output("node", &["--version"])
-    );
-    facts
+        .unwrap_or_else(|| "?".into())
 }
 
 /// Now, as `YYYY-MM-DD HH:MM`.
@@ -352,6 +365,13 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(median(&[]), 0.0);
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(4_000_000), "4,000,000");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(thousands(1_000), "1,000");
     }
 
     #[test]

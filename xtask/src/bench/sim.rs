@@ -42,28 +42,26 @@ impl Sim {
             .stderr(std::fs::File::create(log)?)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let stdout = child.stdout.take().context("the simulator's stdout")?;
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = sender.send(line);
-        });
         let command = format!(
             "target/release/haul-sim --addr 127.0.0.1:0 {}",
             args.join(" ")
         );
-        let line = match lines.recv_timeout(Duration::from_secs(120)) {
-            Ok(line) if !line.trim().is_empty() => line,
-            outcome => {
+        match ready_line(&mut child) {
+            Ok(line) => Self::from_ready_line(child, command, &line),
+            Err(outcome) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 bail!(
-                    "{command} did not get ready ({outcome:?}); see {}",
+                    "{command} did not get ready ({outcome}); see {}",
                     log.display()
                 );
             }
-        };
+        }
+    }
+
+    /// The simulator, from the JSON line it prints once it listens.
+    fn from_ready_line(child: Child, command: String, line: &str) -> Result<Self> {
+        // The child is in `sim` first, so that an unreadable line still stops it (on drop).
         let mut sim = Self {
             child,
             instance_url: String::new(),
@@ -154,6 +152,21 @@ impl Sim {
             }
         }
         Ok(())
+    }
+}
+
+/// The first line the simulator prints, within two minutes.
+fn ready_line(child: &mut Child) -> std::result::Result<String, String> {
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    match lines.recv_timeout(Duration::from_secs(120)) {
+        Ok(line) if !line.trim().is_empty() => Ok(line),
+        outcome => Err(format!("{outcome:?}")),
     }
 }
 

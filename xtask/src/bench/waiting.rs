@@ -3,14 +3,16 @@
 //! its own simulator, all three at once.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
-use super::download::{thousands, verdict};
-use super::measure::{self, Job, Measurement};
-use super::report::{self, Group, Panel, median, table};
+use super::contender::{self, Contender, Order, Trial, WALL};
+use super::measure::{Job, Measurement};
+use super::report::{self, Group, Panel, table, thousands};
 use super::sim::Sim;
+use super::target::{Bound, Target};
 use super::{Bench, Section};
 
 const SOQL: &str = "SELECT Id, Name FROM Account";
@@ -39,117 +41,92 @@ async function main() {
 main().catch((err) => { console.error(err); process.exit(1); });
 "#;
 
-struct Client {
-    name: &'static str,
-    schedule: &'static str,
-    command: String,
-    requests: Vec<f64>,
-    lag: Vec<f64>,
-    wall: Vec<f64>,
-    loads: Vec<String>,
-}
+/// The benchmark's own figures.
+const REQUESTS: &str = "status requests";
+const LAG: &str = "detection lag s";
+
+/// The clients and their poll schedules.
+const CLIENTS: [(&str, &str); 3] = [
+    (
+        "haul",
+        "backoff 0.5 s × 1.5 a round, at most 10 s (library default)",
+    ),
+    (
+        "simple-salesforce",
+        "5 s, then 5.001 s (its default `wait=5`)",
+    ),
+    ("jsforce", "every 1 s (its default `pollInterval`)"),
+];
 
 pub(super) fn run(bench: &Bench) -> Result<Section> {
     let job_seconds: u64 = if bench.quick { 20 } else { 60 };
-    let names = [
-        (
-            "haul",
-            "backoff 0.5 s × 1.5 a round, at most 10 s (library default)",
-        ),
-        (
-            "simple-salesforce",
-            "5 s, then 5.001 s (its default `wait=5`)",
-        ),
-        ("jsforce", "every 1 s (its default `pollInterval`)"),
-    ];
-    let mut clients: Vec<Client> = names
-        .iter()
-        .map(|(name, schedule)| Client {
-            name,
-            schedule,
-            command: String::new(),
-            requests: Vec::new(),
-            lag: Vec::new(),
-            wall: Vec::new(),
-            loads: Vec::new(),
-        })
-        .collect();
-    let sim_args = vec![
-        "--rows".to_owned(),
-        format!("Account={ROWS}"),
-        "--job-seconds".into(),
-        job_seconds.to_string(),
-    ];
-    let mut sim_command = String::new();
-    for round in 0..bench.runs {
-        eprintln!("bench: waiting, round {}", round + 1);
-        let load = bench.gate();
-        let sims: Vec<Sim> = (0..clients.len())
-            .map(|i| {
-                Sim::start(
-                    &bench.root,
-                    &sim_args,
-                    &bench.logs.join(format!("waiting-sim-{i}-{round}.log")),
-                )
-            })
-            .collect::<Result<_>>()?;
-        sim_command = sims[0].command.clone();
-        let out = bench.work.join("out-waiting");
-        let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&out)?;
-        let limit = Duration::from_secs(job_seconds * 3 + 60);
-        let jobs = [
-            Job::new(bench.haul(), limit)
-                .env("SF_INSTANCE_URL", sims[0].instance_url.clone())
-                .env("SF_ACCESS_TOKEN", sims[0].access_token.clone())
+    let mut clients: Vec<Contender> = CLIENTS.iter().map(|(n, _)| Contender::new(*n)).collect();
+    let mut trial = Waiting {
+        bench,
+        job_seconds,
+        sims: Vec::new(),
+        out: bench.work.join("out-waiting"),
+    };
+    contender::rounds(bench, "waiting", &mut clients, Order::AllAtOnce, &mut trial)?;
+    let sim_command = trial
+        .sims
+        .first()
+        .map(|s| s.command.clone())
+        .unwrap_or_default();
+    Ok(section(bench, &clients, job_seconds, &sim_command))
+}
+
+/// Each client against its own simulator, so that each simulator counts one client's requests.
+struct Waiting<'a> {
+    bench: &'a Bench,
+    job_seconds: u64,
+    /// This round's simulators, by client.
+    sims: Vec<Sim>,
+    out: PathBuf,
+}
+
+impl Trial for Waiting<'_> {
+    fn job(&mut self, client: usize, round: usize) -> Result<Job> {
+        let bench = self.bench;
+        if client == 0 {
+            self.sims.clear();
+            let _ = std::fs::remove_dir_all(&self.out);
+            std::fs::create_dir_all(&self.out)?;
+        }
+        let sim_args = [
+            "--rows".to_owned(),
+            format!("Account={ROWS}"),
+            "--job-seconds".into(),
+            self.job_seconds.to_string(),
+        ];
+        let log = bench.logs.join(format!("waiting-sim-{client}-{round}.log"));
+        let sim = Sim::start(&bench.root, &sim_args, &log)?;
+        let limit = Duration::from_secs(self.job_seconds * 3 + 60);
+        let job = match client {
+            0 => Job::new(bench.haul(), limit)
+                .env("SF_INSTANCE_URL", sim.instance_url.clone())
+                .env("SF_ACCESS_TOKEN", sim.access_token.clone())
                 .env("SF_API_VERSION", "62.0")
                 .args(["--quiet", "--json", "sf", "query", SOQL, "-o"])
-                .arg(out.join("haul.csv")),
-            Job::new(&bench.python, limit)
+                .arg(self.out.join("haul.csv")),
+            1 => Job::new(&bench.python, limit)
                 .arg(bench.script("ssf_wait.py", SSF_WAIT)?)
-                .args([&sims[1].instance_url, &sims[1].access_token, SOQL])
-                .arg(&out),
-            Job::new("node", limit)
+                .args([&sim.instance_url, &sim.access_token, SOQL])
+                .arg(&self.out),
+            _ => Job::new("node", limit)
                 .env("NODE_PATH", bench.node_path.display().to_string())
                 .arg(bench.script("jsforce_wait.js", JSFORCE_WAIT)?)
-                .args([&sims[2].instance_url, &sims[2].access_token, SOQL]),
-        ];
-        let outcomes: Vec<Result<Measurement>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = jobs
-                .iter()
-                .enumerate()
-                .map(|(i, job)| {
-                    let log = bench
-                        .logs
-                        .join(format!("waiting-{}-{round}.log", clients[i].name));
-                    scope.spawn(move || measure::run(job, &log))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| bail!("a measuring thread panicked"))
-                })
-                .collect()
-        });
-        for (i, outcome) in outcomes.into_iter().enumerate() {
-            let client = &mut clients[i];
-            let seen = outcome.with_context(|| format!("waiting: {}", client.name))?;
-            let (requests, completed_ms) = job_facts(&sims[i])?;
-            let lag = (seen.ended_unix_ms as i64 - completed_ms) as f64 / 1000.0;
-            eprintln!(
-                "bench:   {}: {requests} status requests, noticed {lag:.2} s after completion",
-                client.name
-            );
-            client.command = jobs[i].display(&bench.root);
-            client.requests.push(requests as f64);
-            client.lag.push(lag);
-            client.wall.push(seen.wall.as_secs_f64());
-            client.loads.push(load.clone());
-        }
+                .args([&sim.instance_url, &sim.access_token, SOQL]),
+        };
+        self.sims.push(sim);
+        Ok(job)
     }
-    Ok(section(bench, &clients, job_seconds, &sim_command))
+
+    fn figures(&mut self, client: usize, seen: &Measurement) -> Result<Vec<(&'static str, f64)>> {
+        let (requests, completed_ms) = job_facts(&self.sims[client])?;
+        let lag = (seen.ended_unix_ms as i64 - completed_ms) as f64 / 1000.0;
+        Ok(vec![(REQUESTS, requests as f64), (LAG, lag)])
+    }
 }
 
 /// The status requests the simulator answered for its one job, and when the job completed.
@@ -171,9 +148,8 @@ fn job_facts(sim: &Sim) -> Result<(u64, i64)> {
     Ok((requests, completed))
 }
 
-fn section(bench: &Bench, clients: &[Client], job_seconds: u64, sim_command: &str) -> Section {
+fn section(bench: &Bench, clients: &[Contender], job_seconds: u64, sim_command: &str) -> Section {
     let mut md = String::new();
-    let loads: Vec<String> = clients.iter().flat_map(|c| c.loads.clone()).collect();
     let _ = writeln!(
         md,
         "A bulk query job that the simulator completes {job_seconds} s after its creation, over {} \
@@ -185,22 +161,44 @@ fn section(bench: &Bench, clients: &[Client], job_seconds: u64, sim_command: &st
          (1 min) before the rounds: {}.\n",
         thousands(ROWS),
         bench.runs,
-        report::load_range(&loads)
+        report::load_range(&contender::loads(clients))
     );
+    md.push_str(&waiting_table(clients, job_seconds));
+    md.push_str("\nCommands (one round):\n\n");
+    md.push_str(&report::commands(
+        clients
+            .iter()
+            .map(|c| (c.name.as_str(), c.command.as_str())),
+    ));
+    Section {
+        name: "waiting",
+        title: "2. Waiting".into(),
+        markdown: md,
+        targets: targets(clients, job_seconds),
+        untargeted: Vec::new(),
+        svg: report::svg(
+            "Waiting on a job: status requests and detection lag",
+            &panels(clients, job_seconds),
+        ),
+    }
+}
+
+fn waiting_table(clients: &[Contender], job_seconds: u64) -> String {
     let rows: Vec<Vec<String>> = clients
         .iter()
-        .map(|c| {
+        .zip(CLIENTS)
+        .map(|(c, (_, schedule))| {
             vec![
-                c.name.to_owned(),
-                c.schedule.to_owned(),
-                format!("{:.0}", median(&c.requests)),
-                format!("{:.2}", median(&c.lag)),
-                format!("{:.1}%", median(&c.lag) / job_seconds as f64 * 100.0),
-                format!("{:.1}", median(&c.wall)),
+                c.name.clone(),
+                schedule.to_owned(),
+                format!("{:.0}", c.median(REQUESTS)),
+                format!("{:.2}", c.median(LAG)),
+                format!("{:.1}%", c.median(LAG) / job_seconds as f64 * 100.0),
+                format!("{:.1}", c.median(WALL)),
             ]
         })
         .collect();
-    md.push_str(&table(
+    table(
         &[
             "client",
             "poll schedule",
@@ -210,61 +208,53 @@ fn section(bench: &Bench, clients: &[Client], job_seconds: u64, sim_command: &st
             "wall s",
         ],
         &rows,
-    ));
-    md.push_str("\nCommands (one round):\n\n");
-    md.push_str(&report::commands(
-        clients.iter().map(|c| (c.name, c.command.as_str())),
-    ));
-    let mut targets = String::new();
-    if let (Some(haul), Some(peer)) = (
-        clients.iter().find(|c| c.name == "haul"),
-        clients.iter().find(|c| c.name == "simple-salesforce"),
-    ) {
-        let (requests, peer_requests) = (median(&haul.requests), median(&peer.requests));
-        let lag = median(&haul.lag);
-        let _ = writeln!(
-            targets,
-            "- Waiting ({job_seconds} s job), haul sends at most a quarter of simple-salesforce's status \
-             requests: **{}**: {requests:.0} vs {peer_requests:.0} ({:.2}x). Detection lag at most 10% \
-             of the job time: **{}**: {lag:.2} s ({:.1}%).",
-            verdict(requests <= peer_requests / 4.0),
-            requests / peer_requests,
-            verdict(lag <= job_seconds as f64 * 0.1),
-            lag / job_seconds as f64 * 100.0
-        );
-    }
-    let bars = |f: fn(&Client) -> f64| {
-        clients
-            .iter()
-            .map(|c| (c.name.to_owned(), f(c)))
-            .collect::<Vec<_>>()
+    )
+}
+
+/// haul sends at most a quarter of simple-salesforce's status requests, and notices the job's end
+/// within 10% of its run time.
+fn targets(clients: &[Contender], job_seconds: u64) -> Vec<Target> {
+    let [haul, peer, ..] = clients else {
+        return Vec::new();
     };
-    let panels = [
+    let (requests, peer_requests) = (haul.median(REQUESTS), peer.median(REQUESTS));
+    let lag = haul.median(LAG);
+    vec![
+        Target::ratio(
+            format!(
+                "Waiting ({job_seconds} s job): haul's status requests against simple-salesforce's"
+            ),
+            (requests, peer_requests),
+            Bound::AtMost(0.25),
+            format!("{requests:.0} vs {peer_requests:.0}"),
+        ),
+        Target::ratio(
+            format!("Waiting ({job_seconds} s job): haul's detection lag against the job time"),
+            (lag, job_seconds as f64),
+            Bound::AtMost(0.1),
+            format!("{lag:.2} s of {job_seconds} s"),
+        ),
+    ]
+}
+
+fn panels(clients: &[Contender], job_seconds: u64) -> [Panel; 2] {
+    let group = |figure: &str| Group {
+        label: format!("{job_seconds} s job"),
+        bars: clients
+            .iter()
+            .map(|c| (c.name.clone(), c.median(figure)))
+            .collect(),
+    };
+    [
         Panel {
             title: "Status requests".into(),
             unit: "requests, fewer is better".into(),
-            groups: vec![Group {
-                label: format!("{job_seconds} s job"),
-                bars: bars(|c| median(&c.requests)),
-            }],
+            groups: vec![group(REQUESTS)],
         },
         Panel {
             title: "Detection lag".into(),
             unit: "seconds, less is better".into(),
-            groups: vec![Group {
-                label: format!("{job_seconds} s job"),
-                bars: bars(|c| median(&c.lag)),
-            }],
+            groups: vec![group(LAG)],
         },
-    ];
-    Section {
-        name: "waiting",
-        title: "2. Waiting".into(),
-        markdown: md,
-        targets,
-        svg: report::svg(
-            "Waiting on a job: status requests and detection lag",
-            &panels,
-        ),
-    }
+    ]
 }
