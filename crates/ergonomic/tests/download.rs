@@ -33,10 +33,12 @@ async fn a_million_rows_in_parallel_equal_a_sequential_download_and_the_expected
         .to_file(dir.join("c8.csv"))
         .await
         .unwrap();
+    // Every page through a part file on disk, none held in memory.
     let sequential = done
         .download()
         .concurrency(1)
         .max_records(50_000)
+        .memory(0)
         .to_file(dir.join("c1.csv"))
         .await
         .unwrap();
@@ -157,6 +159,21 @@ async fn a_folder_download_holds_one_file_per_page_each_with_its_header() {
                 .expected_query_csv(soql, ColumnDelimiter::Comma, LineEnding::Lf)
                 .unwrap()
     );
+    // Pages that went through part files on disk instead of memory land the same.
+    done.download()
+        .concurrency(3)
+        .max_records(1_000)
+        .memory(0)
+        .to_dir(dir.join("spilled"))
+        .await
+        .unwrap();
+    for name in &names {
+        assert!(
+            std::fs::read(dir.join("spilled").join(name)).unwrap()
+                == std::fs::read(dir.join("pages").join(name)).unwrap(),
+            "{name:?} differs when spilled"
+        );
+    }
     sim.shutdown().await;
 }
 

@@ -1,6 +1,6 @@
-//! The engine: workers fetch partitions concurrently, each into its own part file (memory stays
-//! bounded by the chunk size, whatever the partition size); partitions are committed strictly in
-//! order to the sink, and after each commit the [`Checkpoint`] is saved (when resumable), so a crash
+//! The engine: workers fetch partitions concurrently, each into memory within a budget shared by
+//! all or else into its own part file (memory stays bounded whatever the partition size; see
+//! [`super::part`]); partitions are committed strictly in order to the sink, and after each commit the [`Checkpoint`] is saved (when resumable), so a crash
 //! loses at most the partitions in flight. The output takes its final name only when every partition
 //! is in and the row total matches the source's.
 
@@ -10,21 +10,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
-use tokio::fs::File;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{Checkpoint, CommittedPage};
-use super::fetch::{PartWriter, fetch_partition};
+use super::fetch::fetch_partition;
+use super::part::{Budget, PartBuffer, PartData};
 use super::sink::{Sink, Target, part_name};
 use super::source::{Listing, Partition, Plan, Source};
 use super::{DownloadBuilder, DownloadHandle, DownloadProgress, DownloadReport};
 use crate::error::{Error, Result};
 
-/// Bytes buffered per file write.
-const WRITE_BUFFER: usize = 1 << 20;
 /// Partitions listed ahead of the workers.
 const LISTED_AHEAD: usize = 64;
 
@@ -34,6 +31,7 @@ pub(super) fn start(options: DownloadBuilder, target: Target) -> DownloadHandle 
         expected_records: options.source.expected_rows(),
         ..DownloadProgress::default()
     });
+    let budget = Budget::new(options.memory);
     let run = Run {
         plan: Plan {
             concurrency: options.concurrency,
@@ -43,15 +41,16 @@ pub(super) fn start(options: DownloadBuilder, target: Target) -> DownloadHandle 
         target,
         progress,
         cancel: cancel.clone(),
+        budget,
     };
     DownloadHandle::spawn(cancel, watcher, run.execute())
 }
 
-/// A partition fetched into its part file, waiting to be committed.
+/// A fetched partition, waiting to be committed.
 struct FetchedPart {
     index: usize,
     partition: Partition,
-    path: PathBuf,
+    data: PartData,
     records: u64,
     bytes: u64,
     next: Option<Partition>,
@@ -63,6 +62,7 @@ struct Run {
     target: Target,
     progress: watch::Sender<DownloadProgress>,
     cancel: CancellationToken,
+    budget: Arc<Budget>,
 }
 
 impl Run {
@@ -204,6 +204,7 @@ impl Run {
             plan: self.plan,
             format: self.options.format,
             parts_dir: self.target.parts_dir(),
+            budget: self.budget.clone(),
         }
     }
 
@@ -236,73 +237,28 @@ struct Worker {
     plan: Plan,
     format: super::Format,
     parts_dir: PathBuf,
+    budget: Arc<Budget>,
 }
 
 async fn fetch_part(worker: Worker, index: usize, partition: Partition) -> Result<FetchedPart> {
     let path = worker.parts_dir.join(part_name(index, worker.format));
-    let mut file = PartFile::create(&path).await?;
+    let mut part = PartBuffer::new(path, worker.budget);
     let fetched = fetch_partition(
         worker.source.as_ref(),
         &partition,
         worker.plan,
         worker.format,
-        &mut file,
+        &mut part,
     )
     .await?;
-    file.finish().await?;
     Ok(FetchedPart {
         index,
         partition,
-        path,
+        data: part.finish().await?,
         records: fetched.records,
         bytes: fetched.bytes,
         next: fetched.next,
     })
-}
-
-/// A part file that a failed attempt can start over.
-struct PartFile {
-    path: PathBuf,
-    file: BufWriter<File>,
-}
-
-impl PartFile {
-    async fn create(path: &std::path::Path) -> Result<Self> {
-        let file = File::create(path).await.map_err(|e| Error::io(path, e))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            file: BufWriter::with_capacity(WRITE_BUFFER, file),
-        })
-    }
-
-    async fn finish(mut self) -> Result<()> {
-        self.file
-            .flush()
-            .await
-            .map_err(|e| Error::io(&self.path, e))
-    }
-}
-
-impl PartWriter for PartFile {
-    async fn restart(&mut self) -> Result<()> {
-        self.file
-            .flush()
-            .await
-            .map_err(|e| Error::io(&self.path, e))?;
-        let file = self.file.get_mut();
-        file.set_len(0)
-            .await
-            .map_err(|e| Error::io(&self.path, e))?;
-        file.rewind().await.map_err(|e| Error::io(&self.path, e))?;
-        Ok(())
-    }
-
-    async fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        self.file
-            .write_all(chunk)
-            .await
-            .map_err(|e| Error::io(&self.path, e))
-    }
 }
 
 /// Commits fetched partitions in order to the sink, and keeps the checkpoint.
@@ -363,7 +319,7 @@ impl<'a> Committer<'a> {
         let header = &mut self.checkpoint.header;
         self.checkpoint.file_bytes += self
             .sink
-            .commit(part.index, &part.path, part.bytes, header)
+            .commit(part.index, part.data, part.bytes, header)
             .await?;
         self.checkpoint.next_key = part.next.and_then(|next| next.key);
         self.checkpoint.pages.push(CommittedPage {

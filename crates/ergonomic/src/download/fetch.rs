@@ -1,6 +1,7 @@
 //! Fetching one partition into a writer: retried when the answer fails or is cut, and its rows checked
 //! against the count the server declared.
 
+use bytes::Bytes;
 use futures::TryStreamExt;
 
 use super::Format;
@@ -11,7 +12,7 @@ use crate::retry::{self, Attempt, Replay};
 /// Where a partition's output goes. `restart` discards what a failed attempt wrote.
 pub(crate) trait PartWriter: Send {
     fn restart(&mut self) -> impl Future<Output = Result<()>> + Send;
-    fn write(&mut self, chunk: &[u8]) -> impl Future<Output = Result<()>> + Send;
+    fn write(&mut self, chunk: Bytes) -> impl Future<Output = Result<()>> + Send;
 }
 
 impl PartWriter for Vec<u8> {
@@ -20,8 +21,8 @@ impl PartWriter for Vec<u8> {
         Ok(())
     }
 
-    async fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        self.extend_from_slice(chunk);
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        self.extend_from_slice(&chunk);
         Ok(())
     }
 }
@@ -123,7 +124,7 @@ async fn fetch_once(
     while let Some(chunk) = body.try_next().await? {
         let encoded = encoder.encode(chunk)?;
         bytes += encoded.len() as u64;
-        writer.write(&encoded).await?;
+        writer.write(encoded).await?;
     }
     let (tail, records) = encoder.finish().map_err(|error| match error {
         Error::Integrity { detail } => Error::integrity(format!(
@@ -135,7 +136,7 @@ async fn fetch_once(
         other => other,
     })?;
     bytes += tail.len() as u64;
-    writer.write(&tail).await?;
+    writer.write(tail).await?;
     let fetched = Fetched {
         records,
         bytes,

@@ -21,6 +21,7 @@ mod fetch;
 mod format;
 mod jsonl;
 mod output;
+mod part;
 mod sink;
 pub(crate) mod source;
 
@@ -36,6 +37,10 @@ pub use format::Format;
 use sink::Target;
 use source::Source;
 
+/// The default of [`DownloadBuilder::memory`]: a quarter of the 64 MB that a download aims to stay
+/// within, whatever its size.
+const DEFAULT_MEMORY: usize = 16 << 20;
+
 /// Configures a download; finish with [`to_file`](Self::to_file) or [`to_dir`](Self::to_dir).
 #[derive(Clone)]
 #[must_use]
@@ -45,6 +50,7 @@ pub struct DownloadBuilder {
     max_records: Option<u64>,
     resume: bool,
     format: Format,
+    memory: usize,
     cancel: CancellationToken,
 }
 
@@ -56,6 +62,7 @@ impl std::fmt::Debug for DownloadBuilder {
             .field("max_records", &self.max_records)
             .field("resume", &self.resume)
             .field("format", &self.format)
+            .field("memory", &self.memory)
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +75,7 @@ impl DownloadBuilder {
             max_records: None,
             resume: false,
             format: Format::Csv,
+            memory: DEFAULT_MEMORY,
             cancel: CancellationToken::new(),
         }
     }
@@ -91,6 +99,14 @@ impl DownloadBuilder {
     /// What is written (default [`Format::Csv`]).
     pub fn format(mut self, format: Format) -> Self {
         self.format = format;
+        self
+    }
+
+    /// Bytes that fetched partitions may hold in memory, all together, while they wait to be
+    /// written (default 16 MiB). A partition that does not fit goes to a part file beside the output
+    /// instead, which costs more disk traffic but no more memory; 0 sends every partition there.
+    pub fn memory(mut self, bytes: usize) -> Self {
+        self.memory = bytes;
         self
     }
 

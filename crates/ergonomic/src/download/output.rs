@@ -1,20 +1,24 @@
 //! The single-file download's temporary output: partitions appended in order (CSV ones with one
 //! header row in all).
 //!
-//! Appending runs on a blocking thread with `std::fs`, in one hop a page: the header row is read and
-//! checked, and the rest of the part file is handed to [`std::io::copy`], which on Linux copies inside
-//! the kernel (`copy_file_range`) instead of reading every byte into the process and writing it back.
+//! Appending runs on a blocking thread with `std::fs`, in one hop a partition: the header row is
+//! found and checked, then the rest is written from memory (a partition held within the budget) or
+//! handed to [`std::io::copy`] from its part file, which on Linux copies inside the kernel
+//! (`copy_file_range`) instead of reading every byte into the process and writing it back.
 //!
 //! The file is synced before it is renamed into place. So that this final sync does not have to write
 //! the whole file at the end, a background sync starts whenever [`SYNC_AHEAD`] bytes are unsynced and
 //! none is running: the disk then writes while the network delivers the next pages.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
+
+use super::part::{PartData, blocking};
 use crate::csv_scan::HeaderSplitter;
 use crate::error::{Error, Result};
 
@@ -59,32 +63,37 @@ impl OrderedOutput {
         &self.path
     }
 
-    /// Appends the part file `part` whole.
-    pub(crate) async fn append(&self, part: &Path) -> Result<u64> {
-        let (file, output, part) = (self.file.clone(), self.path.clone(), part.to_path_buf());
-        let appended = blocking(move || {
-            let mut source = File::open(&part).map_err(|e| Error::io(&part, e))?;
-            std::io::copy(&mut source, &mut &*file).map_err(|e| Error::io(&output, e))
+    /// Appends a partition, and returns the bytes appended. With `header` (CSV), the first
+    /// partition's header row is kept and recorded there; a later partition's is dropped once it
+    /// matches the first's.
+    pub(crate) async fn append(
+        &self,
+        data: PartData,
+        page: usize,
+        header: Option<&mut Option<String>>,
+    ) -> Result<u64> {
+        let (file, output) = (self.file.clone(), self.path.clone());
+        let rule = match &header {
+            None => HeaderRule::None,
+            Some(None) => HeaderRule::Keep,
+            Some(Some(first)) => HeaderRule::Drop(first.clone()),
+        };
+        let (appended, found) = blocking(move || {
+            let mut writer = Appender {
+                output: &file,
+                path: &output,
+                page,
+                rule,
+            };
+            match &data {
+                PartData::Held { chunks, .. } => writer.chunks(chunks),
+                PartData::Spilled(part) => writer.file(part),
+            }
         })
         .await?;
-        self.sync_in_background(appended);
-        Ok(appended)
-    }
-
-    /// Appends the CSV part file `part`: whole for the first page, without its header row after
-    /// that, once the header matches the first page's (`first_header`, set by the first page).
-    /// Returns the bytes appended.
-    pub(crate) async fn append_csv(
-        &self,
-        part: &Path,
-        page: usize,
-        first_header: &mut Option<String>,
-    ) -> Result<u64> {
-        let (file, output, part) = (self.file.clone(), self.path.clone(), part.to_path_buf());
-        let expected = first_header.clone();
-        let (appended, header) =
-            blocking(move || append_part(&file, &output, &part, page, expected.as_deref())).await?;
-        first_header.get_or_insert(header);
+        if let (Some(header), Some(found)) = (header, found) {
+            header.get_or_insert(found);
+        }
         self.sync_in_background(appended);
         Ok(appended)
     }
@@ -126,14 +135,6 @@ impl OrderedOutput {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::invalid_response("download", format!("a file task failed: {e}")))?
-}
-
 fn open_truncated(path: &Path, keep: u64) -> Result<File> {
     let io = |e| Error::io(path, e);
     let mut file = std::fs::OpenOptions::new()
@@ -154,44 +155,111 @@ fn open_truncated(path: &Path, keep: u64) -> Result<File> {
     Ok(file)
 }
 
-/// Appends one part file; returns the bytes appended and the page's header row.
-fn append_part(
-    mut output: &File,
-    output_path: &Path,
-    part_path: &Path,
-    page: usize,
-    first_header: Option<&str>,
-) -> Result<(u64, String)> {
-    let mut part = File::open(part_path).map_err(|e| Error::io(part_path, e))?;
-    let header = read_header(&mut part, part_path, page)?;
-    let text = String::from_utf8_lossy(&header).into_owned();
-    let skip = match first_header {
-        None => 0,
-        Some(first) if first == text => header.len() as u64,
-        Some(first) => {
-            return Err(Error::integrity(format!(
-                "page {page}: header row {text:?} differs from the first page's {first:?}"
-            )));
-        }
-    };
-    part.seek(SeekFrom::Start(skip))
-        .map_err(|e| Error::io(part_path, e))?;
-    let appended = std::io::copy(&mut part, &mut output).map_err(|e| Error::io(output_path, e))?;
-    Ok((appended, text))
+/// What to do with a partition's header row.
+enum HeaderRule {
+    /// The format has none.
+    None,
+    /// The first partition's: keep it.
+    Keep,
+    /// A later partition's: drop it when it matches the first's, else refuse the partition.
+    Drop(String),
 }
 
-/// The page's header row, terminator included (the whole page when the header never ends).
-fn read_header(part: &mut File, path: &Path, page: usize) -> Result<Vec<u8>> {
-    let mut splitter = HeaderSplitter::default();
-    let mut buffer = vec![0u8; HEADER_READ];
-    while !splitter.is_done() {
-        let read = part.read(&mut buffer).map_err(|e| Error::io(path, e))?;
-        if read == 0 {
-            break;
+/// Appends one partition to the output, on a blocking thread.
+struct Appender<'a> {
+    output: &'a File,
+    path: &'a Path,
+    page: usize,
+    rule: HeaderRule,
+}
+
+impl Appender<'_> {
+    /// Appends held chunks; returns the bytes appended and the partition's header row.
+    fn chunks(&mut self, chunks: &[Bytes]) -> Result<(u64, Option<String>)> {
+        let header = match self.rule {
+            HeaderRule::None => None,
+            _ => {
+                let mut splitter = HeaderSplitter::default();
+                for chunk in chunks {
+                    if splitter.is_done() {
+                        break;
+                    }
+                    splitter
+                        .feed(chunk)
+                        .map_err(|detail| self.refused(detail))?;
+                }
+                Some(splitter.header().to_vec())
+            }
+        };
+        let mut skip = self.skip(header.as_deref())?;
+        let mut appended = 0u64;
+        for chunk in chunks {
+            let dropped = skip.min(chunk.len() as u64);
+            skip -= dropped;
+            let rest = &chunk[dropped as usize..];
+            self.write(rest)?;
+            appended += rest.len() as u64;
         }
-        splitter
-            .feed(&buffer[..read])
-            .map_err(|detail| Error::integrity(format!("page {page}: {detail}")))?;
+        Ok((appended, header.map(text)))
     }
-    Ok(splitter.header().to_vec())
+
+    /// Appends a part file, in the kernel where it can (`copy_file_range`).
+    fn file(&mut self, part_path: &Path) -> Result<(u64, Option<String>)> {
+        let mut part = File::open(part_path).map_err(|e| Error::io(part_path, e))?;
+        let header = match self.rule {
+            HeaderRule::None => None,
+            _ => Some(self.read_header(&mut part, part_path)?),
+        };
+        let skip = self.skip(header.as_deref())?;
+        part.seek(SeekFrom::Start(skip))
+            .map_err(|e| Error::io(part_path, e))?;
+        let mut output = self.output;
+        let appended =
+            std::io::copy(&mut part, &mut output).map_err(|e| Error::io(self.path, e))?;
+        Ok((appended, header.map(text)))
+    }
+
+    /// How many leading bytes to leave out: the header row of a partition after the first.
+    fn skip(&self, header: Option<&[u8]>) -> Result<u64> {
+        let (HeaderRule::Drop(first), Some(header)) = (&self.rule, header) else {
+            return Ok(0);
+        };
+        if String::from_utf8_lossy(header) == first.as_str() {
+            return Ok(header.len() as u64);
+        }
+        Err(Error::integrity(format!(
+            "page {}: header row {:?} differs from the first page's {first:?}",
+            self.page,
+            String::from_utf8_lossy(header)
+        )))
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut output = self.output;
+        output.write_all(bytes).map_err(|e| Error::io(self.path, e))
+    }
+
+    /// The part file's header row, terminator included (the whole part when it never ends).
+    fn read_header(&self, part: &mut File, path: &Path) -> Result<Vec<u8>> {
+        let mut splitter = HeaderSplitter::default();
+        let mut buffer = vec![0u8; HEADER_READ];
+        while !splitter.is_done() {
+            let read = part.read(&mut buffer).map_err(|e| Error::io(path, e))?;
+            if read == 0 {
+                break;
+            }
+            splitter
+                .feed(&buffer[..read])
+                .map_err(|detail| self.refused(detail))?;
+        }
+        Ok(splitter.header().to_vec())
+    }
+
+    fn refused(&self, detail: &str) -> Error {
+        Error::integrity(format!("page {}: {detail}", self.page))
+    }
+}
+
+fn text(header: Vec<u8>) -> String {
+    String::from_utf8_lossy(&header).into_owned()
 }

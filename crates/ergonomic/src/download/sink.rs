@@ -1,9 +1,11 @@
 //! The sink part of the engine: where fetched partitions land, committed in order.
 //!
-//! Partitions are fetched into part files in a side folder; committing one appends it to the
-//! temporary output (one file) or renames it into place (a folder). Only when every partition is in
+//! Partitions are fetched into memory or, beyond the memory budget, into part files in a side folder
+//! (see [`super::part`]); committing one appends it to the temporary output (one file) or puts its
+//! part file into place (a folder). Only when every partition is in
 //! does the temporary output take its final name, so an unfinished download never appears there.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tokio::task::JoinSet;
@@ -11,6 +13,7 @@ use tokio::task::JoinSet;
 use super::Format;
 use super::checkpoint::Checkpoint;
 use super::output::OrderedOutput;
+use super::part::{PartData, blocking};
 use crate::error::{Error, Result};
 
 /// Where the download goes.
@@ -104,35 +107,59 @@ impl Sink {
         })
     }
 
-    /// Commits the next partition from its part file; returns the bytes added to the output. A CSV
-    /// header row is kept once in a single file (`header` holds the first partition's).
+    /// Commits the next partition; returns the bytes added to the output. A CSV header row is kept
+    /// once in a single file (`header` holds the first partition's).
     pub(crate) async fn commit(
         &mut self,
         index: usize,
-        part: &Path,
+        data: PartData,
         fetched_bytes: u64,
         header: &mut Option<String>,
     ) -> Result<u64> {
         let Some(output) = &self.output else {
             let final_path = self.target.output().join(part_name(index, self.format));
-            tokio::fs::rename(part, &final_path)
+            let part = match data {
+                PartData::Spilled(part) => part,
+                held => self.write_part_file(index, held).await?,
+            };
+            tokio::fs::rename(&part, &final_path)
                 .await
                 .map_err(|e| Error::io(&final_path, e))?;
             return Ok(fetched_bytes);
         };
-        let appended = if self.format.repeats_header() {
-            output.append_csv(part, index, header).await?
-        } else {
-            output.append(part).await?
+        let spilled = match &data {
+            PartData::Spilled(part) => Some(part.clone()),
+            PartData::Held { .. } => None,
         };
-        // A part file left by a failed removal goes with the parts folder at the end.
-        let appended_part = part.to_path_buf();
-        self.removals.spawn(async move {
-            if let Err(error) = tokio::fs::remove_file(&appended_part).await {
-                tracing::debug!(%error, path = %appended_part.display(), "removing a part file");
-            }
-        });
+        let header = self.format.repeats_header().then_some(header);
+        let appended = output.append(data, index, header).await?;
+        if let Some(part) = spilled {
+            // A part file left by a failed removal goes with the parts folder at the end.
+            self.removals.spawn(async move {
+                if let Err(error) = tokio::fs::remove_file(&part).await {
+                    tracing::debug!(%error, path = %part.display(), "removing a part file");
+                }
+            });
+        }
         Ok(appended)
+    }
+
+    /// Writes a held partition to its part file, so that a folder target only ever shows whole
+    /// partitions (the file is renamed into place after).
+    async fn write_part_file(&self, index: usize, data: PartData) -> Result<PathBuf> {
+        let path = self.target.parts_dir().join(part_name(index, self.format));
+        let written = path.clone();
+        blocking(move || {
+            let mut file = std::fs::File::create(&written).map_err(|e| Error::io(&written, e))?;
+            if let PartData::Held { chunks, .. } = &data {
+                for chunk in chunks {
+                    file.write_all(chunk).map_err(|e| Error::io(&written, e))?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(path)
     }
 
     /// Moves the output into place and removes what the download kept on the side.
