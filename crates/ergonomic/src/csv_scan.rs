@@ -5,6 +5,8 @@
 //! rows, cutting off the header row of every page but the first, and cutting an input between
 //! records. `\r\n` works because its `\n` ends the record.
 
+use wide::u8x16;
+
 /// Counts records across chunks.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct RecordScanner {
@@ -18,18 +20,13 @@ impl RecordScanner {
     /// Scans a chunk; returns the offset just past the first record end within it, if any.
     ///
     /// Salesforce quotes every field, so quotes outnumber line feeds many times over: instead of a
-    /// search per quote, each 64-byte block becomes two bit masks (quotes, line feeds), and a prefix
-    /// XOR of the quote mask marks the bytes inside quotes.
+    /// search per quote, each 64-byte block becomes two bit masks (quotes, line feeds) by SIMD
+    /// compares, and a prefix XOR of the quote mask marks the bytes inside quotes.
     pub(crate) fn feed(&mut self, chunk: &[u8]) -> Option<usize> {
         let mut first_end = None;
         let mut blocks = chunk.chunks_exact(64);
         for (index, block) in blocks.by_ref().enumerate() {
-            let (mut quotes, mut feeds) = (0u64, 0u64);
-            for (lane, word) in block.chunks_exact(8).enumerate() {
-                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                quotes |= byte_mask(word, b'"') << (lane * 8);
-                feeds |= byte_mask(word, b'\n') << (lane * 8);
-            }
+            let (quotes, feeds) = masks(block);
             let inside = prefix_xor(quotes) ^ if self.in_quotes { u64::MAX } else { 0 };
             let ends = feeds & !inside;
             self.complete += u64::from(ends.count_ones());
@@ -65,14 +62,16 @@ impl RecordScanner {
     }
 }
 
-/// Bit `i` of the result is set where byte `i` of the little-endian `word` equals `needle`.
-fn byte_mask(word: u64, needle: u8) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let x = word ^ (u64::from(needle) * 0x0101_0101_0101_0101);
-    // 0x80 in exactly the zero bytes of x, with no borrow between bytes.
-    let zero = !(((x & LOW7) + LOW7) | x | LOW7);
-    // Gathers the eight 0x80 bits into the top byte, byte k's into bit 56 + k.
-    ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+/// Bit `i` of the masks is set where byte `i` of the 64-byte `block` is a quote, a line feed.
+fn masks(block: &[u8]) -> (u64, u64) {
+    let (quote, feed) = (u8x16::splat(b'"'), u8x16::splat(b'\n'));
+    let (mut quotes, mut feeds) = (0u64, 0u64);
+    for (lane, bytes) in block.chunks_exact(16).enumerate() {
+        let bytes = u8x16::new(bytes.try_into().unwrap_or_default());
+        quotes |= u64::from(bytes.simd_eq(quote).to_bitmask()) << (lane * 16);
+        feeds |= u64::from(bytes.simd_eq(feed).to_bitmask()) << (lane * 16);
+    }
+    (quotes, feeds)
 }
 
 /// Bit `i` of the result is the parity of the set bits `0..=i` of `bits`.
@@ -192,17 +191,19 @@ mod tests {
     }
 
     #[test]
-    fn byte_masks_mark_exactly_the_matching_bytes() {
-        let word = u64::from_le_bytes(*b"\"a\n\"\xa2\n\x00\"");
-        assert_eq!(byte_mask(word, b'"'), 0b1000_1001);
-        assert_eq!(byte_mask(word, b'\n'), 0b0010_0100);
-        for byte in 0..=255u8 {
-            let word = u64::from_le_bytes([byte, b'"', 0, 255, b'\n', 1, byte, 0x22 ^ 0x80]);
-            let expected = (0..8).fold(0, |mask, i| {
-                mask | u64::from(word.to_le_bytes()[i] == b'"') << i
-            });
-            assert_eq!(byte_mask(word, b'"'), expected, "byte {byte}");
-        }
+    fn masks_mark_exactly_the_quotes_and_line_feeds_of_every_lane() {
+        let block: Vec<u8> = (0..64u8)
+            .map(|i| match i % 7 {
+                0 => b'"',
+                3 => b'\n',
+                5 => b'"' ^ 0x80,
+                _ => i.wrapping_mul(37),
+            })
+            .collect();
+        let expected =
+            |needle: u8| (0..64).fold(0u64, |mask, i| mask | u64::from(block[i] == needle) << i);
+        assert_eq!(masks(&block), (expected(b'"'), expected(b'\n')));
+        assert_ne!(expected(b'"') >> 48, 0, "the last lane has quotes to find");
     }
 
     #[test]
