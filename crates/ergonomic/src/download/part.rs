@@ -12,13 +12,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::fetch::PartWriter;
 use crate::error::{Error, Result};
 
 /// Bytes of a spilled partition gathered before they go to its file in one blocking hop.
 const SPILL_BATCH: usize = 1 << 20;
+/// Chunks smaller than this are gathered into blocks of this size before they are kept: a gzip
+/// decoder yields a few KiB at a time, and writing those one by one costs a system call each.
+const BLOCK: usize = 64 * 1024;
 
 /// Memory the workers of one download may hold partitions in, together.
 #[derive(Debug)]
@@ -89,6 +92,8 @@ pub(crate) struct PartBuffer {
     held: Vec<Bytes>,
     reservation: Option<Reservation>,
     spill: Option<Spill>,
+    /// Small chunks being gathered into a block.
+    gathering: BytesMut,
 }
 
 /// The part file of a partition that outgrew the budget, and the bytes not yet written to it.
@@ -108,11 +113,14 @@ impl PartBuffer {
             held: Vec::new(),
             reservation: None,
             spill: None,
+            gathering: BytesMut::new(),
         }
     }
 
     /// The partition's bytes, all written to its file when it spilled.
     pub(crate) async fn finish(mut self) -> Result<PartData> {
+        let gathered = self.gathering.split().freeze();
+        self.keep(gathered).await?;
         match self.spill.take() {
             None => Ok(PartData::Held {
                 chunks: self.held,
@@ -168,6 +176,7 @@ impl Spill {
 
 impl PartWriter for PartBuffer {
     async fn restart(&mut self) -> Result<()> {
+        self.gathering.clear();
         self.held.clear();
         self.reservation = None;
         let Some(spill) = &mut self.spill else {
@@ -185,23 +194,41 @@ impl PartWriter for PartBuffer {
     }
 
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        if chunk.is_empty() {
+        if chunk.len() < BLOCK {
+            self.gathering.extend_from_slice(&chunk);
+            if self.gathering.len() < BLOCK {
+                return Ok(());
+            }
+            let block = self.gathering.split().freeze();
+            self.gathering.reserve(BLOCK);
+            return self.keep(block).await;
+        }
+        let gathered = self.gathering.split().freeze();
+        self.keep(gathered).await?;
+        self.keep(chunk).await
+    }
+}
+
+impl PartBuffer {
+    /// Keeps a block: in memory while the budget allows, else in the part file.
+    async fn keep(&mut self, block: Bytes) -> Result<()> {
+        if block.is_empty() {
             return Ok(());
         }
         if self.spill.is_none()
-            && let Some(taken) = self.budget.take(chunk.len())
+            && let Some(taken) = self.budget.take(block.len())
         {
             match &mut self.reservation {
                 Some(reservation) => reservation.absorb(taken),
                 None => self.reservation = Some(taken),
             }
-            self.held.push(chunk);
+            self.held.push(block);
             return Ok(());
         }
         let path = self.path.clone();
         let spill = self.spill().await?;
-        spill.pending_bytes += chunk.len();
-        spill.pending.push(chunk);
+        spill.pending_bytes += block.len();
+        spill.pending.push(block);
         if spill.pending_bytes >= SPILL_BATCH {
             spill.flush(&path).await?;
         }
@@ -233,7 +260,6 @@ mod tests {
         let mut part = PartBuffer::new(dir.join("p"), budget.clone());
         part.write(chunk("abcd")).await.unwrap();
         part.write(chunk("efgh")).await.unwrap();
-        assert_eq!(budget.free.load(Ordering::Acquire), 2);
         let PartData::Held {
             chunks,
             _reservation: reservation,
@@ -242,6 +268,8 @@ mod tests {
             panic!("a partition within the budget spilled");
         };
         assert_eq!(chunks.concat(), b"abcdefgh");
+        assert_eq!(chunks.len(), 1, "small chunks are gathered into one block");
+        assert_eq!(budget.free.load(Ordering::Acquire), 2);
         drop(reservation);
         assert_eq!(budget.free.load(Ordering::Acquire), 10);
         assert!(!dir.join("p").exists());
@@ -252,13 +280,14 @@ mod tests {
     async fn a_partition_beyond_the_budget_goes_to_its_file_whole() {
         let dir = std::env::temp_dir().join(format!("haul-part-spill-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let budget = Budget::new(6);
+        let budget = Budget::new(BLOCK + 10);
         let mut part = PartBuffer::new(dir.join("p"), budget.clone());
-        part.write(chunk("abcd")).await.unwrap();
-        part.write(chunk("efgh")).await.unwrap();
+        part.write(Bytes::from(vec![b'a'; BLOCK])).await.unwrap();
+        assert_eq!(budget.free.load(Ordering::Acquire), 10);
+        part.write(Bytes::from(vec![b'b'; BLOCK])).await.unwrap();
         assert_eq!(
             budget.free.load(Ordering::Acquire),
-            6,
+            BLOCK + 10,
             "spilling gives the memory back"
         );
         part.restart().await.unwrap();
