@@ -198,20 +198,37 @@ async fn simple_salesforce_describes_limits_and_queries_all() {
     assert_eq!(seen["billing_address_type"], "address", "{seen}");
     assert_eq!(seen["billing_city_compound"], "BillingAddress", "{seen}");
     let names = seen["global_names"].as_array().expect("names");
-    for name in ["Account", "Contact", "Opportunity", "Lead", "Case", "User", "Task"] {
+    for name in [
+        "Account",
+        "Contact",
+        "Opportunity",
+        "Lead",
+        "Case",
+        "User",
+        "Task",
+    ] {
         assert!(names.iter().any(|n| n == name), "{name}: {seen}");
     }
-    assert!(seen["daily_api_requests"]["Max"].as_u64().is_some(), "{seen}");
+    assert!(
+        seen["daily_api_requests"]["Max"].as_u64().is_some(),
+        "{seen}"
+    );
     assert_eq!(seen["deleted_processed"], 3, "{seen}");
     assert_eq!(seen["query_total"], 4_497, "{seen}");
-    assert_eq!(seen["query_records"], 4_497, "every batch was fetched: {seen}");
+    assert_eq!(
+        seen["query_records"], 4_497,
+        "every batch was fetched: {seen}"
+    );
     assert_eq!(seen["query_distinct_ids"], 4_497, "{seen}");
     assert_eq!(seen["employees_are_numbers"], true, "{seen}");
     assert_eq!(seen["query_all_records"], 4_500, "{seen}");
     assert_eq!(seen["query_all_deleted"], 3, "{seen}");
     assert_eq!(sim.record_count("Account"), Some(4_497));
     let stats = sim.stats();
-    assert!(stats.count("GET", "/services/data/{version}/query/{cursor}") >= 2, "query_more followed nextRecordsUrl");
+    assert!(
+        stats.count("GET", "/services/data/{version}/query/{cursor}") >= 2,
+        "query_more followed nextRecordsUrl"
+    );
     sim.shutdown().await;
 }
 
@@ -232,23 +249,35 @@ async fn jsforce_describes_autofetches_and_reads_identity() {
     assert_eq!(seen["describe_name"], "Account", "{seen}");
     assert!(seen["describe_fields"].as_u64() > Some(30), "{seen}");
     assert!(
-        seen["global_names"].as_array().is_some_and(|n| n.iter().any(|n| n == "Contact")),
+        seen["global_names"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n == "Contact")),
         "{seen}"
     );
-    assert_eq!(seen["query_records"], 5_000, "autoFetch went through every batch: {seen}");
+    assert_eq!(
+        seen["query_records"], 5_000,
+        "autoFetch went through every batch: {seen}"
+    );
     assert_eq!(seen["query_distinct_ids"], 5_000, "{seen}");
     assert_eq!(seen["nested_parent"], 5_000, "{seen}");
     assert_eq!(seen["identity_user"], "005Hs0000000001IAA", "{seen}");
     assert!(
-        seen["identity_org"].as_str().is_some_and(|o| o.starts_with("00D")),
+        seen["identity_org"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("00D")),
         "{seen}"
     );
     assert!(
-        seen["identity_username"].as_str().is_some_and(|u| u.contains('@')),
+        seen["identity_username"]
+            .as_str()
+            .is_some_and(|u| u.contains('@')),
         "{seen}"
     );
     let stats = sim.stats();
-    assert_eq!(stats.count("GET", "/services/data/{version}/query/{cursor}"), 2);
+    assert_eq!(
+        stats.count("GET", "/services/data/{version}/query/{cursor}"),
+        2
+    );
     assert_eq!(stats.count("GET", "/id/{org}/{user}"), 1);
     sim.shutdown().await;
 }

@@ -31,7 +31,11 @@ async fn versions_are_listed_without_a_session_and_name_their_resources() {
         versions.last(),
         Some(&json!({"label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0"}))
     );
-    assert!(versions.iter().any(|v| v["label"] == "Summer '24" && v["version"] == "61.0"));
+    assert!(
+        versions
+            .iter()
+            .any(|v| v["label"] == "Summer '24" && v["version"] == "61.0")
+    );
     let (status, resources) = get_json(&sim, "/").await;
     assert_eq!(status, 200, "{resources}");
     for (name, path) in [
@@ -45,11 +49,7 @@ async fn versions_are_listed_without_a_session_and_name_their_resources() {
     }
     let identity = resources["identity"].as_str().expect("identity url");
     assert!(identity.starts_with(&sim.instance_url()), "{identity}");
-    let unauthenticated = client()
-        .get(sf(&sim, "/"))
-        .send()
-        .await
-        .expect("request");
+    let unauthenticated = client().get(sf(&sim, "/")).send().await.expect("request");
     assert_eq!(unauthenticated.status().as_u16(), 401);
     sim.shutdown().await;
 }
@@ -67,11 +67,20 @@ async fn limits_count_every_request_and_every_query_job() {
         "DataStorageMB",
     ] {
         assert!(before[name]["Max"].as_u64().is_some(), "{name}: {before}");
-        assert!(before[name]["Remaining"].as_u64().is_some(), "{name}: {before}");
+        assert!(
+            before[name]["Remaining"].as_u64().is_some(),
+            "{name}: {before}"
+        );
     }
-    assert_eq!(before["DailyApiRequests"], json!({"Max": 6, "Remaining": 5}));
+    assert_eq!(
+        before["DailyApiRequests"],
+        json!({"Max": 6, "Remaining": 5})
+    );
     let storage = &before["DataStorageMB"];
-    assert!(storage["Remaining"].as_u64() < storage["Max"].as_u64(), "rows take space");
+    assert!(
+        storage["Remaining"].as_u64() < storage["Max"].as_u64(),
+        "rows take space"
+    );
     let id = create_query(&sim, "SELECT Id FROM Account").await;
     let deleted = client()
         .delete(sf(&sim, &format!("/jobs/query/{id}")))
@@ -83,8 +92,12 @@ async fn limits_count_every_request_and_every_query_job() {
     assert!([204, 400].contains(&deleted.status().as_u16()));
     let (_, after) = get_json(&sim, "/limits").await;
     assert_eq!(after["DailyApiRequests"]["Remaining"], 2, "{after}");
-    let spent = before["DailyBulkV2QueryJobs"]["Remaining"].as_u64().expect("n")
-        - after["DailyBulkV2QueryJobs"]["Remaining"].as_u64().expect("n");
+    let spent = before["DailyBulkV2QueryJobs"]["Remaining"]
+        .as_u64()
+        .expect("n")
+        - after["DailyBulkV2QueryJobs"]["Remaining"]
+            .as_u64()
+            .expect("n");
     assert_eq!(spent, 1, "{after}");
     assert_eq!(sim.api_usage(), 4);
     let (status, _) = get_json(&sim, "/sobjects").await;
@@ -207,17 +220,42 @@ async fn global_describe_reads_like_the_documented_example() {
     let (status, body) = get_json(&sim, "/sobjects").await;
     assert_eq!(status, 200);
     let global: Global = serde_json::from_value(body).expect("same shape as the example");
-    assert_eq!((global.encoding.as_str(), global.max_batch_size), ("UTF-8", 200));
-    let account = global.sobjects.iter().find(|o| o.name == "Account").expect("Account");
+    assert_eq!(
+        (global.encoding.as_str(), global.max_batch_size),
+        ("UTF-8", 200)
+    );
+    let account = global
+        .sobjects
+        .iter()
+        .find(|o| o.name == "Account")
+        .expect("Account");
     assert_eq!(account.key_prefix.as_deref(), Some("001"));
-    assert_eq!((account.label.as_str(), account.label_plural.as_str()), ("Account", "Accounts"));
+    assert_eq!(
+        (account.label.as_str(), account.label_plural.as_str()),
+        ("Account", "Accounts")
+    );
     assert!(account.queryable && account.retrieveable && account.replicateable);
     assert!(account.createable && account.undeletable && !account.custom);
-    assert_eq!(account.urls["describe"], "/services/data/v62.0/sobjects/Account/describe");
-    for name in ["Contact", "Opportunity", "Lead", "Case", "User", "Task", "Attachment"] {
+    assert_eq!(
+        account.urls["describe"],
+        "/services/data/v62.0/sobjects/Account/describe"
+    );
+    for name in [
+        "Contact",
+        "Opportunity",
+        "Lead",
+        "Case",
+        "User",
+        "Task",
+        "Attachment",
+    ] {
         assert!(global.sobjects.iter().any(|o| o.name == name), "{name}");
     }
-    let custom = global.sobjects.iter().find(|o| o.name == "Event_Copy__c").expect("custom");
+    let custom = global
+        .sobjects
+        .iter()
+        .find(|o| o.name == "Event_Copy__c")
+        .expect("custom");
     assert!(custom.custom);
     sim.shutdown().await;
 }
@@ -243,40 +281,96 @@ async fn object_describe_reports_real_field_types_and_compounds() {
         serde_json::from_str(DOCUMENTED_DESCRIBE).expect("documented example");
     assert_eq!(documented.fields[0].ty, "id");
     let account = describe(&sim, "Account").await;
-    assert_eq!((account.name.as_str(), account.label.as_str()), ("Account", "Account"));
+    assert_eq!(
+        (account.name.as_str(), account.label.as_str()),
+        ("Account", "Account")
+    );
     assert_eq!(account.key_prefix.as_deref(), Some("001"));
     assert!(!account.custom && !account.custom_setting && account.createable && account.updateable);
-    assert_eq!(account.urls["sobject"], "/services/data/v62.0/sobjects/Account");
+    assert_eq!(
+        account.urls["sobject"],
+        "/services/data/v62.0/sobjects/Account"
+    );
     let id = field(&account, "Id");
-    assert_eq!((id.ty.as_str(), id.length, id.updateable), ("id", 18, false));
+    assert_eq!(
+        (id.ty.as_str(), id.length, id.updateable),
+        ("id", 18, false)
+    );
     assert_eq!(id.label, "Account ID");
     for f in &account.fields {
-        assert!(f.soap_type.is_some() && f.byte_length.is_some() && f.nillable.is_some(), "{f:?}");
-        assert!(f.precision.is_some() && f.scale.is_some() && f.digits.is_some(), "{f:?}");
+        assert!(
+            f.soap_type.is_some() && f.byte_length.is_some() && f.nillable.is_some(),
+            "{f:?}"
+        );
+        assert!(
+            f.precision.is_some() && f.scale.is_some() && f.digits.is_some(),
+            "{f:?}"
+        );
         assert!(f.calculated.is_some(), "{f:?}");
     }
     let billing = field(&account, "BillingAddress");
-    assert_eq!((billing.ty.as_str(), billing.soap_type.as_deref()), ("address", Some("urn:address")));
+    assert_eq!(
+        (billing.ty.as_str(), billing.soap_type.as_deref()),
+        ("address", Some("urn:address"))
+    );
     assert!(!billing.updateable);
-    for part in ["BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry", "BillingLatitude", "BillingLongitude"] {
-        assert_eq!(field(&account, part).compound_field_name.as_deref(), Some("BillingAddress"), "{part}");
+    for part in [
+        "BillingStreet",
+        "BillingCity",
+        "BillingState",
+        "BillingPostalCode",
+        "BillingCountry",
+        "BillingLatitude",
+        "BillingLongitude",
+    ] {
+        assert_eq!(
+            field(&account, part).compound_field_name.as_deref(),
+            Some("BillingAddress"),
+            "{part}"
+        );
     }
-    assert_eq!(field(&account, "ShippingCity").compound_field_name.as_deref(), Some("ShippingAddress"));
+    assert_eq!(
+        field(&account, "ShippingCity")
+            .compound_field_name
+            .as_deref(),
+        Some("ShippingAddress")
+    );
     assert_eq!(field(&account, "Headquarters__c").ty, "location");
     assert_eq!(
-        field(&account, "Headquarters__Latitude__s").compound_field_name.as_deref(),
+        field(&account, "Headquarters__Latitude__s")
+            .compound_field_name
+            .as_deref(),
         Some("Headquarters__c")
     );
     let number = field(&account, "Tax_Number__c");
-    assert_eq!((number.ty.as_str(), number.precision, number.scale), ("double", Some(18), Some(0)));
+    assert_eq!(
+        (number.ty.as_str(), number.precision, number.scale),
+        ("double", Some(18), Some(0))
+    );
     let revenue = field(&account, "AnnualRevenue");
-    assert_eq!((revenue.ty.as_str(), revenue.precision, revenue.scale), ("currency", Some(18), Some(2)));
+    assert_eq!(
+        (revenue.ty.as_str(), revenue.precision, revenue.scale),
+        ("currency", Some(18), Some(2))
+    );
     let employees = field(&account, "NumberOfEmployees");
-    assert_eq!((employees.ty.as_str(), employees.digits, employees.soap_type.as_deref()), ("int", Some(9), Some("xsd:int")));
+    assert_eq!(
+        (
+            employees.ty.as_str(),
+            employees.digits,
+            employees.soap_type.as_deref()
+        ),
+        ("int", Some(9), Some("xsd:int"))
+    );
     let name = field(&account, "Name");
-    assert_eq!((name.length, name.byte_length, name.nillable), (255, Some(765), Some(false)));
+    assert_eq!(
+        (name.length, name.byte_length, name.nillable),
+        (255, Some(765), Some(false))
+    );
     let description = field(&account, "Description");
-    assert_eq!((description.ty.as_str(), description.length), ("textarea", 32_000));
+    assert_eq!(
+        (description.ty.as_str(), description.length),
+        ("textarea", 32_000)
+    );
     for (name, ty) in [
         ("Preferred_Call_Time__c", "time"),
         ("Services__c", "multipicklist"),
@@ -290,25 +384,50 @@ async fn object_describe_reports_real_field_types_and_compounds() {
     ] {
         assert_eq!(field(&account, name).ty, ty, "{name}");
     }
-    assert_eq!(field(&account, "IsDeleted").default_value, Some(json!(false)));
-    let services = field(&account, "Services__c").picklist_values.as_ref().expect("values");
-    assert!(services.iter().any(|v| v["value"] == "Support" && v["active"] == true));
+    assert_eq!(
+        field(&account, "IsDeleted").default_value,
+        Some(json!(false))
+    );
+    let services = field(&account, "Services__c")
+        .picklist_values
+        .as_ref()
+        .expect("values");
+    assert!(
+        services
+            .iter()
+            .any(|v| v["value"] == "Support" && v["active"] == true)
+    );
     assert!(account.child_relationships.iter().any(|c| {
-        c.field == "AccountId" && c.child_s_object.as_deref() == Some("Contact") && !c.deprecated_and_hidden
+        c.field == "AccountId"
+            && c.child_s_object.as_deref() == Some("Contact")
+            && !c.deprecated_and_hidden
     }));
 
     let contact = describe(&sim, "Contact").await;
     for part in ["FirstName", "LastName", "Salutation"] {
-        assert_eq!(field(&contact, part).compound_field_name.as_deref(), Some("Name"), "{part}");
+        assert_eq!(
+            field(&contact, part).compound_field_name.as_deref(),
+            Some("Name"),
+            "{part}"
+        );
     }
     let lookup = field(&contact, "AccountId");
     assert_eq!(lookup.ty, "reference");
-    assert_eq!(lookup.reference_to.as_deref(), Some(&["Account".to_owned()][..]));
+    assert_eq!(
+        lookup.reference_to.as_deref(),
+        Some(&["Account".to_owned()][..])
+    );
     assert_eq!(lookup.relationship_name.as_deref(), Some("Account"));
     let attachment = describe(&sim, "Attachment").await;
     assert_eq!(field(&attachment, "Body").ty, "base64");
     let (status, body) = get_json(&sim, "/sobjects/Nope__c/describe").await;
-    assert_eq!((status, body), (404, json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])));
+    assert_eq!(
+        (status, body),
+        (
+            404,
+            json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+        )
+    );
     sim.shutdown().await;
 }
 
@@ -326,10 +445,25 @@ async fn a_record_is_read_with_attributes_and_typed_values() {
     assert_eq!(record["Id"], id.as_str());
     assert_eq!(record["IsDeleted"], false);
     assert!(record["NumberOfEmployees"].is_i64(), "{record}");
-    assert!(record["CreatedDate"].as_str().is_some_and(|t| t.ends_with(".000+0000")), "{record}");
+    assert!(
+        record["CreatedDate"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(".000+0000")),
+        "{record}"
+    );
     let address = &record["BillingAddress"];
-    assert!(address.is_null() || address.as_object().is_some_and(|a| a.contains_key("postalCode")), "{record}");
-    let (status, some) = get_json(&sim, &format!("/sobjects/Account/{id}?fields=Name,Industry")).await;
+    assert!(
+        address.is_null()
+            || address
+                .as_object()
+                .is_some_and(|a| a.contains_key("postalCode")),
+        "{record}"
+    );
+    let (status, some) = get_json(
+        &sim,
+        &format!("/sobjects/Account/{id}?fields=Name,Industry"),
+    )
+    .await;
     assert_eq!(status, 200);
     let keys: Vec<&String> = some.as_object().expect("object").keys().collect();
     assert_eq!(keys.len(), 3, "attributes, Name, Industry: {some}");
@@ -348,10 +482,23 @@ async fn identity_and_userinfo_name_the_tokens_user() {
         ("client_id", sim.sf_client_id()),
         ("client_secret", sim.sf_client_secret()),
     ];
-    let token: Value = client().post(url).form(&form).send().await.expect("token").json().await.expect("json");
+    let token: Value = client()
+        .post(url)
+        .form(&form)
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
     let id_url = token["id"].as_str().expect("id url");
     let access = token["access_token"].as_str().expect("token");
-    let r = client().get(id_url).bearer_auth(access).send().await.expect("identity");
+    let r = client()
+        .get(id_url)
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("identity");
     assert_eq!(r.status().as_u16(), 200);
     let identity: Value = r.json().await.expect("json");
     assert_eq!(identity["id"], id_url);
@@ -360,23 +507,48 @@ async fn identity_and_userinfo_name_the_tokens_user() {
         identity["organization_id"].as_str().expect("org"),
         identity["user_id"].as_str().expect("user")
     )));
-    assert!(identity["organization_id"].as_str().is_some_and(|o| o.starts_with("00D")));
-    assert!(identity["user_id"].as_str().is_some_and(|u| u.starts_with("005")));
+    assert!(
+        identity["organization_id"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("00D"))
+    );
+    assert!(
+        identity["user_id"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("005"))
+    );
     let username = identity["username"].as_str().expect("username");
     assert!(username.contains('@'));
-    assert!(identity["display_name"].as_str().is_some_and(|n| !n.is_empty()));
+    assert!(
+        identity["display_name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    );
     assert_eq!(
         identity["urls"]["rest"],
         format!("{}/services/data/v{{version}}/", sim.instance_url())
     );
-    assert!(identity["urls"]["query"].as_str().is_some_and(|q| q.contains("{version}")));
+    assert!(
+        identity["urls"]["query"]
+            .as_str()
+            .is_some_and(|q| q.contains("{version}"))
+    );
     let by_query = client()
         .get(format!("{id_url}?format=json&oauth_token={access}"))
         .send()
         .await
         .expect("identity");
-    assert_eq!(by_query.status().as_u16(), 200, "the token as a query parameter, as jsforce sends it");
-    let refused = client().get(id_url).bearer_auth("nope").send().await.expect("identity");
+    assert_eq!(
+        by_query.status().as_u16(),
+        200,
+        "the token as a query parameter, as jsforce sends it"
+    );
+    let refused = client()
+        .get(id_url)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .expect("identity");
     assert_eq!(refused.status().as_u16(), 401);
     let (status, info) = get_absolute(&sim, "/services/oauth2/userinfo").await;
     assert_eq!(status, 200, "{info}");
@@ -386,7 +558,11 @@ async fn identity_and_userinfo_name_the_tokens_user() {
     assert_eq!(info["urls"]["sobjects"], identity["urls"]["sobjects"]);
     let before = sim.api_usage();
     get_absolute(&sim, "/services/oauth2/userinfo").await;
-    assert_eq!(sim.api_usage(), before, "identity calls are not API requests");
+    assert_eq!(
+        sim.api_usage(),
+        before,
+        "identity calls are not API requests"
+    );
     sim.shutdown().await;
 }
 
@@ -396,16 +572,31 @@ async fn repeated_slashes_are_served_like_single_ones() {
     let (status, limits) = get_absolute(&sim, "//services/data//v62.0//limits").await;
     assert_eq!(status, 200, "{limits}");
     assert!(limits["DailyApiRequests"]["Max"].as_u64().is_some());
-    let (status, page) = get_absolute(&sim, "//services//data/v62.0/query/?q=SELECT+Id+FROM+Account").await;
-    assert_eq!((status, &page["totalSize"]), (200, &json!(5)), "the query string survives");
+    let (status, page) = get_absolute(
+        &sim,
+        "//services//data/v62.0/query/?q=SELECT+Id+FROM+Account",
+    )
+    .await;
+    assert_eq!(
+        (status, &page["totalSize"]),
+        (200, &json!(5)),
+        "the query string survives"
+    );
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn unknown_paths_answer_the_json_error_array() {
     let sim = sim_with(&[]).await;
-    let not_found = json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]);
-    for path in ["/services/data/v62.0/nope", "/services/nope", "/nope", "/", "/id/x"] {
+    let not_found =
+        json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]);
+    for path in [
+        "/services/data/v62.0/nope",
+        "/services/nope",
+        "/nope",
+        "/",
+        "/id/x",
+    ] {
         let r = client()
             .get(format!("{}{path}", sim.instance_url()))
             .bearer_auth(sim.access_token())
@@ -414,7 +605,10 @@ async fn unknown_paths_answer_the_json_error_array() {
             .expect("request");
         assert_eq!(r.status().as_u16(), 404, "{path}");
         let content_type = header(r.headers(), "content-type").to_owned();
-        assert!(content_type.starts_with("application/json"), "{path}: {content_type}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{path}: {content_type}"
+        );
         assert_eq!(r.json::<Value>().await.expect("json"), not_found, "{path}");
     }
     sim.shutdown().await;
@@ -424,7 +618,9 @@ async fn unknown_paths_answer_the_json_error_array() {
 async fn header_names_are_spelled_as_salesforce_spells_them() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let sim = sim_with(&[]).await;
-    let mut tcp = tokio::net::TcpStream::connect(sim.addr()).await.expect("connect");
+    let mut tcp = tokio::net::TcpStream::connect(sim.addr())
+        .await
+        .expect("connect");
     let request = format!(
         "GET /services/data/v62.0/limits HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
         sim.addr(),
@@ -432,14 +628,23 @@ async fn header_names_are_spelled_as_salesforce_spells_them() {
     );
     tcp.write_all(request.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read_to_end(&mut raw))
-        .await
-        .expect("answered in time")
-        .expect("read");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut raw),
+    )
+    .await
+    .expect("answered in time")
+    .expect("read");
     let text = String::from_utf8_lossy(&raw);
     let head = text.split("\r\n\r\n").next().unwrap_or_default();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains("\r\nContent-Type: application/json"), "{head}");
-    assert!(head.contains("\r\nSforce-Limit-Info: api-usage=1/"), "{head}");
+    assert!(
+        head.contains("\r\nContent-Type: application/json"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nSforce-Limit-Info: api-usage=1/"),
+        "{head}"
+    );
     sim.shutdown().await;
 }

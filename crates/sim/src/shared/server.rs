@@ -25,11 +25,7 @@ use tower::util::MapRequest;
 use super::middleware::collapse_slashes;
 
 /// Serves `app` on `listener` until `stopped` turns true, then waits for open connections.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    app: Router,
-    mut stopped: watch::Receiver<bool>,
-) {
+pub(crate) async fn serve(listener: TcpListener, app: Router, mut stopped: watch::Receiver<bool>) {
     let (all_closed, connection) = watch::channel(());
     loop {
         let accepted = tokio::select! {

@@ -137,7 +137,13 @@ pub async fn run_ingest(sim: &Sim, job: &Value, csv: &str) -> Value {
     let closed = serde_json::json!({ "state": "UploadComplete" });
     let (status, _) = patch_json(sim, &format!("/jobs/ingest/{id}"), &closed).await;
     assert_eq!(status, 200);
-    wait_for(sim, &format!("/jobs/ingest/{id}"), "state", &["JobComplete", "Failed"]).await
+    wait_for(
+        sim,
+        &format!("/jobs/ingest/{id}"),
+        "state",
+        &["JobComplete", "Failed"],
+    )
+    .await
 }
 
 /// `GET {instance}{path}` with the session token: (status, JSON body or null).

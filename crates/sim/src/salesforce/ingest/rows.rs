@@ -232,12 +232,11 @@ fn normalise(field: &Field, text: &str) -> Result<String, String> {
             .decode(text.trim())
             .map(|_| text.trim().to_owned())
             .map_err(|_| wrong_type()),
-        FieldType::Time => chrono::NaiveTime::parse_from_str(
-            text.trim().trim_end_matches('Z'),
-            "%H:%M:%S%.f",
-        )
-        .map(|t| t.format("%H:%M:%S%.3fZ").to_string())
-        .map_err(|_| wrong_type()),
+        FieldType::Time => {
+            chrono::NaiveTime::parse_from_str(text.trim().trim_end_matches('Z'), "%H:%M:%S%.f")
+                .map(|t| t.format("%H:%M:%S%.3fZ").to_string())
+                .map_err(|_| wrong_type())
+        }
         // Compound fields are refused before a value is read (they are not writable).
         FieldType::Address | FieldType::Location => Err(wrong_type()),
         FieldType::Email => {

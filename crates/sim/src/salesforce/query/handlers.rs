@@ -128,7 +128,8 @@ pub(super) async fn create(
     };
     let info = Value::Object(job.short_info());
     let id = job.id.clone();
-    fam.created.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    fam.created
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     lock(&fam.jobs).insert(id.clone(), job);
     fam.core.clock.start(fam.clone(), id);
     errors::json(StatusCode::OK, &info)

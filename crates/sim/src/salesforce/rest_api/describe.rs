@@ -127,7 +127,12 @@ pub(super) async fn object(Path(p): Path<ObjectPath>) -> Response {
     ] {
         map.insert(empty.into(), json!([]));
     }
-    for flag in ["compactLayoutable", "listviewable", "lookupLayoutable", "searchLayoutable"] {
+    for flag in [
+        "compactLayoutable",
+        "listviewable",
+        "lookupLayoutable",
+        "searchLayoutable",
+    ] {
         map.insert(flag.into(), json!(false));
     }
     map.insert("networkScopeFieldName".into(), Value::Null);
@@ -168,9 +173,8 @@ fn label(object: &ObjectSchema, f: &Field) -> String {
     let chars: Vec<char> = bare.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         let next_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
-        let boundary = i > 0
-            && c.is_ascii_uppercase()
-            && (chars[i - 1].is_ascii_lowercase() || next_lower);
+        let boundary =
+            i > 0 && c.is_ascii_uppercase() && (chars[i - 1].is_ascii_lowercase() || next_lower);
         if c == '_' {
             if !words.ends_with(' ') {
                 words.push(' ');
@@ -300,7 +304,12 @@ mod tests {
     #[test]
     fn labels_read_like_the_vendors() {
         let account = schema::object("Account").expect("exists");
-        let named = |name: &str| label(account, &account.fields[account.field_index(name).expect("field")]);
+        let named = |name: &str| {
+            label(
+                account,
+                &account.fields[account.field_index(name).expect("field")],
+            )
+        };
         assert_eq!(named("Id"), "Account ID");
         assert_eq!(named("BillingPostalCode"), "Billing Postal Code");
         assert_eq!(named("Tax_Number__c"), "Tax Number");

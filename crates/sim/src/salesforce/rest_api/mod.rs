@@ -67,7 +67,11 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(rest: &Arc<RestApi>) -> R
     let mut api = Router::new();
     api = both(api, v, get(versions::resources));
     api = both(api, &format!("{v}/sobjects"), get(describe::global));
-    api = both(api, &format!("{v}/sobjects/{{object}}"), get(describe::basic));
+    api = both(
+        api,
+        &format!("{v}/sobjects/{{object}}"),
+        get(describe::basic),
+    );
     api = both(
         api,
         &format!("{v}/sobjects/{{object}}/describe"),

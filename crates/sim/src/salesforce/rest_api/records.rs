@@ -22,8 +22,8 @@ use super::RestApi;
 use crate::salesforce::errors::{self, not_found};
 use crate::shared::data::Snapshot;
 use crate::shared::data::query::ResultSet;
-use crate::shared::data::soql::Column;
 use crate::shared::data::schema::{self, Field, FieldType, ObjectSchema};
+use crate::shared::data::soql::Column;
 use crate::shared::ids;
 
 /// The keys of an address value, in the order real orgs print them.
@@ -88,7 +88,12 @@ impl Ordered {
 }
 
 /// One row as a REST record with the given fields of its own object.
-pub(super) fn own_record(snapshot: &Snapshot, fields: &[usize], row: u64, version: &str) -> Ordered {
+pub(super) fn own_record(
+    snapshot: &Snapshot,
+    fields: &[usize],
+    row: u64,
+    version: &str,
+) -> Ordered {
     let id = snapshot.value(ObjectSchema::ID, row).unwrap_or_default();
     let mut record = Ordered::new(snapshot.object, &id, version);
     for &field in fields {
@@ -131,7 +136,9 @@ pub(super) fn record(results: &ResultSet, row: u64, version: &str) -> Ordered {
                         record.0.len() - 1
                     }
                 };
-                if let (Cell::Record(nested), Some((view, parent_row))) = (&mut record.0[slot].1, parent) {
+                if let (Cell::Record(nested), Some((view, parent_row))) =
+                    (&mut record.0[slot].1, parent)
+                {
                     let parent_id = view.value(ObjectSchema::ID, parent_row).unwrap_or_default();
                     let value = value(view, p.field, parent_row, version, &parent_id);
                     nested.push(p.object.fields[p.field].name, Cell::Value(value));
@@ -148,11 +155,9 @@ fn value(snapshot: &Snapshot, field: usize, row: u64, version: &str, id: &str) -
     let f = &object.fields[field];
     match f.ty {
         FieldType::Address | FieldType::Location => compound(snapshot, f, row),
-        FieldType::Base64 => Value::String(format!(
-            "{}/{}",
-            record_url(version, object, id),
-            f.name
-        )),
+        FieldType::Base64 => {
+            Value::String(format!("{}/{}", record_url(version, object, id), f.name))
+        }
         ty => snapshot
             .value(field, row)
             .map_or(Value::Null, |text| typed(ty, text)),
@@ -266,7 +271,10 @@ pub(super) async fn record_route(
             }
         },
     };
-    errors::json(StatusCode::OK, &own_record(&snapshot, &fields, row, &p.version))
+    errors::json(
+        StatusCode::OK,
+        &own_record(&snapshot, &fields, row, &p.version),
+    )
 }
 
 #[cfg(test)]
@@ -275,7 +283,10 @@ mod tests {
 
     #[test]
     fn components_are_keyed_like_the_vendors_compound_values() {
-        assert_eq!(component_key("BillingAddress", "BillingPostalCode"), "postalCode");
+        assert_eq!(
+            component_key("BillingAddress", "BillingPostalCode"),
+            "postalCode"
+        );
         assert_eq!(component_key("Address", "Street"), "street");
         assert_eq!(
             component_key("Headquarters__c", "Headquarters__Latitude__s"),

@@ -235,7 +235,10 @@ impl Generator {
                 out.try_into().unwrap_or([b'0'; 10])
             })
             .collect();
-        let created = OBJECTS.iter().map(|o| o.field_index("CreatedDate")).collect();
+        let created = OBJECTS
+            .iter()
+            .map(|o| o.field_index("CreatedDate"))
+            .collect();
         Self {
             salts,
             tables,
@@ -438,7 +441,11 @@ fn write_fixed(units: i64, scale: u8, out: &mut Vec<u8>) {
     if scale == 0 {
         out.push(b'0');
     } else {
-        let fraction = format!("{:0width$}", magnitude % divisor, width = usize::from(scale));
+        let fraction = format!(
+            "{:0width$}",
+            magnitude % divisor,
+            width = usize::from(scale)
+        );
         push(out, &fraction);
     }
 }

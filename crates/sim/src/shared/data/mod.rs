@@ -306,7 +306,10 @@ impl Editor<'_> {
     pub(crate) fn delete(&mut self, row: u64, hard: bool) {
         if !hard {
             let now = Some(audit_now());
-            let mut changes: Vec<_> = self.stamp("IsDeleted", Some("true".to_owned())).into_iter().collect();
+            let mut changes: Vec<_> = self
+                .stamp("IsDeleted", Some("true".to_owned()))
+                .into_iter()
+                .collect();
             changes.extend(self.stamp("SystemModstamp", now.clone()));
             changes.extend(self.stamp("LastModifiedDate", now));
             self.set(row, &changes);
@@ -408,7 +411,10 @@ mod tests {
             let stamp = after.value(field("SystemModstamp"), row);
             assert_eq!(stamp, after.value(field("LastModifiedDate"), row));
             assert_ne!(stamp, before.value(field("SystemModstamp"), row));
-            assert_eq!(after.value(field("CreatedDate"), row), before.value(field("CreatedDate"), row));
+            assert_eq!(
+                after.value(field("CreatedDate"), row),
+                before.value(field("CreatedDate"), row)
+            );
         }
         assert_eq!(after.value(field("IsDeleted"), 0).as_deref(), Some("false"));
         assert_eq!(after.value(field("IsDeleted"), 1).as_deref(), Some("true"));

@@ -81,7 +81,14 @@ const COUNTRIES: &[&str] = &[
 const POSTAL_CODES: &[&str] = &["94105", "10118", "SW1A 2AA", "75001", "100-0005", "2000"];
 const SERVICES: &[&str] = &["Consulting", "Implementation", "Support", "Training"];
 const SALUTATIONS: &[&str] = &["Mr.", "Ms.", "Mrs.", "Dr.", "Prof."];
-const TITLES: &[&str] = &["CEO", "CFO", "VP Sales", "Director, IT", "Buyer", "Engineer"];
+const TITLES: &[&str] = &[
+    "CEO",
+    "CFO",
+    "VP Sales",
+    "Director, IT",
+    "Buyer",
+    "Engineer",
+];
 const LEAD_SOURCES: &[&str] = &["Web", "Phone Inquiry", "Partner Referral", "Trade Show"];
 const LEAD_STATUSES: &[&str] = &[
     "Open - Not Contacted",
@@ -122,17 +129,31 @@ macro_rules! audited {
     };
 }
 
-const fn address_parts(street: &'static str, rest: [&'static str; 6], compound: &'static str) -> [Field; 7] {
+const fn address_parts(
+    street: &'static str,
+    rest: [&'static str; 6],
+    compound: &'static str,
+) -> [Field; 7] {
     [
         field(street, T::TextArea, false, Gen::Pick(STREETS, 6)).part_of(compound),
         field(rest[0], T::Text(40), false, Gen::City).part_of(compound),
         field(rest[1], T::Text(80), false, Gen::Pick(STATES, 5)).part_of(compound),
         field(rest[2], T::Text(20), false, Gen::Pick(POSTAL_CODES, 5)).part_of(compound),
         field(rest[3], T::Text(80), false, Gen::Pick(COUNTRIES, 5)).part_of(compound),
-        field(rest[4], T::Double(18, 15), false, Gen::Fixed(-90_000_000, 90_000_000, 6))
-            .part_of(compound),
-        field(rest[5], T::Double(18, 15), false, Gen::Fixed(-180_000_000, 180_000_000, 6))
-            .part_of(compound),
+        field(
+            rest[4],
+            T::Double(18, 15),
+            false,
+            Gen::Fixed(-90_000_000, 90_000_000, 6),
+        )
+        .part_of(compound),
+        field(
+            rest[5],
+            T::Double(18, 15),
+            false,
+            Gen::Fixed(-180_000_000, 180_000_000, 6),
+        )
+        .part_of(compound),
     ]
 }
 
@@ -162,7 +183,14 @@ const SHIPPING: [Field; 7] = address_parts(
 );
 const LEAD_ADDRESS: [Field; 7] = address_parts(
     "Street",
-    ["City", "State", "PostalCode", "Country", "Latitude", "Longitude"],
+    [
+        "City",
+        "State",
+        "PostalCode",
+        "Country",
+        "Latitude",
+        "Longitude",
+    ],
     "Address",
 );
 
@@ -172,7 +200,12 @@ const ACCOUNT_FIELDS: &[Field] = audited![
     field("Name", T::Text(255), true, Gen::Company),
     field("Industry", T::Picklist, false, Gen::Pick(INDUSTRIES, 7)),
     field("NumberOfEmployees", T::Int, false, Gen::Int(1, 250_000)),
-    field("AnnualRevenue", T::Currency(18, 2), false, Gen::Cents(50_000_000_000)),
+    field(
+        "AnnualRevenue",
+        T::Currency(18, 2),
+        false,
+        Gen::Cents(50_000_000_000)
+    ),
     BILLING[1],
     field("Description", T::TextArea, false, Gen::Prose),
     field("Type", T::Picklist, false, Gen::Pick(ACCOUNT_TYPES, 4)),
@@ -193,14 +226,34 @@ const ACCOUNT_FIELDS: &[Field] = audited![
     SHIPPING[5],
     SHIPPING[6],
     field("ShippingAddress", T::Address, false, Gen::Null),
-    field("Tax_Number__c", T::Double(18, 0), false, Gen::Sci(1_000_000, 99_999_999_999_999)),
-    field("Discount__c", T::Percent(5, 2), false, Gen::Fixed(0, 5_000, 2)),
+    field(
+        "Tax_Number__c",
+        T::Double(18, 0),
+        false,
+        Gen::Sci(1_000_000, 99_999_999_999_999)
+    ),
+    field(
+        "Discount__c",
+        T::Percent(5, 2),
+        false,
+        Gen::Fixed(0, 5_000, 2)
+    ),
     field("Preferred_Call_Time__c", T::Time, false, Gen::Time),
     field("Services__c", T::MultiPicklist, false, Gen::Multi(SERVICES)),
-    field("Headquarters__Latitude__s", T::Double(12, 9), false, Gen::Fixed(-90_000_000, 90_000_000, 6))
-        .part_of("Headquarters__c"),
-    field("Headquarters__Longitude__s", T::Double(12, 9), false, Gen::Fixed(-180_000_000, 180_000_000, 6))
-        .part_of("Headquarters__c"),
+    field(
+        "Headquarters__Latitude__s",
+        T::Double(12, 9),
+        false,
+        Gen::Fixed(-90_000_000, 90_000_000, 6)
+    )
+    .part_of("Headquarters__c"),
+    field(
+        "Headquarters__Longitude__s",
+        T::Double(12, 9),
+        false,
+        Gen::Fixed(-180_000_000, 180_000_000, 6)
+    )
+    .part_of("Headquarters__c"),
     field("Headquarters__c", T::Location, false, Gen::Null),
 ];
 const CONTACT_FIELDS: &[Field] = audited![
@@ -211,11 +264,21 @@ const CONTACT_FIELDS: &[Field] = audited![
     field("AccountId", T::Reference("001"), false, Gen::Ref("001")),
     field("Description", T::TextArea, false, Gen::Prose),
     field("Salutation", T::Picklist, false, Gen::Pick(SALUTATIONS, 3)).part_of("Name"),
-    field("Name", T::Text(121), false, Gen::Join(&["FirstName", "LastName"])),
+    field(
+        "Name",
+        T::Text(121),
+        false,
+        Gen::Join(&["FirstName", "LastName"])
+    ),
     field("Title", T::Text(128), false, Gen::Pick(TITLES, 4)),
     field("Phone", T::Phone, false, Gen::Phone),
     field("Birthdate", T::Date, false, Gen::Date),
-    field("HasOptedOutOfEmail", T::Boolean, false, Gen::Pick(BOOLEANS, 0)),
+    field(
+        "HasOptedOutOfEmail",
+        T::Boolean,
+        false,
+        Gen::Pick(BOOLEANS, 0)
+    ),
 ];
 const OPPORTUNITY_FIELDS: &[Field] = audited![
     field("Id", T::Id, false, Gen::Id),
@@ -224,7 +287,12 @@ const OPPORTUNITY_FIELDS: &[Field] = audited![
     field("Amount", T::Currency(18, 2), false, Gen::Cents(500_000_000)),
     field("CloseDate", T::Date, true, Gen::Date),
     field("AccountId", T::Reference("001"), false, Gen::Ref("001")),
-    field("Probability", T::Percent(3, 0), false, Gen::Fixed(0, 101, 0)),
+    field(
+        "Probability",
+        T::Percent(3, 0),
+        false,
+        Gen::Fixed(0, 101, 0)
+    ),
     field("Type", T::Picklist, false, Gen::Pick(OPPORTUNITY_TYPES, 3)),
     field("LeadSource", T::Picklist, false, Gen::Pick(LEAD_SOURCES, 3)),
 ];
@@ -233,7 +301,12 @@ const LEAD_FIELDS: &[Field] = audited![
     field("Salutation", T::Picklist, false, Gen::Pick(SALUTATIONS, 3)).part_of("Name"),
     field("FirstName", T::Text(40), false, Gen::FirstName).part_of("Name"),
     field("LastName", T::Text(80), true, Gen::LastName).part_of("Name"),
-    field("Name", T::Text(121), false, Gen::Join(&["FirstName", "LastName"])),
+    field(
+        "Name",
+        T::Text(121),
+        false,
+        Gen::Join(&["FirstName", "LastName"])
+    ),
     field("Company", T::Text(255), true, Gen::Company),
     field("Email", T::Email, false, Gen::Email),
     field("Phone", T::Phone, false, Gen::Phone),
@@ -265,11 +338,21 @@ const USER_FIELDS: &[Field] = &[
     field("Username", T::Text(80), true, Gen::Email),
     field("FirstName", T::Text(40), false, Gen::FirstName).part_of("Name"),
     field("LastName", T::Text(80), true, Gen::LastName).part_of("Name"),
-    field("Name", T::Text(121), false, Gen::Join(&["FirstName", "LastName"])),
+    field(
+        "Name",
+        T::Text(121),
+        false,
+        Gen::Join(&["FirstName", "LastName"]),
+    ),
     field("Email", T::Email, true, Gen::Email),
     field("Alias", T::Text(8), true, Gen::Code("u")),
     field("IsActive", T::Boolean, false, Gen::Pick(BOOLEANS, 0)),
-    field("TimeZoneSidKey", T::Picklist, true, Gen::Pick(TIME_ZONES, 0)),
+    field(
+        "TimeZoneSidKey",
+        T::Picklist,
+        true,
+        Gen::Pick(TIME_ZONES, 0),
+    ),
     field("Title", T::Text(80), false, Gen::Pick(TITLES, 4)),
     field("CreatedDate", T::DateTime, false, Gen::DateTime),
     field("LastModifiedDate", T::DateTime, false, Gen::Modified),
@@ -289,7 +372,12 @@ const ATTACHMENT_FIELDS: &[Field] = audited![
     field("Id", T::Id, false, Gen::Id),
     field("ParentId", T::Reference("001"), true, Gen::Ref("001")),
     field("Name", T::Text(255), true, Gen::Code("notes-")),
-    field("ContentType", T::Text(120), false, Gen::Pick(CONTENT_TYPES, 0)),
+    field(
+        "ContentType",
+        T::Text(120),
+        false,
+        Gen::Pick(CONTENT_TYPES, 0)
+    ),
     field("Body", T::Base64, true, Gen::Base64),
     field("IsPrivate", T::Boolean, false, Gen::Pick(FALSE, 0)),
     field("OwnerId", T::Reference("005"), false, Gen::Ref("005")),
@@ -316,8 +404,18 @@ const EVENT_COPY_FIELDS: &[Field] = audited![
     field("Kind__c", T::Text(40), false, Gen::Null),
     field("Value__c", T::Double(18, 2), false, Gen::Null),
     field("Session__c", T::Text(40), false, Gen::Null),
-    field("BackgroundOperationLookup__c", T::Text(18), false, Gen::Null),
-    field("BackgroundOperationDescription__c", T::Text(255), false, Gen::Null),
+    field(
+        "BackgroundOperationLookup__c",
+        T::Text(18),
+        false,
+        Gen::Null
+    ),
+    field(
+        "BackgroundOperationDescription__c",
+        T::Text(255),
+        false,
+        Gen::Null
+    ),
 ];
 
 const fn object(
@@ -340,20 +438,62 @@ const fn object(
 
 /// Every object of the org; ids of each start with its key prefix.
 pub(crate) static OBJECTS: &[ObjectSchema] = &[
-    object("Account", ("Account", "Accounts"), "001", ACCOUNT_FIELDS, 1_000),
-    object("Contact", ("Contact", "Contacts"), "003", CONTACT_FIELDS, 2_000),
-    object("Opportunity", ("Opportunity", "Opportunities"), "006", OPPORTUNITY_FIELDS, 1_500),
-    object("Sample_Event__b", ("Sample Event", "Sample Events"), "a1B", SAMPLE_EVENT_FIELDS, 5_000),
-    object("Event_Copy__c", ("Event Copy", "Event Copies"), "a2C", EVENT_COPY_FIELDS, 0),
+    object(
+        "Account",
+        ("Account", "Accounts"),
+        "001",
+        ACCOUNT_FIELDS,
+        1_000,
+    ),
+    object(
+        "Contact",
+        ("Contact", "Contacts"),
+        "003",
+        CONTACT_FIELDS,
+        2_000,
+    ),
+    object(
+        "Opportunity",
+        ("Opportunity", "Opportunities"),
+        "006",
+        OPPORTUNITY_FIELDS,
+        1_500,
+    ),
+    object(
+        "Sample_Event__b",
+        ("Sample Event", "Sample Events"),
+        "a1B",
+        SAMPLE_EVENT_FIELDS,
+        5_000,
+    ),
+    object(
+        "Event_Copy__c",
+        ("Event Copy", "Event Copies"),
+        "a2C",
+        EVENT_COPY_FIELDS,
+        0,
+    ),
     object("Lead", ("Lead", "Leads"), "00Q", LEAD_FIELDS, 500),
     object("Case", ("Case", "Cases"), "500", CASE_FIELDS, 500),
     object("User", ("User", "Users"), "005", USER_FIELDS, 25),
     object("Task", ("Task", "Tasks"), "00T", TASK_FIELDS, 1_000),
-    object("Attachment", ("Attachment", "Attachments"), "00P", ATTACHMENT_FIELDS, 20),
+    object(
+        "Attachment",
+        ("Attachment", "Attachments"),
+        "00P",
+        ATTACHMENT_FIELDS,
+        20,
+    ),
     // Feeds are among the objects Bulk API does not support ("Entity 'AccountFeed' is not
     // supported by the Bulk API."; see Salesforce help article 000383508).
     ObjectSchema {
         bulk: false,
-        ..object("AccountFeed", ("Account Feed", "Account Feed"), "0D5", ACCOUNT_FEED_FIELDS, 50)
+        ..object(
+            "AccountFeed",
+            ("Account Feed", "Account Feed"),
+            "0D5",
+            ACCOUNT_FEED_FIELDS,
+            50,
+        )
     },
 ];

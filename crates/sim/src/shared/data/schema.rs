@@ -338,7 +338,11 @@ mod tests {
                     assert!(f.writable(), "{}.{} is written instead", o.name, f.name);
                 }
                 if let Gen::Join(parts) = f.generator {
-                    assert!(parts.iter().all(|p| o.field_index(p).is_some()), "{}", o.name);
+                    assert!(
+                        parts.iter().all(|p| o.field_index(p).is_some()),
+                        "{}",
+                        o.name
+                    );
                 }
             }
             for name in ["Id", "CreatedDate", "SystemModstamp", "IsDeleted"] {
@@ -347,7 +351,11 @@ mod tests {
                 }
             }
             let audited = o.field_index("SystemModstamp").is_some();
-            assert!(audited || o.name.ends_with("__b"), "{} has audit fields", o.name);
+            assert!(
+                audited || o.name.ends_with("__b"),
+                "{} has audit fields",
+                o.name
+            );
         }
         let contact = object("Contact").expect("exists");
         let name = &contact.fields[contact.field_index("Name").expect("Name")];
