@@ -113,19 +113,41 @@ const RULES: &[Rule] = &[
         name: "a simulated family uses only the simulator's shared core",
         src: "crates/sim/src",
         modules: &["salesforce::query"],
-        forbidden: &["crate::salesforce::ingest", "crate::salesforce::async_soql"],
+        forbidden: &[
+            "crate::salesforce::ingest",
+            "crate::salesforce::async_soql",
+            "crate::salesforce::rest_api",
+        ],
     },
     Rule {
         name: "a simulated family uses only the simulator's shared core",
         src: "crates/sim/src",
         modules: &["salesforce::ingest"],
-        forbidden: &["crate::salesforce::query", "crate::salesforce::async_soql"],
+        forbidden: &[
+            "crate::salesforce::query",
+            "crate::salesforce::async_soql",
+            "crate::salesforce::rest_api",
+        ],
     },
     Rule {
         name: "a simulated family uses only the simulator's shared core",
         src: "crates/sim/src",
         modules: &["salesforce::async_soql"],
-        forbidden: &["crate::salesforce::query", "crate::salesforce::ingest"],
+        forbidden: &[
+            "crate::salesforce::query",
+            "crate::salesforce::ingest",
+            "crate::salesforce::rest_api",
+        ],
+    },
+    Rule {
+        name: "a simulated family uses only the simulator's shared core",
+        src: "crates/sim/src",
+        modules: &["salesforce::rest_api"],
+        forbidden: &[
+            "crate::salesforce::query",
+            "crate::salesforce::ingest",
+            "crate::salesforce::async_soql",
+        ],
     },
     Rule {
         name: "a simulated family uses only the simulator's shared core",

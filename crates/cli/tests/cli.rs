@@ -795,7 +795,6 @@ async fn refresh_token_credentials_come_from_the_environment() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs haul-sim's REST endpoints (describe, query), coming from branch wt-sim"]
 async fn describe_account_json_works_on_the_built_in_simulator() {
     let output = haul()
         .args(["sf", "describe", "Account", "--json"])
@@ -821,7 +820,6 @@ async fn describe_account_json_works_on_the_built_in_simulator() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs haul-sim's REST endpoints (describe, query), coming from branch wt-sim"]
 async fn objects_lists_the_queryable_objects() {
     let sim = sim().await;
     let output = haul_at(&sim).args(["sf", "objects"]).output().unwrap();
@@ -832,7 +830,6 @@ async fn objects_lists_the_queryable_objects() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs haul-sim's REST endpoints (describe, query), coming from branch wt-sim"]
 async fn a_rest_query_writes_the_same_csv_columns_as_a_bulk_one() {
     let sim = sim().await;
     let dir = TempDir::new("rest-query");

@@ -94,7 +94,6 @@ async fn the_refresh_token_and_jwt_flows_obtain_tokens_from_the_token_endpoint()
 }
 
 #[tokio::test]
-#[ignore = "needs haul-sim's REST endpoints (describe, query, userinfo, identity), coming from branch wt-sim"]
 async fn describe_reports_fields_with_types_and_sizes() {
     let sim = sim().start().await.unwrap();
     let account = client(&sim).describe("Account").await.unwrap();
@@ -123,7 +122,6 @@ async fn describe_reports_fields_with_types_and_sizes() {
 }
 
 #[tokio::test]
-#[ignore = "needs haul-sim's REST endpoints (describe, query, userinfo, identity), coming from branch wt-sim"]
 async fn global_describe_lists_the_queryable_objects() {
     let sim = sim().start().await.unwrap();
     let global = client(&sim).global_describe().await.unwrap();
@@ -137,7 +135,6 @@ async fn global_describe_lists_the_queryable_objects() {
 }
 
 #[tokio::test]
-#[ignore = "needs haul-sim's REST endpoints (describe, query, userinfo, identity), coming from branch wt-sim"]
 async fn a_query_follows_next_records_url_batch_by_batch() {
     let sim = sim().rows("Account", 1_000).start().await.unwrap();
     let batches: Vec<_> = client(&sim)
@@ -166,7 +163,6 @@ async fn a_query_follows_next_records_url_batch_by_batch() {
 }
 
 #[tokio::test]
-#[ignore = "needs haul-sim's REST endpoints (describe, query, userinfo, identity), coming from branch wt-sim"]
 async fn query_rows_deserialise_into_the_callers_type() {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "PascalCase")]
@@ -205,7 +201,6 @@ async fn query_rows_deserialise_into_the_callers_type() {
 }
 
 #[tokio::test]
-#[ignore = "needs haul-sim's REST endpoints (describe, query, userinfo, identity), coming from branch wt-sim"]
 async fn user_info_and_identity_name_the_tokens_user() {
     let sim = sim().start().await.unwrap();
     let sf = oauth_client(&sim);
