@@ -880,3 +880,37 @@ async fn a_rest_query_writes_the_same_csv_columns_as_a_bulk_one() {
     assert_eq!(lines(&jsonl), 500);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jwt_bearer_credentials_come_from_the_environment_and_a_key_file() {
+    let sim = sim().await;
+    // A key made for haul's tests only; the simulator checks the claims, not the signature.
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ergonomic/tests/fixtures/test-only-jwt-key.pem"
+    );
+    let output = haul()
+        .env("SF_INSTANCE_URL", sim.instance_url())
+        .env("SF_CLIENT_ID", sim.sf_client_id())
+        .env("SF_USERNAME", "admin@haul.example")
+        .env("SF_JWT_KEY_FILE", key)
+        .args(["sf", "limits", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sim.stats().count("POST", "/services/oauth2/token"), 1);
+    let missing = haul()
+        .env("SF_INSTANCE_URL", sim.instance_url())
+        .env("SF_CLIENT_ID", sim.sf_client_id())
+        .env("SF_USERNAME", "admin@haul.example")
+        .args(["sf", "limits", "--jwt-key-file", "/nonexistent/key.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("JWT key file"),
+        "{}",
+        stderr(&missing)
+    );
+    sim.shutdown().await;
+}

@@ -217,3 +217,35 @@ async fn user_info_and_identity_name_the_tokens_user() {
         "a ready token has no identity URL: {error}"
     );
 }
+
+#[tokio::test]
+async fn a_next_records_url_off_the_query_is_refused_and_never_followed() {
+    const START: &str = "/services/data/{version}/query";
+    let sim = sim().rows("Account", 500).start().await.unwrap();
+    let sf = client(&sim);
+    for link in [
+        "http://evil.example/services/data/v62.0/query/01g-200".to_owned(),
+        format!(
+            "{}/services/data/v62.0/sobjects/Account/001000000000001AAA",
+            sim.instance_url()
+        ),
+        "/services/data/v62.0/queryAll/01g-200".to_owned(),
+    ] {
+        let body = serde_json::json!({
+            "totalSize": 500, "done": false, "nextRecordsUrl": link, "records": [],
+        });
+        sim.misbehave_next("GET", START, haul_sim::Misbehaviour::body(body.to_string()));
+        let error = sf
+            .query("SELECT Id FROM Account")
+            .rows()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("refused link"),
+            "{link}: {error}"
+        );
+    }
+    let requests = sim.stats().total();
+    assert_eq!(requests, 3, "only the three first requests were sent");
+}
