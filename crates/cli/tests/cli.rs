@@ -878,6 +878,20 @@ async fn a_rest_query_writes_the_same_csv_columns_as_a_bulk_one() {
         .unwrap();
     assert!(result.status.success(), "{}", stderr(&result));
     assert_eq!(lines(&jsonl), 500);
+    let parents = "SELECT Id, LastName, Account.Name FROM Contact";
+    let (bulk, rest) = (dir.join("parents-bulk.csv"), dir.join("parents-rest.csv"));
+    for (output, api) in [(&bulk, "bulk"), (&rest, "rest")] {
+        let result = haul_at(&sim)
+            .args(["sf", "query", parents, "--api", api, "-o"])
+            .arg(output)
+            .output()
+            .unwrap();
+        assert!(result.status.success(), "{api}: {}", stderr(&result));
+    }
+    let (header, rows) = read(&rest);
+    assert_eq!(header, ["Id", "LastName", "Account.Name"]);
+    assert!(rows.iter().any(|row| !row[2].is_empty()), "parents flattened");
+    assert_eq!(read(&rest), read(&bulk));
     sim.shutdown().await;
 }
 
