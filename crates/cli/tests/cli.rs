@@ -890,7 +890,10 @@ async fn a_rest_query_writes_the_same_csv_columns_as_a_bulk_one() {
     }
     let (header, rows) = read(&rest);
     assert_eq!(header, ["Id", "LastName", "Account.Name"]);
-    assert!(rows.iter().any(|row| !row[2].is_empty()), "parents flattened");
+    assert!(
+        rows.iter().any(|row| !row[2].is_empty()),
+        "parents flattened"
+    );
     assert_eq!(read(&rest), read(&bulk));
     sim.shutdown().await;
 }
