@@ -62,7 +62,8 @@ impl RestQuery {
 
     /// The batches in order, following each answer's `nextRecordsUrl` (on the instance only).
     /// Fails with [`Error::is_integrity`] when the records received are not the `totalSize` the
-    /// server announced, and on a repeated locator.
+    /// server announced, and on a repeated locator. A `SELECT COUNT()` query has no records: its
+    /// count is the batch's `total_size`.
     pub fn batches(self) -> impl Stream<Item = Result<QueryBatch>> + Send + Unpin + 'static {
         batches(self).boxed()
     }
@@ -193,7 +194,8 @@ impl Cursor {
             .map_err(|_| Error::invalid_response(operation, "totalSize is negative"))?;
         self.received += answer.records.len() as u64;
         match (answer.done, answer.next_records_url.as_deref()) {
-            (true, _) if self.received != total_size => {
+            // `SELECT COUNT() FROM ...` answers its count as totalSize, with no records at all.
+            (true, _) if self.received != total_size && self.received != 0 => {
                 return Err(Error::integrity(format!(
                     "the query announced {total_size} records and returned {}",
                     self.received
@@ -303,6 +305,16 @@ mod tests {
             .unwrap();
         assert_eq!(last.index, 1);
         assert!(cursor.next.is_none());
+    }
+
+    #[test]
+    fn a_count_query_has_its_total_and_no_records() {
+        let batch = cursor()
+            .advance(answer(
+                serde_json::json!({"totalSize": 42, "done": true, "records": []}),
+            ))
+            .unwrap();
+        assert_eq!((batch.total_size, batch.records.len()), (42, 0));
     }
 
     #[test]
