@@ -156,8 +156,9 @@ impl FromStr for FieldType {
 }
 
 impl fmt::Display for FieldType {
+    /// The type as describe spells it, honouring width and alignment (`{:<12}`), for tables.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -195,6 +196,7 @@ mod tests {
             serde_json::to_string(&FieldType::AnyType).unwrap(),
             "\"anyType\""
         );
+        assert_eq!(format!("{:<6}|", FieldType::Int), "int   |");
     }
 
     #[test]
