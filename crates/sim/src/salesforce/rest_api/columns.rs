@@ -61,7 +61,11 @@ pub(super) fn metadata(soql: &Soql) -> Value {
                 let lookup = &object.fields[p.lookup];
                 let relationship = lookup.relationship_name().unwrap_or_default();
                 let target = &p.object.fields[p.field];
-                let joined = column(target, &format!("{relationship}.{}", target.name), Vec::new());
+                let joined = column(
+                    target,
+                    &format!("{relationship}.{}", target.name),
+                    Vec::new(),
+                );
                 match parents.iter().find(|(l, _)| *l == p.lookup) {
                     Some(&(_, at)) => {
                         if let Some(join) = columns[at]["joinColumns"].as_array_mut() {
