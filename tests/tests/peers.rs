@@ -281,3 +281,59 @@ async fn jsforce_describes_autofetches_and_reads_identity() {
     assert_eq!(stats.count("GET", "/id/{org}/{user}"), 1);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salesforce_cli_logs_in_displays_the_org_and_queries() {
+    // The CLI accepts only tokens shaped like a real org's: the org id, `!`, the session.
+    let token = "00DHs0000000simEAA!AQsimPeerSession0123456789";
+    let sim = Sim::builder()
+        .rows("Account", 50)
+        .token(token)
+        .start()
+        .await
+        .expect("sim");
+    let node_modules = PathBuf::from(required_env("HAUL_PEER_NODE_PATH"));
+    let mut command = Command::new("node");
+    command
+        .arg(script("sf_cli_peer.js"))
+        .env("HAUL_SIM_URL", sim.instance_url())
+        .env("SF_ACCESS_TOKEN", token)
+        .env("HAUL_SF_BIN", node_modules.join(".bin/sf"))
+        .env("HOME", temp_dir("sf-cli-home"));
+    let seen = run_peer(command).await;
+    assert_eq!(seen["login_status"], 0, "{seen}");
+    assert_eq!(seen["login_org"], "00DHs0000000simEAA", "{seen}");
+    assert!(
+        seen["login_username"]
+            .as_str()
+            .is_some_and(|u| u.contains('@')),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["api_version"], "62.0",
+        "the newest version /services/data lists: {seen}"
+    );
+    assert_eq!(
+        (&seen["display_status"], &seen["connected"]),
+        (&Value::from(0), &Value::from("Connected")),
+        "{seen}"
+    );
+    assert_eq!(seen["query_status"], 0, "{seen}");
+    assert_eq!(seen["query_total"], 5, "{seen}");
+    let ids = seen["query_ids"].as_array().expect("ids");
+    assert_eq!(ids.len(), 5, "{seen}");
+    assert!(
+        ids.iter()
+            .all(|id| id.as_str().is_some_and(|i| i.starts_with("001")))
+    );
+    let stats = sim.stats();
+    assert!(
+        stats.count("GET", "/services/oauth2/userinfo") + stats.count("GET", "/id/{org}/{user}")
+            >= 1
+    );
+    assert!(
+        stats.count("GET", "/services/data/{version}/query") >= 2,
+        "columns, then rows"
+    );
+    sim.shutdown().await;
+}

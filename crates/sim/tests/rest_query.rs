@@ -444,3 +444,32 @@ async fn bulk_csv_prints_numbers_dates_and_booleans_as_a_real_org() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn columns_true_describes_the_columns_without_running_the_query() {
+    let sim = Sim::builder().start().await.expect("starts");
+    let (status, body) = get_json(
+        &sim,
+        "/query?q=SELECT+Id,+Account.Name,+Account.Industry,+LastName+FROM+Contact&columns=true",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["entityName"], "Contact");
+    assert_eq!(body["idSelected"], true);
+    assert!(body.get("records").is_none(), "{body}");
+    let columns = body["columnMetadata"].as_array().expect("columnMetadata");
+    let names: Vec<&str> = columns
+        .iter()
+        .filter_map(|c| c["columnName"].as_str())
+        .collect();
+    assert_eq!(names, ["Id", "Account", "LastName"]);
+    let joined: Vec<&str> = columns[1]["joinColumns"]
+        .as_array()
+        .expect("joinColumns")
+        .iter()
+        .filter_map(|c| c["displayName"].as_str())
+        .collect();
+    assert_eq!(joined, ["Account.Name", "Account.Industry"]);
+    assert!(columns.iter().all(|c| c["aggregate"] == false));
+    sim.shutdown().await;
+}

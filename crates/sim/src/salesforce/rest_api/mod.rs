@@ -14,6 +14,7 @@
 //! org's daily API requests, as on a real org; the versions list and the identity resources do
 //! not count against API limits.
 
+mod columns;
 mod describe;
 mod identity;
 mod query;

@@ -9,6 +9,8 @@
 //! - `query` leaves deleted records out; `queryAll` includes the ones in the Recycle Bin, with
 //!   `IsDeleted` true.
 //!
+//! With `columns=true` the query is not run: the answer describes its columns (`columns.rs`).
+//!
 //! The rows are fixed when the query runs (a later change does not move a batch), as a cursor on
 //! a real org.
 
@@ -20,6 +22,7 @@ use axum::response::Response;
 use haul_types::ApiVersion;
 use serde::{Deserialize, Serialize};
 
+use super::columns;
 use super::records::{Ordered, record};
 use super::{Cursor, MAX_CURSORS, RestApi};
 use crate::salesforce::errors::{self, error};
@@ -40,6 +43,8 @@ pub(super) struct VersionOnly {
 #[derive(Debug, Deserialize)]
 pub(super) struct QueryText {
     q: Option<String>,
+    /// `columns=true`: describe the query's columns instead of running it.
+    columns: Option<String>,
 }
 
 /// Whether the request went to `queryAll` (the route is shared with `query`).
@@ -85,6 +90,9 @@ pub(super) async fn start(
         Ok(parsed) => parsed,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.code, e.message),
     };
+    if q.columns.as_deref() == Some("true") {
+        return errors::json(StatusCode::OK, &columns::metadata(&parsed));
+    }
     let all = is_query_all(&uri);
     let org = &rest.core.org;
     let results = evaluate(
