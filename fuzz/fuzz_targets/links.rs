@@ -93,6 +93,15 @@ fuzz_target!(|input: Input| {
         assert_eq!(joined.origin(), instance.origin(), "accepted {link:?}");
         assert!(!locator.is_empty() && locator.len() <= 1024);
     }
+    let endpoint = if input.next_page { "queryAll" } else { "query" };
+    if let Ok((version, locator)) = fuzzing::query_more_from_link(&link, &instance, endpoint) {
+        let joined = instance.join(&link).expect("an accepted link is a URL");
+        assert_eq!(joined.origin(), instance.origin(), "accepted {link:?}");
+        // The locator is sent as one path segment: it needs no encoding and cannot climb.
+        assert!(!locator.is_empty() && locator.len() <= 1024);
+        assert_eq!(encode_path(&locator), locator, "accepted {link:?}");
+        assert!(!version.is_empty());
+    }
 });
 
 /// An accepted id is 15 or 18 ASCII letters and digits and needs no encoding in a path.

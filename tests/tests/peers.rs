@@ -178,3 +178,162 @@ async fn looker_sdk_runs_query_tasks() {
     assert_eq!(stats.count("GET", "/api/4.0/query_tasks/multi_results"), 1);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simple_salesforce_describes_limits_and_queries_all() {
+    let sim = Sim::builder()
+        .rows("Account", 4_500)
+        .job_duration(Duration::from_millis(50))
+        .start()
+        .await
+        .expect("sim");
+    let mut command = python("simple_salesforce_rest_peer.py");
+    command
+        .env("HAUL_SIM_URL", sim.instance_url())
+        .env("HAUL_SIM_TOKEN", sim.access_token())
+        .env("HAUL_PEER_WORKDIR", temp_dir("simple-salesforce-rest"));
+    let seen = run_peer(command).await;
+    assert_eq!(seen["describe_name"], "Account", "{seen}");
+    assert!(seen["describe_fields"].as_u64() > Some(30), "{seen}");
+    assert_eq!(seen["billing_address_type"], "address", "{seen}");
+    assert_eq!(seen["billing_city_compound"], "BillingAddress", "{seen}");
+    let names = seen["global_names"].as_array().expect("names");
+    for name in [
+        "Account",
+        "Contact",
+        "Opportunity",
+        "Lead",
+        "Case",
+        "User",
+        "Task",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name}: {seen}");
+    }
+    assert!(
+        seen["daily_api_requests"]["Max"].as_u64().is_some(),
+        "{seen}"
+    );
+    assert_eq!(seen["deleted_processed"], 3, "{seen}");
+    assert_eq!(seen["query_total"], 4_497, "{seen}");
+    assert_eq!(
+        seen["query_records"], 4_497,
+        "every batch was fetched: {seen}"
+    );
+    assert_eq!(seen["query_distinct_ids"], 4_497, "{seen}");
+    assert_eq!(seen["employees_are_numbers"], true, "{seen}");
+    assert_eq!(seen["query_all_records"], 4_500, "{seen}");
+    assert_eq!(seen["query_all_deleted"], 3, "{seen}");
+    assert_eq!(sim.record_count("Account"), Some(4_497));
+    let stats = sim.stats();
+    assert!(
+        stats.count("GET", "/services/data/{version}/query/{cursor}") >= 2,
+        "query_more followed nextRecordsUrl"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jsforce_describes_autofetches_and_reads_identity() {
+    let sim = Sim::builder()
+        .rows("Contact", 5_000)
+        .start()
+        .await
+        .expect("sim");
+    let mut command = Command::new("node");
+    command
+        .arg(script("jsforce_rest_peer.js"))
+        .env("NODE_PATH", required_env("HAUL_PEER_NODE_PATH"))
+        .env("HAUL_SIM_URL", sim.instance_url())
+        .env("HAUL_SIM_TOKEN", sim.access_token());
+    let seen = run_peer(command).await;
+    assert_eq!(seen["describe_name"], "Account", "{seen}");
+    assert!(seen["describe_fields"].as_u64() > Some(30), "{seen}");
+    assert!(
+        seen["global_names"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n == "Contact")),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["query_records"], 5_000,
+        "autoFetch went through every batch: {seen}"
+    );
+    assert_eq!(seen["query_distinct_ids"], 5_000, "{seen}");
+    assert_eq!(seen["nested_parent"], 5_000, "{seen}");
+    assert_eq!(seen["identity_user"], "005Hs0000000001IAA", "{seen}");
+    assert!(
+        seen["identity_org"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("00D")),
+        "{seen}"
+    );
+    assert!(
+        seen["identity_username"]
+            .as_str()
+            .is_some_and(|u| u.contains('@')),
+        "{seen}"
+    );
+    let stats = sim.stats();
+    assert_eq!(
+        stats.count("GET", "/services/data/{version}/query/{cursor}"),
+        2
+    );
+    assert_eq!(stats.count("GET", "/id/{org}/{user}"), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salesforce_cli_logs_in_displays_the_org_and_queries() {
+    // The CLI accepts only tokens shaped like a real org's: the org id, `!`, the session.
+    let token = "00DHs0000000simEAA!AQsimPeerSession0123456789";
+    let sim = Sim::builder()
+        .rows("Account", 50)
+        .token(token)
+        .start()
+        .await
+        .expect("sim");
+    let node_modules = PathBuf::from(required_env("HAUL_PEER_NODE_PATH"));
+    let mut command = Command::new("node");
+    command
+        .arg(script("sf_cli_peer.js"))
+        .env("HAUL_SIM_URL", sim.instance_url())
+        .env("SF_ACCESS_TOKEN", token)
+        .env("HAUL_SF_BIN", node_modules.join(".bin/sf"))
+        .env("HOME", temp_dir("sf-cli-home"));
+    let seen = run_peer(command).await;
+    assert_eq!(seen["login_status"], 0, "{seen}");
+    assert_eq!(seen["login_org"], "00DHs0000000simEAA", "{seen}");
+    assert!(
+        seen["login_username"]
+            .as_str()
+            .is_some_and(|u| u.contains('@')),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["api_version"], "62.0",
+        "the newest version /services/data lists: {seen}"
+    );
+    assert_eq!(
+        (&seen["display_status"], &seen["connected"]),
+        (&Value::from(0), &Value::from("Connected")),
+        "{seen}"
+    );
+    assert_eq!(seen["query_status"], 0, "{seen}");
+    assert_eq!(seen["query_total"], 5, "{seen}");
+    let ids = seen["query_ids"].as_array().expect("ids");
+    assert_eq!(ids.len(), 5, "{seen}");
+    assert!(
+        ids.iter()
+            .all(|id| id.as_str().is_some_and(|i| i.starts_with("001")))
+    );
+    let stats = sim.stats();
+    assert!(
+        stats.count("GET", "/services/oauth2/userinfo") + stats.count("GET", "/id/{org}/{user}")
+            >= 1
+    );
+    assert!(
+        stats.count("GET", "/services/data/{version}/query") >= 2,
+        "columns, then rows"
+    );
+    sim.shutdown().await;
+}

@@ -67,19 +67,41 @@ const RULES: &[Rule] = &[
         name: "Salesforce's APIs share only what lives in `salesforce` itself",
         src: "crates/ergonomic/src",
         modules: &["salesforce::query"],
-        forbidden: &["crate::salesforce::ingest", "crate::salesforce::async_soql"],
+        forbidden: &[
+            "crate::salesforce::ingest",
+            "crate::salesforce::async_soql",
+            "crate::salesforce::rest",
+        ],
     },
     Rule {
         name: "Salesforce's APIs share only what lives in `salesforce` itself",
         src: "crates/ergonomic/src",
         modules: &["salesforce::ingest"],
-        forbidden: &["crate::salesforce::query", "crate::salesforce::async_soql"],
+        forbidden: &[
+            "crate::salesforce::query",
+            "crate::salesforce::async_soql",
+            "crate::salesforce::rest",
+        ],
     },
     Rule {
         name: "Salesforce's APIs share only what lives in `salesforce` itself",
         src: "crates/ergonomic/src",
         modules: &["salesforce::async_soql"],
-        forbidden: &["crate::salesforce::query", "crate::salesforce::ingest"],
+        forbidden: &[
+            "crate::salesforce::query",
+            "crate::salesforce::ingest",
+            "crate::salesforce::rest",
+        ],
+    },
+    Rule {
+        name: "Salesforce's APIs share only what lives in `salesforce` itself",
+        src: "crates/ergonomic/src",
+        modules: &["salesforce::rest"],
+        forbidden: &[
+            "crate::salesforce::query",
+            "crate::salesforce::ingest",
+            "crate::salesforce::async_soql",
+        ],
     },
     Rule {
         name: "the simulator's shared core knows no family",
@@ -91,19 +113,41 @@ const RULES: &[Rule] = &[
         name: "a simulated family uses only the simulator's shared core",
         src: "crates/sim/src",
         modules: &["salesforce::query"],
-        forbidden: &["crate::salesforce::ingest", "crate::salesforce::async_soql"],
+        forbidden: &[
+            "crate::salesforce::ingest",
+            "crate::salesforce::async_soql",
+            "crate::salesforce::rest_api",
+        ],
     },
     Rule {
         name: "a simulated family uses only the simulator's shared core",
         src: "crates/sim/src",
         modules: &["salesforce::ingest"],
-        forbidden: &["crate::salesforce::query", "crate::salesforce::async_soql"],
+        forbidden: &[
+            "crate::salesforce::query",
+            "crate::salesforce::async_soql",
+            "crate::salesforce::rest_api",
+        ],
     },
     Rule {
         name: "a simulated family uses only the simulator's shared core",
         src: "crates/sim/src",
         modules: &["salesforce::async_soql"],
-        forbidden: &["crate::salesforce::query", "crate::salesforce::ingest"],
+        forbidden: &[
+            "crate::salesforce::query",
+            "crate::salesforce::ingest",
+            "crate::salesforce::rest_api",
+        ],
+    },
+    Rule {
+        name: "a simulated family uses only the simulator's shared core",
+        src: "crates/sim/src",
+        modules: &["salesforce::rest_api"],
+        forbidden: &[
+            "crate::salesforce::query",
+            "crate::salesforce::ingest",
+            "crate::salesforce::async_soql",
+        ],
     },
     Rule {
         name: "a simulated family uses only the simulator's shared core",

@@ -37,8 +37,8 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Salesforce: Bulk API 2.0 query and ingest jobs, Async SOQL.
-    Sf(SfArgs),
+    /// Salesforce: Bulk API 2.0 query and ingest jobs, Async SOQL, REST query, describe and limits.
+    Sf(Box<SfArgs>),
     /// Looker: run queries as tasks and save their results.
     Looker(LookerArgs),
     /// Run the simulator in the foreground (as `haul-sim` does).
@@ -53,9 +53,20 @@ pub(crate) struct SfArgs {
     pub(crate) command: SfCommand,
 }
 
-/// Where the org is and how to log in. Without an instance URL, the built-in simulator is used.
+/// Where the org is and how to log in. Without an instance URL or `--target-org`, the built-in
+/// simulator is used.
+///
+/// With an instance URL, the credentials are taken in this order: SF_ACCESS_TOKEN; SF_REFRESH_TOKEN
+/// with SF_CLIENT_ID (and SF_CLIENT_SECRET when the app needs it); SF_USERNAME with SF_CLIENT_ID and
+/// a private key (SF_JWT_KEY_FILE, the JWT bearer flow against SF_LOGIN_URL); SF_CLIENT_ID with
+/// SF_CLIENT_SECRET (client credentials).
 #[derive(Debug, Args)]
 pub(crate) struct SfConnection {
+    /// An org already authorised with Salesforce's CLI: its alias or username. haul runs
+    /// `sf org display --json --target-org ALIAS` and uses the token, instance URL and API version
+    /// it prints.
+    #[arg(long, global = true, value_name = "ALIAS")]
+    pub(crate) target_org: Option<String>,
     /// The org's URL, such as https://acme.my.salesforce.com.
     #[arg(long, env = "SF_INSTANCE_URL", global = true)]
     pub(crate) instance_url: Option<String>,
@@ -68,6 +79,19 @@ pub(crate) struct SfConnection {
     /// The connected app's consumer secret.
     #[arg(long, env = "SF_CLIENT_SECRET", hide_env_values = true, global = true)]
     pub(crate) client_secret: Option<String>,
+    /// A refresh token, for the refresh-token flow (with --client-id).
+    #[arg(long, env = "SF_REFRESH_TOKEN", hide_env_values = true, global = true)]
+    pub(crate) refresh_token: Option<String>,
+    /// The user to log in as, for the JWT bearer flow (with --client-id and --jwt-key-file).
+    #[arg(long, env = "SF_USERNAME", global = true)]
+    pub(crate) username: Option<String>,
+    /// The connected app's private key (PEM), for the JWT bearer flow.
+    #[arg(long, env = "SF_JWT_KEY_FILE", global = true, value_name = "FILE")]
+    pub(crate) jwt_key_file: Option<PathBuf>,
+    /// Where tokens are obtained, such as https://login.salesforce.com or https://test.salesforce.com
+    /// (default: the instance URL); also the JWT's audience (default https://login.salesforce.com).
+    #[arg(long, env = "SF_LOGIN_URL", global = true)]
+    pub(crate) login_url: Option<String>,
     /// The API version, such as 62.0.
     #[arg(long, env = "SF_API_VERSION", global = true)]
     pub(crate) api_version: Option<String>,
@@ -78,8 +102,14 @@ pub(crate) struct SfConnection {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SfCommand {
-    /// Run a bulk query and download its results to a file (or a folder, one file a page).
+    /// Run a query and download its results to a file (or, with Bulk API, a folder, one file a page).
     Query(QueryArgs),
+    /// Show an object's fields: name, type, size, nillable, label (--json: the whole describe).
+    Describe(DescribeArgs),
+    /// List the objects that can be queried (--json: the whole global describe).
+    Objects,
+    /// Show the org's limits: maximum, remaining and used (--json: the limits as Salesforce sends them).
+    Limits,
     /// List jobs.
     Jobs(JobsArgs),
     /// Show one job.
@@ -92,6 +122,12 @@ pub(crate) enum SfCommand {
     Ingest(IngestArgs),
     /// Copy rows into another object with Async SOQL.
     AsyncSoql(AsyncSoqlArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DescribeArgs {
+    /// The object's API name, such as Account.
+    pub(crate) object: String,
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +264,22 @@ pub(crate) struct QueryArgs {
     /// Resume an interrupted download to the same output (and keep a checkpoint for resuming this one).
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Which API runs the query: Bulk API 2.0 jobs, or the REST API's query resource (small results,
+    /// aggregates; the same outputs, columns in the order of the SELECT list, relationships
+    /// flattened as Owner.Name).
+    #[arg(long, value_enum, default_value_t = Api::Bulk)]
+    pub(crate) api: Api,
+    /// With --api rest: records a batch, 200 to 2000 (the server may answer with other sizes).
+    #[arg(long)]
+    pub(crate) batch_size: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Api {
+    /// Bulk API 2.0 query jobs: any size, parallel download, resumable.
+    Bulk,
+    /// The REST API's query resource, batch by batch.
+    Rest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,11 @@ mod args;
 mod exit;
 mod ingest;
 mod looker;
+mod org;
 mod progress;
+mod rest;
+mod rest_query;
+mod select_list;
 mod sf;
 mod target;
 
@@ -79,7 +83,7 @@ async fn run(cli: Cli) -> Result<Outcome> {
         }
     });
     match cli.command {
-        Command::Sf(args) => sf::run(args, &settings, cancel).await,
+        Command::Sf(args) => sf::run(*args, &settings, cancel).await,
         Command::Looker(args) => looker::run(args, settings.display).await,
         Command::Sim(args) => {
             haul_sim::cli::run(args).await?;

@@ -11,7 +11,7 @@ use haul::salesforce::query::{
 };
 use serde_json::json;
 
-use crate::args::{Format, JobIdArgs, JobKind, JobsArgs, QueryArgs, SfArgs, SfCommand};
+use crate::args::{Api, Format, JobIdArgs, JobKind, JobsArgs, QueryArgs, SfArgs, SfCommand};
 use crate::exit::{Interrupted, Usage};
 use crate::progress::{self, Display};
 use crate::target::{self, SfTarget};
@@ -24,7 +24,13 @@ pub(crate) async fn run(
 ) -> Result<Outcome> {
     let target = target::salesforce(&args.connection, settings.display == Display::Quiet).await?;
     let outcome = match args.command {
+        SfCommand::Query(query) if query.api == Api::Rest => {
+            crate::rest_query::run(&target, query, settings, cancel).await
+        }
         SfCommand::Query(query) => run_query(&target, query, settings, cancel).await,
+        SfCommand::Describe(describe) => crate::rest::describe(&target, describe).await,
+        SfCommand::Objects => crate::rest::objects(&target).await,
+        SfCommand::Limits => crate::rest::limits(&target).await,
         SfCommand::Jobs(jobs) => list_jobs(&target, jobs).await,
         SfCommand::Job(job) => show_job(&target, job).await,
         SfCommand::Abort(job) => abort_job(&target, job).await,
@@ -48,6 +54,9 @@ async fn run_query(
 ) -> Result<Outcome> {
     if args.concurrency == 0 {
         return Err(Usage("--concurrency must be at least 1".into()).into());
+    }
+    if args.batch_size.is_some() {
+        return Err(Usage("--batch-size works with --api rest only".into()).into());
     }
     let into_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
     let sf = &target.client;

@@ -1,7 +1,7 @@
 //! Which org to talk to: the configured one, or the built-in simulator.
 
 use anyhow::{Context as _, Result};
-use haul::auth::{AccessToken, ClientCredentials, SalesforceAuth};
+use haul::auth::{AccessToken, ClientCredentials, JwtBearer, RefreshToken, SalesforceAuth};
 use haul::{Looker, Salesforce};
 use haul_sim::Sim;
 
@@ -24,10 +24,10 @@ pub(crate) struct SfTarget {
 pub(crate) async fn salesforce(connection: &SfConnection, quiet: bool) -> Result<SfTarget> {
     let mut builder = Salesforce::builder().gzip(!connection.no_gzip);
     if let Some(version) = &connection.api_version {
-        let version = version
-            .parse()
-            .map_err(|e| Usage(format!("SF_API_VERSION: {e}")))?;
-        builder = builder.api_version(version);
+        builder = builder.api_version(parse_version("SF_API_VERSION", version)?);
+    }
+    if let Some(alias) = &connection.target_org {
+        return authorised_org(builder, connection, alias);
     }
     let Some(url) = &connection.instance_url else {
         let mut sim = Sim::builder();
@@ -53,22 +53,77 @@ pub(crate) async fn salesforce(connection: &SfConnection, quiet: bool) -> Result
             simulator: Some(sim),
         });
     };
-    let client = builder
-        .instance_url(url)
-        .auth(credentials(connection)?)
-        .build()?;
+    let mut builder = builder.instance_url(url).auth(credentials(connection)?);
+    if let Some(login) = &connection.login_url {
+        builder = builder.token_url(format!(
+            "{}/services/oauth2/token",
+            login.trim_end_matches('/')
+        ));
+    }
     Ok(SfTarget {
-        client,
+        client: builder.build()?,
         simulator: None,
     })
 }
 
+fn parse_version(what: &str, text: &str) -> Result<haul::types::ApiVersion> {
+    Ok(text.parse().map_err(|e| Usage(format!("{what}: {e}")))?)
+}
+
+/// The org `sf org display` knows as `alias`: its token, instance URL and (unless set) API version.
+fn authorised_org(
+    builder: haul::SalesforceBuilder,
+    connection: &SfConnection,
+    alias: &str,
+) -> Result<SfTarget> {
+    let org = crate::org::display(alias)?;
+    let mut builder = builder
+        .instance_url(&org.instance_url)
+        .auth(AccessToken::new(org.access_token));
+    if let (None, Some(version)) = (&connection.api_version, &org.api_version) {
+        builder = builder.api_version(parse_version("sf org display's apiVersion", version)?);
+    }
+    Ok(SfTarget {
+        client: builder.build()?,
+        simulator: None,
+    })
+}
+
+/// The credentials the settings name, in the order the help gives.
 fn credentials(connection: &SfConnection) -> Result<SalesforceAuth> {
-    match (&connection.access_token, &connection.client_id, &connection.client_secret) {
-        (Some(token), _, _) => Ok(AccessToken::new(token.as_str()).into()),
-        (None, Some(id), Some(secret)) => Ok(ClientCredentials::new(id, secret.as_str()).into()),
+    let c = connection;
+    if let Some(token) = &c.access_token {
+        return Ok(AccessToken::new(token.as_str()).into());
+    }
+    match (&c.client_id, &c.refresh_token, &c.username, &c.jwt_key_file) {
+        (Some(id), Some(refresh), _, _) => {
+            let mut flow = RefreshToken::new(id, refresh.as_str());
+            if let Some(secret) = &c.client_secret {
+                flow = flow.client_secret(secret.as_str());
+            }
+            return Ok(flow.into());
+        }
+        (Some(id), None, Some(user), Some(key_file)) => {
+            let key = std::fs::read_to_string(key_file).map_err(|e| {
+                Usage(format!(
+                    "reading the JWT key file {}: {e}",
+                    key_file.display()
+                ))
+            })?;
+            let mut flow = JwtBearer::new(id, user, key);
+            if let Some(login) = &c.login_url {
+                flow = flow.audience(login.trim_end_matches('/'));
+            }
+            return Ok(flow.into());
+        }
+        _ => {}
+    }
+    match (&c.client_id, &c.client_secret) {
+        (Some(id), Some(secret)) => Ok(ClientCredentials::new(id, secret.as_str()).into()),
         _ => Err(Usage(
-            "SF_INSTANCE_URL is set but no credentials are: set SF_ACCESS_TOKEN, or SF_CLIENT_ID and SF_CLIENT_SECRET"
+            "SF_INSTANCE_URL is set but no credentials are: set SF_ACCESS_TOKEN; or SF_CLIENT_ID with \
+             SF_REFRESH_TOKEN; or SF_CLIENT_ID, SF_USERNAME and SF_JWT_KEY_FILE; or SF_CLIENT_ID and \
+             SF_CLIENT_SECRET (or use --target-org)"
                 .into(),
         )
         .into()),

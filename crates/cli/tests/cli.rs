@@ -16,6 +16,11 @@ fn haul() -> Command {
         "SF_CLIENT_ID",
         "SF_CLIENT_SECRET",
         "SF_API_VERSION",
+        "SF_REFRESH_TOKEN",
+        "SF_USERNAME",
+        "SF_JWT_KEY_FILE",
+        "SF_LOGIN_URL",
+        "HAUL_SF_BIN",
         "RUST_LOG",
     ] {
         command.env_remove(name);
@@ -660,4 +665,269 @@ fn gzip_is_asked_for_unless_no_gzip_is_given() {
     };
     assert!(request_heads(&["sf", "jobs"]).iter().all(asks));
     assert!(!request_heads(&["sf", "jobs", "--no-gzip"]).iter().any(asks));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_print_a_table_or_the_json_salesforce_sent() {
+    let sim = sim().await;
+    let table = haul_at(&sim).args(["sf", "limits"]).output().unwrap();
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = String::from_utf8_lossy(&table.stdout);
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("LIMIT") && header.contains("REMAINING"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("DailyApiRequests ")),
+        "{text}"
+    );
+    let json = haul_at(&sim)
+        .args(["sf", "limits", "--json"])
+        .output()
+        .unwrap();
+    assert!(json.status.success(), "{}", stderr(&json));
+    let limits: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        limits["DailyBulkV2QueryJobs"]["Max"].as_u64().is_some(),
+        "{limits}"
+    );
+    sim.shutdown().await;
+}
+
+/// A stand-in for Salesforce's CLI that prints what `sf org display --json` prints, from a file.
+fn fake_sf(dir: &TempDir, answer: &serde_json::Value) -> PathBuf {
+    let json = dir.join("answer.json");
+    std::fs::write(&json, answer.to_string()).unwrap();
+    let script = dir.join("sf");
+    std::fs::write(&script, format!("#!/bin/sh\ncat '{}'\n", json.display())).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    script
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn target_org_uses_what_sf_org_display_prints_and_never_the_token() {
+    let sim = sim().await;
+    let dir = TempDir::new("target-org");
+    let authorised = serde_json::json!({
+        "status": 0,
+        "result": {
+            "accessToken": sim.access_token(),
+            "instanceUrl": sim.instance_url(),
+            "apiVersion": "61.0",
+            "alias": "acme",
+        },
+    });
+    let sf = fake_sf(&dir, &authorised);
+    let output = haul()
+        .env("HAUL_SF_BIN", &sf)
+        .args(["sf", "limits", "--json", "--target-org", "acme", "-v"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        sim.stats().count("GET", "/services/data/{version}/limits"),
+        1
+    );
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+    assert!(
+        !printed.contains(sim.access_token()),
+        "the token was printed"
+    );
+    assert!(!printed.contains("built-in simulator"), "{printed}");
+    sim.shutdown().await;
+}
+
+#[test]
+fn target_org_fails_clearly_without_sf_or_with_an_unknown_alias() {
+    let dir = TempDir::new("target-org-bad");
+    let missing = haul()
+        .env("HAUL_SF_BIN", dir.join("no-such-sf"))
+        .args(["sf", "limits", "--target-org", "acme"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("not installed"),
+        "{}",
+        stderr(&missing)
+    );
+    let unknown = serde_json::json!({
+        "status": 1,
+        "name": "NamedOrgNotFoundError",
+        "message": "No authorization information found for nosuch.",
+    });
+    let sf = fake_sf(&dir, &unknown);
+    let output = haul()
+        .env("HAUL_SF_BIN", &sf)
+        .args(["sf", "limits", "--target-org", "nosuch"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("No authorization information found for nosuch"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_token_credentials_come_from_the_environment() {
+    let sim = sim().await;
+    let output = haul()
+        .env("SF_INSTANCE_URL", sim.instance_url())
+        .env("SF_CLIENT_ID", sim.sf_client_id())
+        .env("SF_REFRESH_TOKEN", sim.sf_refresh_token())
+        .args(["sf", "limits"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sim.stats().count("POST", "/services/oauth2/token"), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_account_json_works_on_the_built_in_simulator() {
+    let output = haul()
+        .args(["sf", "describe", "Account", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let described: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(described["name"], "Account");
+    let fields = described["fields"].as_array().expect("fields");
+    assert!(
+        fields
+            .iter()
+            .any(|f| f["name"] == "Id" && f["type"] == "id"),
+        "{described}"
+    );
+    let table = haul().args(["sf", "describe", "Account"]).output().unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.lines().next().is_some_and(|h| h.starts_with("NAME")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("Id ")), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_lists_the_queryable_objects() {
+    let sim = sim().await;
+    let output = haul_at(&sim).args(["sf", "objects"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.lines().any(|l| l.starts_with("Account ")), "{text}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rest_query_writes_the_same_csv_columns_as_a_bulk_one() {
+    let sim = sim().await;
+    let dir = TempDir::new("rest-query");
+    let soql = "SELECT Id, FirstName, LastName, Email, Description FROM Contact";
+    let (bulk, rest) = (dir.join("bulk.csv"), dir.join("rest.csv"));
+    for (output, api) in [(&bulk, "bulk"), (&rest, "rest")] {
+        let result = haul_at(&sim)
+            .args(["sf", "query", soql, "--api", api, "-o"])
+            .arg(output)
+            .output()
+            .unwrap();
+        assert!(result.status.success(), "{api}: {}", stderr(&result));
+    }
+    let read = |path: &Path| {
+        let mut reader = csv::Reader::from_path(path).unwrap();
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let mut rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        rows.sort();
+        (header, rows)
+    };
+    assert_eq!(read(&rest), read(&bulk));
+    let jsonl = dir.join("rest.jsonl");
+    let result = haul_at(&sim)
+        .args([
+            "sf",
+            "query",
+            soql,
+            "--api",
+            "rest",
+            "--format",
+            "jsonl",
+            "--batch-size",
+            "200",
+            "-o",
+        ])
+        .arg(&jsonl)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert_eq!(lines(&jsonl), 500);
+    let parents = "SELECT Id, LastName, Account.Name FROM Contact";
+    let (bulk, rest) = (dir.join("parents-bulk.csv"), dir.join("parents-rest.csv"));
+    for (output, api) in [(&bulk, "bulk"), (&rest, "rest")] {
+        let result = haul_at(&sim)
+            .args(["sf", "query", parents, "--api", api, "-o"])
+            .arg(output)
+            .output()
+            .unwrap();
+        assert!(result.status.success(), "{api}: {}", stderr(&result));
+    }
+    let (header, rows) = read(&rest);
+    assert_eq!(header, ["Id", "LastName", "Account.Name"]);
+    assert!(
+        rows.iter().any(|row| !row[2].is_empty()),
+        "parents flattened"
+    );
+    assert_eq!(read(&rest), read(&bulk));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jwt_bearer_credentials_come_from_the_environment_and_a_key_file() {
+    let sim = sim().await;
+    // A key made for haul's tests only; the simulator checks the claims, not the signature.
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ergonomic/tests/fixtures/test-only-jwt-key.pem"
+    );
+    let output = haul()
+        .env("SF_INSTANCE_URL", sim.instance_url())
+        .env("SF_CLIENT_ID", sim.sf_client_id())
+        .env("SF_USERNAME", "admin@haul.example")
+        .env("SF_JWT_KEY_FILE", key)
+        .args(["sf", "limits", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sim.stats().count("POST", "/services/oauth2/token"), 1);
+    let missing = haul()
+        .env("SF_INSTANCE_URL", sim.instance_url())
+        .env("SF_CLIENT_ID", sim.sf_client_id())
+        .env("SF_USERNAME", "admin@haul.example")
+        .args(["sf", "limits", "--jwt-key-file", "/nonexistent/key.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("JWT key file"),
+        "{}",
+        stderr(&missing)
+    );
+    sim.shutdown().await;
 }

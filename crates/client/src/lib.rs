@@ -1,4 +1,4 @@
-//! Low-level HTTP client for the four API families haul speaks.
+//! Low-level HTTP client for the API families haul speaks.
 //!
 //! Each module under [`generated`](self) is produced by `cargo xtask regen` from one spec in `specs/` and is
 //! never edited by hand; the hand-written runtime in [`Context`] is handed to every generated client and
@@ -52,6 +52,13 @@ pub mod salesforce_bulk_ingest;
 #[path = "generated/salesforce_async_soql.rs"]
 pub mod salesforce_async_soql;
 
+/// The Salesforce REST API (versions, limits, describe, records, SOQL query, identity), generated from
+/// `specs/salesforce-rest.yaml`.
+#[rustfmt::skip]
+#[allow(missing_docs, unreachable_pub, missing_debug_implementations)]
+#[path = "generated/salesforce_rest.rs"]
+pub mod salesforce_rest;
+
 /// Looker API 4.0 login, queries and query tasks, generated from `specs/looker-query-tasks.yaml`.
 #[rustfmt::skip]
 #[allow(missing_docs, unreachable_pub, missing_debug_implementations)]
@@ -62,5 +69,6 @@ runtime::install_hooks!(
     salesforce_bulk_query,
     salesforce_bulk_ingest,
     salesforce_async_soql,
+    salesforce_rest,
     looker_query_tasks
 );

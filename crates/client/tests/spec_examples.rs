@@ -4,6 +4,7 @@
 mod common;
 
 use chrono::{DateTime, FixedOffset};
+use haul_client::salesforce_rest as rest;
 use haul_client::{looker_query_tasks as looker, salesforce_async_soql as async_soql};
 use haul_client::{salesforce_bulk_ingest as ingest, salesforce_bulk_query as query};
 use serde::Serialize;
@@ -55,6 +56,19 @@ fn check_for(spec: &str, schema: &str) -> Option<Check> {
             "AsyncQuery" => async_soql::types::AsyncQuery,
             "AsyncQueryCollection" => async_soql::types::AsyncQueryCollection,
             "SalesforceErrorList" => async_soql::types::SalesforceErrorList,
+        }
+        "salesforce-rest.yaml" => {
+            "VersionList" => rest::types::VersionList,
+            "VersionResources" => rest::types::VersionResources,
+            "Limits" => haul_types::OrgLimits,
+            "DescribeGlobal" => rest::types::DescribeGlobal,
+            "SObjectDescribe" => rest::types::SObjectDescribe,
+            "Record" => rest::types::Record,
+            "QueryResult" => rest::types::QueryResult,
+            "UserInfo" => rest::types::UserInfo,
+            "Identity" => rest::types::Identity,
+            "SalesforceErrorList" => rest::types::SalesforceErrorList,
+            "SalesforceId" => haul_types::SalesforceId,
         }
         "looker-query-tasks.yaml" => {
             "AccessToken" => looker::types::AccessToken,

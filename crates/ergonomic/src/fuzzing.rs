@@ -83,3 +83,15 @@ pub fn query_locator_from_link(link: &str, instance: &Url) -> Result<String, Str
     crate::salesforce::links::query_locator_from_link(link, instance, "fuzz")
         .map_err(|e| e.to_string())
 }
+
+/// The API version and locator of a REST query's `nextRecordsUrl` (`endpoint` is `query` or
+/// `queryAll`), as the REST query reads it.
+pub fn query_more_from_link(
+    link: &str,
+    instance: &Url,
+    endpoint: &str,
+) -> Result<(String, String), String> {
+    crate::salesforce::links::query_more_from_link(link, instance, endpoint, "fuzz")
+        .map(|more| (more.version.to_string(), more.locator))
+        .map_err(|e| e.to_string())
+}

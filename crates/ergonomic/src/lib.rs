@@ -4,6 +4,8 @@
 //! Salesforce Bulk API 2.0 query jobs (with parallel downloads through `resultPages`, API 58.0+).
 //! haul checks every page's row count against `Sforce-NumberOfRecords` and the total against the job's
 //! `numberRecordsProcessed`, aborts jobs it abandons when asked, and resumes interrupted downloads.
+//! Beside the jobs, [`salesforce::rest`] reads the org through the REST API: its limits, the
+//! describe of its objects (typed field types), one record, and SOQL queries batch by batch.
 //!
 //! ```no_run
 //! # async fn example() -> haul::Result<()> {

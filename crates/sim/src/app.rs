@@ -17,6 +17,7 @@ use crate::looker::{self, Looker};
 use crate::salesforce::async_soql::AsyncQueries;
 use crate::salesforce::ingest::{IngestJobs, MAX_UPLOAD};
 use crate::salesforce::query::{self, QueryJobs};
+use crate::salesforce::rest_api::RestApi;
 use crate::salesforce::{self, Salesforce};
 use crate::shared::data::Org;
 use crate::shared::faults::Faults;
@@ -33,6 +34,7 @@ pub(crate) struct App {
     pub(crate) query: Arc<QueryJobs>,
     pub(crate) ingest: Arc<IngestJobs>,
     pub(crate) async_soql: Arc<AsyncQueries>,
+    pub(crate) rest: Arc<RestApi>,
     pub(crate) looker: Arc<Looker>,
 }
 
@@ -65,6 +67,7 @@ impl App {
             query: Arc::new(QueryJobs::new(core.clone(), query)),
             ingest: Arc::new(IngestJobs::new(core.clone(), builder.list_page_size)),
             async_soql: Arc::new(AsyncQueries::new(core.clone())),
+            rest: Arc::new(RestApi::new(core.clone())),
             looker: Arc::new(Looker::new(core.clone(), looker, looker_data)),
             core,
         }
@@ -77,10 +80,17 @@ impl App {
         let outer = Outer {
             core: self.core.clone(),
             // Looker's plain `{message}` error has long been the shape of injected faults on
-            // unknown URLs; kept so that nothing changes on the wire.
+            // unknown URLs; kept so that nothing changes on the wire. An unknown path outside
+            // both APIs gets Salesforce's JSON error array: the simulator's address is first an
+            // org's instance URL, and real orgs never answer in plain text.
             surfaces: Surfaces::new(
-                vec![("/services", salesforce), ("/api", looker.clone())],
+                vec![
+                    ("/services", salesforce.clone()),
+                    ("/id/", salesforce.clone()),
+                    ("/api", looker.clone()),
+                ],
                 looker,
+                salesforce,
             ),
         };
         let salesforce = salesforce::router(
@@ -88,6 +98,7 @@ impl App {
             &self.query,
             &self.ingest,
             &self.async_soql,
+            &self.rest,
         );
         Router::new()
             .merge(salesforce)

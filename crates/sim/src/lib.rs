@@ -227,7 +227,7 @@ impl SimBuilder {
             None => core.tokens.issue(Realm::Salesforce, self.token_lifetime),
         };
         let refresh_token = core.tokens.issue_refresh();
-        let server = tokio::spawn(serve(listener, app.router(), stopped));
+        let server = tokio::spawn(shared::server::serve(listener, app.router(), stopped));
         Ok(Sim {
             app,
             addr,
@@ -236,27 +236,6 @@ impl SimBuilder {
             stop,
             server: Some(server),
         })
-    }
-}
-
-async fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    mut stopped: watch::Receiver<bool>,
-) {
-    use axum::serve::ListenerExt;
-    // Small JSON answers must not wait for delayed ACKs.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let shutdown = async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    };
-    if let Err(error) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(%error, "haul-sim server stopped");
     }
 }
 
@@ -450,8 +429,10 @@ impl Sim {
             code: e.code.to_owned(),
             message: e.message,
         })?;
+        let org = &self.app.core.org;
         let rows = shared::data::query::evaluate(
-            self.app.core.org.snapshot(parsed.object),
+            org.snapshot(parsed.object),
+            shared::data::query::parents(org, &parsed),
             &parsed,
             false,
         );

@@ -12,12 +12,16 @@
 mod tolerant;
 mod api_usage;
 mod api_version;
+mod field_type;
+mod limits;
 mod looker;
 mod salesforce;
 mod salesforce_id;
 
 pub use api_usage::{ApiUsage, ParseApiUsageError};
 pub use api_version::{ApiVersion, ParseApiVersionError};
+pub use field_type::FieldType;
+pub use limits::{OrgLimit, OrgLimits};
 pub use looker::{LookerResultFormat, QueryTaskStatus};
 pub use salesforce::{
     AsyncQueryOperation, AsyncQueryStatus, ColumnDelimiter, ConcurrencyMode, ContentType,

@@ -9,6 +9,7 @@ pub(crate) const SPECS: &[&str] = &[
     "salesforce-bulk-query.yaml",
     "salesforce-bulk-ingest.yaml",
     "salesforce-async-soql.yaml",
+    "salesforce-rest.yaml",
     "looker-query-tasks.yaml",
 ];
 

@@ -164,6 +164,8 @@ pub(crate) struct TokenStore {
     http: reqwest::Client,
     retry: RetryPolicy,
     current: RwLock<Option<HeaderValue>>,
+    /// The identity URL (`id`) of the last token response, when the flow gave one.
+    identity_url: RwLock<Option<String>>,
     /// Serialises refreshes so that many requests failing at once cause one token request.
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -185,6 +187,7 @@ impl TokenStore {
             http,
             retry,
             current: RwLock::new(current),
+            identity_url: RwLock::new(None),
             refreshing: tokio::sync::Mutex::new(()),
         }))
     }
@@ -194,8 +197,15 @@ impl TokenStore {
         if self.authorization().as_ref() != stale {
             return Ok(());
         }
-        let token = self.request_token().await?;
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(bearer(&token)?);
+        let granted = self.request_token().await?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+            Some(bearer(&granted.access_token)?);
+        if granted.identity_url.is_some() {
+            *self
+                .identity_url
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = granted.identity_url;
+        }
         tracing::debug!("obtained a new Salesforce access token");
         Ok(())
     }
@@ -203,7 +213,7 @@ impl TokenStore {
     /// Asks the token endpoint, repeating the request on transient failures like a GET: a token
     /// request changes nothing on the server, and a token expiring under a fault should not end a
     /// long download. The answer is read inside the attempt, so that a cut body is asked again too.
-    async fn request_token(&self) -> Result<Secret> {
+    async fn request_token(&self) -> Result<Granted> {
         let form = self.token_form()?;
         let answer = retry::run(
             &self.retry,
@@ -261,6 +271,21 @@ impl TokenStore {
     }
 }
 
+impl TokenStore {
+    /// The identity URL the token endpoint named with the current token (`id`), if any.
+    pub(crate) fn identity_url(&self) -> Option<String> {
+        self.identity_url
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The OAuth token endpoint.
+    pub(crate) fn token_url(&self) -> &str {
+        &self.token_url
+    }
+}
+
 impl Refresh for TokenStore {
     fn can_refresh(&self) -> bool {
         !matches!(self.auth, SalesforceAuth::AccessToken(_))
@@ -294,11 +319,20 @@ fn bearer(token: &Secret) -> Result<HeaderValue> {
 /// endpoint must not make haul hold an unbounded body.
 const MAX_TOKEN_RESPONSE: usize = 1 << 20;
 
-/// Reads `{access_token, ...}` or the OAuth error `{error, error_description}`.
-fn parse_token_response(status: u16, body: &[u8]) -> Result<Secret> {
+/// What a token response grants: the token, and the identity URL of its user (`id`). The token
+/// never prints (`Secret`).
+#[derive(Debug)]
+struct Granted {
+    access_token: Secret,
+    identity_url: Option<String>,
+}
+
+/// Reads `{access_token, id, ...}` or the OAuth error `{error, error_description}`.
+fn parse_token_response(status: u16, body: &[u8]) -> Result<Granted> {
     #[derive(Deserialize)]
-    struct Granted {
+    struct Answer {
         access_token: String,
+        id: Option<String>,
     }
     #[derive(Deserialize)]
     struct Refused {
@@ -306,9 +340,12 @@ fn parse_token_response(status: u16, body: &[u8]) -> Result<Secret> {
         error_description: Option<String>,
     }
     if (200..300).contains(&status)
-        && let Ok(granted) = serde_json::from_slice::<Granted>(body)
+        && let Ok(answer) = serde_json::from_slice::<Answer>(body)
     {
-        return Ok(Secret::new(granted.access_token));
+        return Ok(Granted {
+            access_token: Secret::new(answer.access_token),
+            identity_url: answer.id,
+        });
     }
     let detail = match serde_json::from_slice::<Refused>(body) {
         Ok(refused) => format!(
@@ -347,8 +384,19 @@ mod tests {
     fn token_responses_are_read_without_echoing_secrets() {
         let granted =
             parse_token_response(200, br#"{"access_token":"00Dabc","instance_url":"x"}"#).unwrap();
-        assert_eq!(granted.expose(), "00Dabc");
-        assert_eq!(format!("{granted:?} {granted}"), "<redacted> <redacted>");
+        let token = granted.access_token;
+        assert_eq!(token.expose(), "00Dabc");
+        assert_eq!(format!("{token:?} {token}"), "<redacted> <redacted>");
+        assert_eq!(granted.identity_url, None);
+        let with_id = parse_token_response(
+            200,
+            br#"{"access_token":"t","id":"https://login.salesforce.com/id/00D/005"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            with_id.identity_url.as_deref(),
+            Some("https://login.salesforce.com/id/00D/005")
+        );
         let refused = parse_token_response(
             400,
             br#"{"error":"invalid_grant","error_description":"authentication failure"}"#,

@@ -1,4 +1,5 @@
-//! The Salesforce client: one per org, shared by Bulk API 2.0 query and ingest jobs and Async SOQL.
+//! The Salesforce client: one per org, shared by Bulk API 2.0 query and ingest jobs, Async SOQL and
+//! the REST API (describe, limits, SOQL query, identity).
 
 pub mod async_soql;
 pub mod auth;
@@ -6,6 +7,7 @@ pub mod ingest;
 pub(crate) mod links;
 mod listing;
 pub mod query;
+pub mod rest;
 
 use std::sync::Arc;
 
@@ -100,6 +102,22 @@ impl Salesforce {
         format!("{host}/services/data/{}", version.path_segment())
     }
 
+    /// A generated client whose paths start at the host (the REST API spec), rooted at `origin`: the
+    /// instance, or the host that issued the token for its identity URL. It retries under the policy
+    /// and refreshes the token on 401, like every ordinary call.
+    pub(crate) fn generated_at<C>(
+        &self,
+        origin: &Url,
+        new: fn(&str, reqwest::Client, Context) -> C,
+    ) -> C {
+        let base = origin.as_str().trim_end_matches('/');
+        new(base, self.inner.http.clone(), self.inner.retrying.clone())
+    }
+
+    pub(crate) fn tokens(&self) -> &TokenStore {
+        &self.inner.tokens
+    }
+
     /// A generated client for `version`; `single_shot` for the status requests of a poll loop.
     pub(crate) fn generated<C>(
         &self,
@@ -153,7 +171,8 @@ macro_rules! salesforce_error_list {
 salesforce_error_list!(
     salesforce_bulk_query,
     salesforce_bulk_ingest,
-    salesforce_async_soql
+    salesforce_async_soql,
+    salesforce_rest
 );
 
 /// Configures a [`Salesforce`] client.

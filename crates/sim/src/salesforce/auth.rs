@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::Salesforce;
 use super::errors::{error, json};
+use super::rest::{ORG_ID, USER_ID, instance_url};
 use crate::shared::Core;
 use crate::shared::tokens::Realm;
 
@@ -99,18 +100,14 @@ pub(crate) async fn token(
         return refusal;
     }
     let access = st.tokens.issue(Realm::Salesforce, st.config.token_lifetime);
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    let instance = format!("http://{host}");
+    let instance = instance_url(&headers);
     let issued = chrono::Utc::now().timestamp_millis().to_string();
     json(
         StatusCode::OK,
         &serde_json::json!({
             "access_token": access,
             "instance_url": instance,
-            "id": format!("{instance}/id/00DHs0000000simEAA/005Hs0000000001IAA"),
+            "id": format!("{instance}/id/{ORG_ID}/{USER_ID}"),
             "token_type": "Bearer",
             "issued_at": issued,
             "signature": STANDARD.encode(issued.as_bytes()),

@@ -1,4 +1,9 @@
-//! `GET /services/data` (versions, no auth) and `GET /services/data/vXX.X/limits`.
+//! `GET /services/data/vXX.X/limits`: the org's limits that matter to these APIs, each
+//! `{"Max": .., "Remaining": ..}` (REST API Developer Guide, "Limits"). The counts are the org's
+//! own: `DailyApiRequests` is the count the bearer-token guard spends and enforces
+//! (`REQUEST_LIMIT_EXCEEDED` once it is gone), `DailyBulkV2QueryJobs` every query job created,
+//! `DataStorageMB` the live rows at 2 KB each (Salesforce Help, "Data and File Storage
+//! Allocations": most records count 2 KB).
 
 use std::sync::Arc;
 
@@ -7,29 +12,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use haul_types::ApiVersion;
 use serde_json::json;
 
 use super::ingest::IngestJobs;
 use super::query::QueryJobs;
 use super::rest::both;
 use super::{Salesforce, errors};
+use crate::shared::data::schema::OBJECTS;
 
 /// Daily Bulk API 2.0 query jobs per org (api-facts §1.8).
 const DAILY_QUERY_JOBS: u64 = 10_000;
 /// Daily Bulk API batches shared by Bulk 1.0 and ingest (api-facts §2.8).
 const DAILY_BATCHES: u64 = 15_000;
-
-/// The versions this simulator serves, oldest first.
-pub(crate) async fn versions() -> Response {
-    let list: Vec<_> = (ApiVersion::BULK_V2_INGEST.major()..=ApiVersion::LATEST.major())
-        .map(|major| {
-            let v = ApiVersion::new(major, 0);
-            json!({ "label": format!("API {v}"), "url": format!("/services/data/v{v}"), "version": v.to_string() })
-        })
-        .collect();
-    errors::json(StatusCode::OK, &list)
-}
+/// Data storage of the org (an Enterprise Edition's 10 GB base allocation).
+const DATA_STORAGE_MB: u64 = 10_240;
+/// Storage a record counts for.
+const RECORD_KB: u64 = 2;
 
 /// What the limits resource counts: API requests and the jobs of the Bulk API families.
 #[derive(Debug, Clone)]
@@ -62,7 +60,12 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
 async fn limits(State(counted): State<Counted>) -> Response {
     let limit = counted.sf.api_limit;
     let used = counted.sf.usage();
-    let query_jobs = counted.query.count() as u64;
+    let query_jobs = counted.query.created();
+    let rows: u64 = OBJECTS
+        .iter()
+        .map(|o| counted.sf.core.org.snapshot(o).live_count())
+        .sum();
+    let used_mb = (rows * RECORD_KB).div_ceil(1024);
     let ingest_jobs = counted.ingest.count() as u64;
     errors::json(
         StatusCode::OK,
@@ -71,6 +74,7 @@ async fn limits(State(counted): State<Counted>) -> Response {
             "DailyBulkV2QueryJobs": { "Max": DAILY_QUERY_JOBS, "Remaining": DAILY_QUERY_JOBS.saturating_sub(query_jobs) },
             "DailyBulkV2QueryFileStorageMB": { "Max": 976_562, "Remaining": 976_562 },
             "DailyBulkApiBatches": { "Max": DAILY_BATCHES, "Remaining": DAILY_BATCHES.saturating_sub(ingest_jobs) },
+            "DataStorageMB": { "Max": DATA_STORAGE_MB, "Remaining": DATA_STORAGE_MB.saturating_sub(used_mb) },
         }),
     )
 }

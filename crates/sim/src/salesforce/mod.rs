@@ -1,6 +1,7 @@
-//! The Salesforce side: what its three families share (OAuth and the API usage count, limits, the
+//! The Salesforce side: what its families share (OAuth and the API usage count, limits, the
 //! error shapes, paths, listings and locators), and the router that puts the families (Bulk API
-//! 2.0 query, Bulk API 2.0 ingest, Async SOQL) behind the bearer-token guard.
+//! 2.0 query, Bulk API 2.0 ingest, Async SOQL, the REST API around them) behind the bearer-token
+//! guard.
 
 pub(crate) mod async_soql;
 pub(crate) mod auth;
@@ -9,6 +10,7 @@ pub(crate) mod ingest;
 pub(crate) mod limits;
 pub(crate) mod query;
 pub(crate) mod rest;
+pub(crate) mod rest_api;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +19,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::post;
 
 use crate::shared::Shared;
 use crate::shared::surface::Surface;
@@ -87,17 +89,17 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(
     query: &Arc<query::QueryJobs>,
     ingest: &Arc<ingest::IngestJobs>,
     async_soql: &Arc<async_soql::AsyncQueries>,
+    rest: &Arc<rest_api::RestApi>,
 ) -> Router<S> {
     let guarded = Router::new()
         .merge(query::routes(query))
         .merge(ingest::routes(ingest))
         .merge(async_soql::routes(async_soql))
+        .merge(rest_api::routes(rest))
         .merge(limits::routes(sf, query, ingest))
         .route_layer(from_fn_with_state(sf.clone(), auth::guard));
     let open = Router::new()
-        .route("/services/data", get(limits::versions))
-        .route("/services/data/", get(limits::versions))
         .route("/services/oauth2/token", post(auth::token))
         .with_state(sf.clone());
-    open.merge(guarded)
+    open.merge(rest_api::open_routes(rest)).merge(guarded)
 }

@@ -2,7 +2,7 @@
 //! a path, the job listing page, locators, the creating user and the date-time format.
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::MethodRouter;
 use base64::Engine as _;
@@ -12,8 +12,21 @@ use serde_json::{Value, json};
 
 use super::errors;
 
-/// The user every job is created by.
+/// The user every job is created by, and whom every token speaks for: row 1 of `User`.
 pub(crate) const USER_ID: &str = "005Hs0000000001IAA";
+
+/// The simulated org's id (`00D` is the Organization key prefix).
+pub(crate) const ORG_ID: &str = "00DHs0000000simEAA";
+
+/// The instance URL as the client reached it (`http://` and its `Host`), for absolute URLs in
+/// answers (the token response's `instance_url` and `id`, the identity URL's `urls`).
+pub(crate) fn instance_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
 
 /// Path parameters of a versioned collection.
 #[derive(Debug, Deserialize)]

@@ -167,6 +167,34 @@ async fn cut(st: &Shared, response: Response, promise_length: bool) -> Response 
     Response::from_parts(parts, Body::from_stream(chunks))
 }
 
+/// Serves `//services/data/...` as `/services/data/...`: clients that join an instance URL
+/// ending in `/` with a path starting with `/` send repeated slashes, and real orgs answer them
+/// as the single-slash path. Runs before routing (`server.rs` wraps the router with it).
+pub(crate) fn collapse_slashes<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let uri = request.uri();
+    if !uri.path().contains("//") {
+        return request;
+    }
+    let mut path = String::with_capacity(uri.path().len());
+    for c in uri.path().chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    if let Some(query) = uri.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    let mut parts = uri.clone().into_parts();
+    if let Ok(rewritten) = path.parse() {
+        parts.path_and_query = Some(rewritten);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
 /// Unknown URLs: each family's own 404 shape.
 pub(crate) async fn fallback(State(outer): State<Outer>, request: Request) -> Response {
     outer.surfaces.not_found(request.uri().path())

@@ -12,6 +12,7 @@ pub(crate) mod middleware;
 pub(crate) mod misbehave;
 pub(crate) mod network;
 pub(crate) mod rng;
+pub(crate) mod server;
 pub(crate) mod stats;
 pub(crate) mod surface;
 pub(crate) mod tokens;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 /// A part of the API with its own error shapes.
 pub(crate) trait Surface: Send + Sync + std::fmt::Debug {
@@ -22,16 +22,23 @@ pub(crate) struct Surfaces {
     owned: Vec<(&'static str, Arc<dyn Surface>)>,
     /// Shapes injected faults on routes no prefix owns (`<unmatched>`).
     elsewhere: Arc<dyn Surface>,
+    /// Shapes the 404 of a path no prefix owns.
+    strays: Arc<dyn Surface>,
 }
 
 impl Surfaces {
     /// `owned` pairs a path prefix with its surface; `elsewhere` shapes injected faults on every
-    /// other route.
+    /// other route, `strays` the 404 of every other path.
     pub(crate) fn new(
         owned: Vec<(&'static str, Arc<dyn Surface>)>,
         elsewhere: Arc<dyn Surface>,
+        strays: Arc<dyn Surface>,
     ) -> Self {
-        Self { owned, elsewhere }
+        Self {
+            owned,
+            elsewhere,
+            strays,
+        }
     }
 
     fn owner(&self, path: &str) -> Option<&Arc<dyn Surface>> {
@@ -50,16 +57,14 @@ impl Surfaces {
 
     /// 404 for an unknown URL, in its surface's shape (plain text outside every surface).
     pub(crate) fn not_found(&self, path: &str) -> Response {
-        match self.owner(path) {
-            Some(surface) => surface.not_found(),
-            None => (StatusCode::NOT_FOUND, "not found").into_response(),
-        }
+        self.owner(path).unwrap_or(&self.strays).not_found()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::response::IntoResponse;
 
     /// A surface that answers with a header naming itself.
     #[derive(Debug)]
@@ -83,17 +88,17 @@ mod tests {
     fn answers_come_in_the_shape_of_the_surface_owning_the_path() {
         let a: Arc<dyn Surface> = Arc::new(Named("a"));
         let b: Arc<dyn Surface> = Arc::new(Named("b"));
-        let surfaces = Surfaces::new(vec![("/a", a), ("/b", b.clone())], b);
+        let surfaces = Surfaces::new(vec![("/a", a.clone()), ("/b", b.clone())], b, a);
         let injected = surfaces.injected(StatusCode::SERVICE_UNAVAILABLE, "/a/{id}");
         assert_eq!(injected.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(name(&injected), Some("a"));
         let unmatched = surfaces.injected(StatusCode::INTERNAL_SERVER_ERROR, "<unmatched>");
         assert_eq!(name(&unmatched), Some("b"));
         assert_eq!(name(&surfaces.not_found("/a/x")), Some("a"));
-        let plain = surfaces.not_found("/elsewhere");
+        let stray = surfaces.not_found("/elsewhere");
         assert_eq!(
-            (plain.status(), name(&plain)),
-            (StatusCode::NOT_FOUND, None)
+            (stray.status(), name(&stray)),
+            (StatusCode::NOT_FOUND, Some("a"))
         );
     }
 }

@@ -119,3 +119,41 @@ pub fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> &'a st
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
+
+/// Runs an ingest job to the end (create, upload, close, wait) and returns its final info.
+pub async fn run_ingest(sim: &Sim, job: &Value, csv: &str) -> Value {
+    let (status, info) = post_json(sim, "/jobs/ingest", job).await;
+    assert_eq!(status, 200, "{info}");
+    let id = info["id"].as_str().expect("id").to_owned();
+    let upload = client()
+        .put(sf(sim, &format!("/jobs/ingest/{id}/batches")))
+        .bearer_auth(sim.access_token())
+        .header("Content-Type", "text/csv")
+        .body(csv.to_owned())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(upload.status().as_u16(), 201);
+    let closed = serde_json::json!({ "state": "UploadComplete" });
+    let (status, _) = patch_json(sim, &format!("/jobs/ingest/{id}"), &closed).await;
+    assert_eq!(status, 200);
+    wait_for(
+        sim,
+        &format!("/jobs/ingest/{id}"),
+        "state",
+        &["JobComplete", "Failed"],
+    )
+    .await
+}
+
+/// `GET {instance}{path}` with the session token: (status, JSON body or null).
+pub async fn get_absolute(sim: &Sim, path: &str) -> (u16, Value) {
+    let r = client()
+        .get(format!("{}{path}", sim.instance_url()))
+        .bearer_auth(sim.access_token())
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}

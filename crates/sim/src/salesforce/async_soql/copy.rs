@@ -57,7 +57,7 @@ impl Jobs for AsyncQueries {
         };
         // One snapshot for both selecting the rows and reading their values.
         let snapshot = self.core.org.snapshot(soql.object);
-        let source = evaluate(snapshot.clone(), &soql, false);
+        let source = evaluate(snapshot.clone(), Vec::new(), &soql, false);
         self.core
             .org
             .edit(plan.target, |editor| plan.write(editor, &snapshot, &source));

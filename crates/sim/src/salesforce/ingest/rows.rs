@@ -4,6 +4,7 @@
 //! Choices: an empty value leaves a field unchanged on update and is null on insert; `#N/A` sets
 //! null. Lookup fields are checked for shape and key prefix, not for the target's existence.
 
+use base64::Engine as _;
 use std::collections::HashMap;
 
 use haul_types::IngestOperation;
@@ -176,7 +177,7 @@ fn changes(
         if value.is_empty() && plan.operation != IngestOperation::Insert {
             continue;
         }
-        if column == ObjectSchema::ID || field.name == "CreatedDate" {
+        if column == ObjectSchema::ID || !field.writable() {
             if value.is_empty() {
                 continue;
             }
@@ -224,7 +225,20 @@ fn normalise(field: &Field, text: &str) -> Result<String, String> {
     match field.ty {
         FieldType::Text(max) => too_long(max).map_or(Ok(text.to_owned()), Err),
         FieldType::TextArea => too_long(32_000).map_or(Ok(text.to_owned()), Err),
-        FieldType::Picklist => too_long(255).map_or(Ok(text.to_owned()), Err),
+        FieldType::Picklist | FieldType::Url => too_long(255).map_or(Ok(text.to_owned()), Err),
+        FieldType::MultiPicklist => too_long(4_099).map_or(Ok(text.to_owned()), Err),
+        FieldType::Phone => too_long(40).map_or(Ok(text.to_owned()), Err),
+        FieldType::Base64 => base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map(|_| text.trim().to_owned())
+            .map_err(|_| wrong_type()),
+        FieldType::Time => {
+            chrono::NaiveTime::parse_from_str(text.trim().trim_end_matches('Z'), "%H:%M:%S%.f")
+                .map(|t| t.format("%H:%M:%S%.3fZ").to_string())
+                .map_err(|_| wrong_type())
+        }
+        // Compound fields are refused before a value is read (they are not writable).
+        FieldType::Address | FieldType::Location => Err(wrong_type()),
         FieldType::Email => {
             let valid = text
                 .split_once('@')
@@ -244,7 +258,7 @@ fn normalise(field: &Field, text: &str) -> Result<String, String> {
             .parse::<i64>()
             .map(|n| n.to_string())
             .map_err(|_| wrong_type()),
-        FieldType::Currency | FieldType::Double => text
+        FieldType::Currency(..) | FieldType::Double(..) | FieldType::Percent(..) => text
             .trim()
             .parse::<f64>()
             .ok()

@@ -15,6 +15,7 @@ use super::QueryJobs;
 use super::job::QueryJob;
 use crate::salesforce::errors::{self, error, not_found, parse_body};
 use crate::salesforce::rest::{self, JobPath, VersionPath, decode_locator, encode_locator};
+use crate::shared::data::schema::FieldType;
 use crate::shared::data::soql;
 use crate::shared::{ids, lock};
 
@@ -51,6 +52,7 @@ fn new_job(fam: &QueryJobs, version: ApiVersion, req: CreateBody) -> Result<Quer
         return Err(invalid_job("Query is required"));
     };
     let soql = soql::parse(&text).map_err(|e| error(StatusCode::BAD_REQUEST, e.code, e.message))?;
+    bulk_supports(&soql)?;
     let now = Utc::now();
     Ok(QueryJob {
         id: ids::id_string("750", fam.core.next_serial()),
@@ -66,6 +68,44 @@ fn new_job(fam: &QueryJobs, version: ApiVersion, req: CreateBody) -> Result<Quer
         fail: fam.fail_next.take(),
         processing_ms: 0,
     })
+}
+
+/// Refuses what Bulk API cannot query, with the texts real orgs send:
+/// - objects it does not support: `INVALIDENTITY`, "Entity 'X' is not supported by the Bulk API."
+///   (Salesforce help article 000383508; airbyte's Salesforce source matches
+///   `[{"errorCode": "INVALIDENTITY", "message": "... is not supported by the Bulk API"}]` on job
+///   creation);
+/// - compound address and geolocation fields ("Bulk API can't access or query compound address or
+///   compound geolocation fields", Bulk API Developer Guide, "Use Bulk Query"): the message is
+///   "Selecting compound data not supported in Bulk Query", under the code
+///   `FUNCTIONALITY_NOT_ENABLED` that real orgs name in it (jsforce#380, haoide#137);
+/// - base64 fields: `FeatureNotEnabled`, "Binary field not supported" (Data Loader's error on
+///   ContentVersion, help article 000382669).
+fn bulk_supports(soql: &soql::Soql) -> Result<(), Response> {
+    let object = soql.object;
+    if !object.bulk {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALIDENTITY",
+            format!("Entity '{}' is not supported by the Bulk API.", object.name),
+        ));
+    }
+    let types = soql.columns.iter().map(|c| c.ty(object));
+    if types.clone().any(FieldType::is_compound) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "FUNCTIONALITY_NOT_ENABLED",
+            "Selecting compound data not supported in Bulk Query",
+        ));
+    }
+    if types.clone().any(|t| t == FieldType::Base64) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "FeatureNotEnabled",
+            "Binary field not supported",
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /jobs/query`.
@@ -88,6 +128,8 @@ pub(super) async fn create(
     };
     let info = Value::Object(job.short_info());
     let id = job.id.clone();
+    fam.created
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     lock(&fam.jobs).insert(id.clone(), job);
     fam.core.clock.start(fam.clone(), id);
     errors::json(StatusCode::OK, &info)

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::QueryJobs;
 use crate::salesforce::rest::{USER_ID, sf_time};
 use crate::shared::data::Snapshot;
-use crate::shared::data::query::{ResultSet, evaluate};
+use crate::shared::data::query::{ResultSet, evaluate, parents};
 use crate::shared::data::soql::Soql;
 use crate::shared::lifecycle::{Jobs, Step};
 use crate::shared::lock;
@@ -88,6 +88,7 @@ impl QueryJob {
 #[derive(Debug)]
 pub(crate) struct Work {
     snapshot: Snapshot,
+    parents: Vec<Snapshot>,
     soql: Soql,
     query_all: bool,
 }
@@ -107,13 +108,14 @@ impl Jobs for QueryJobs {
         job.touch(QueryJobState::InProgress);
         Step::Running(Work {
             snapshot: self.core.org.snapshot(job.soql.object),
+            parents: parents(&self.core.org, &job.soql),
             soql: job.soql.clone(),
             query_all: job.operation == QueryOperation::QueryAll,
         })
     }
 
     fn work(&self, work: Work) -> ResultSet {
-        evaluate(work.snapshot, &work.soql, work.query_all)
+        evaluate(work.snapshot, work.parents, &work.soql, work.query_all)
     }
 
     fn finish(&self, id: &str, results: ResultSet, ran: Duration) {

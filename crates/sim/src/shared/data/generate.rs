@@ -1,6 +1,9 @@
 //! Field values of generated rows, computed from (seed, object, field, row index) alone, written
 //! straight into the caller's buffer: no allocation per value.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use super::schema::{Gen, OBJECTS, ObjectSchema};
 use crate::shared::ids;
 use crate::shared::rng::{hash_str, mix};
@@ -109,6 +112,8 @@ const EPOCH_2015: i64 = 1_420_070_400;
 const TEN_YEARS: u64 = 10 * 365 * 86_400;
 /// Days covered by generated dates (twelve years from 2015).
 const DAYS: u64 = 12 * 365;
+/// How long after its creation a generated row was last modified, at most.
+const YEAR: u64 = 365 * 86_400;
 
 /// Values of a field drawn from a fixed list, pre-rendered raw and as quoted CSV, so that serving
 /// a row copies bytes instead of escaping them.
@@ -186,6 +191,8 @@ pub(crate) struct Generator {
     ref_rows: Vec<Vec<u64>>,
     /// Per object: how many rows are generated (the base of the overlay's index space).
     base_rows: Vec<u64>,
+    /// Per object: the index of `CreatedDate`, which `LastModifiedDate` follows.
+    created: Vec<Option<usize>>,
     /// `YYYY-MM-DD` of every day from 2015 on, so dates are copied, not computed.
     days: Vec<[u8; 10]>,
 }
@@ -228,11 +235,16 @@ impl Generator {
                 out.try_into().unwrap_or([b'0'; 10])
             })
             .collect();
+        let created = OBJECTS
+            .iter()
+            .map(|o| o.field_index("CreatedDate"))
+            .collect();
         Self {
             salts,
             tables,
             ref_rows,
             base_rows,
+            created,
             days,
         }
     }
@@ -275,8 +287,7 @@ impl Generator {
         out: &mut Vec<u8>,
         quoted: bool,
     ) -> bool {
-        let h = mix(self.salts[ordinal][field] ^ row.wrapping_mul(0xD6E8_FEB8_6659_FD93));
-        let generator = object.fields[field].generator;
+        let h = self.hash(ordinal, field, row);
         if let Some(table) = &self.tables[ordinal][field] {
             let Some(i) = table.pick(h) else { return false };
             out.extend_from_slice(if quoted {
@@ -286,15 +297,38 @@ impl Generator {
             });
             return true;
         }
-        let targets = self.ref_rows[ordinal][field];
-        if generator == Gen::Null || (matches!(generator, Gen::Ref(_)) && targets == 0) {
-            return false;
-        }
-        // What remains is ids, numbers, dates and codes: nothing in them needs escaping.
+        // What remains is ids, numbers, dates, codes and base64: nothing in them needs escaping.
+        let start = out.len();
         if quoted {
             out.push(b'"');
         }
-        match generator {
+        if !self.write_plain(object, ordinal, field, row, h, out) {
+            out.truncate(start);
+            return false;
+        }
+        if quoted {
+            out.push(b'"');
+        }
+        true
+    }
+
+    /// The hash a value of (object, field, row) is drawn from.
+    fn hash(&self, ordinal: usize, field: usize, row: u64) -> u64 {
+        mix(self.salts[ordinal][field] ^ row.wrapping_mul(0xD6E8_FEB8_6659_FD93))
+    }
+
+    /// Appends a value that needs no escaping; false (and possibly a partial write the caller
+    /// discards) for null.
+    fn write_plain(
+        &self,
+        object: &ObjectSchema,
+        ordinal: usize,
+        field: usize,
+        row: u64,
+        h: u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match object.fields[field].generator {
             Gen::Id => ids::write_id(&prefix(object.key_prefix), row, out),
             Gen::Email => {
                 out.extend_from_slice(b"user");
@@ -311,23 +345,130 @@ impl Generator {
                 );
             }
             Gen::Cents(max) => write_cents(reduce(h, max.max(1)), out),
+            Gen::Fixed(min, max, scale) => {
+                let span = max.abs_diff(min).max(1);
+                write_fixed(min + reduce(h, span) as i64, scale, out);
+            }
+            Gen::Sci(min, max) => {
+                if reduce(h.rotate_left(32), 6) == 0 {
+                    return false;
+                }
+                let span = max.abs_diff(min).max(1);
+                push(out, &java_double((min + reduce(h, span) as i64) as f64));
+            }
             Gen::DateTime => {
                 let secs = reduce(h, TEN_YEARS);
                 out.extend_from_slice(&self.days[(secs / 86_400) as usize]);
                 write_time(secs % 86_400, out);
             }
+            Gen::Modified => {
+                let Some(created) = self.created[ordinal] else {
+                    return false;
+                };
+                // Drawn from the creation's hash, not this field's, so that every field that
+                // uses it holds the same time.
+                let created_hash = self.hash(ordinal, created, row);
+                let created = reduce(created_hash, TEN_YEARS);
+                let secs = created + reduce(mix(created_hash ^ 0x9E37_79B9_7F4A_7C15), YEAR);
+                out.extend_from_slice(&self.days[(secs / 86_400) as usize]);
+                write_time(secs % 86_400, out);
+            }
             Gen::Date => out.extend_from_slice(&self.days[reduce(h, DAYS) as usize]),
-            Gen::Ref(target) => ids::write_id(&prefix(target), reduce(h, targets), out),
+            Gen::Time => {
+                // `HH:MM:SS.000Z`: the date-time's time without its `T`.
+                let at = out.len();
+                write_time(reduce(h, 86_400), out);
+                out.remove(at);
+            }
+            Gen::Ref(target) => {
+                let targets = self.ref_rows[ordinal][field];
+                if targets == 0 {
+                    return false;
+                }
+                ids::write_id(&prefix(target), reduce(h, targets), out);
+            }
             Gen::Code(code_prefix) => {
                 push(out, code_prefix);
                 push(out, itoa::Buffer::new().format(row));
             }
-            _ => {}
-        }
-        if quoted {
-            out.push(b'"');
+            Gen::Phone => {
+                push(out, "(");
+                push(out, itoa::Buffer::new().format(200 + reduce(h, 800)));
+                push(out, ") 555-");
+                push(out, &format!("{:04}", row % 10_000));
+            }
+            Gen::Url => {
+                push(out, "https://www.example.com/");
+                push(out, itoa::Buffer::new().format(row));
+            }
+            Gen::Multi(values) => return write_multi(values, h, out),
+            Gen::Base64 => {
+                let file = format!("Notes for record {row}.\n");
+                push(out, &STANDARD.encode(file.as_bytes()));
+            }
+            _ => return false,
         }
         true
+    }
+}
+
+/// Up to all of `values` (a bit mask drawn from `h`) joined by `;`; null one in four rows.
+fn write_multi(values: &[&str], h: u64, out: &mut Vec<u8>) -> bool {
+    if values.is_empty() || reduce(h.rotate_left(32), 4) == 0 {
+        return false;
+    }
+    let mask = 1 + reduce(h, (1u64 << values.len().min(16)) - 1);
+    let chosen: Vec<&str> = values
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, v)| *v)
+        .collect();
+    push(out, &chosen.join(";"));
+    true
+}
+
+/// `units / 10^scale` with `scale` decimals, and at least one (`10.0`), as Bulk API CSV prints
+/// percent and number fields.
+fn write_fixed(units: i64, scale: u8, out: &mut Vec<u8>) {
+    let divisor = 10u64.pow(u32::from(scale));
+    if units < 0 {
+        out.push(b'-');
+    }
+    let magnitude = units.unsigned_abs();
+    push(out, itoa::Buffer::new().format(magnitude / divisor));
+    out.push(b'.');
+    if scale == 0 {
+        out.push(b'0');
+    } else {
+        let fraction = format!(
+            "{:0width$}",
+            magnitude % divisor,
+            width = usize::from(scale)
+        );
+        push(out, &fraction);
+    }
+}
+
+/// A double as Java's `Double.toString` prints it, which is how a real org prints double
+/// fields in Bulk API results: plain with at least one decimal below 10^7 (`4021.0`), in
+/// computerized scientific notation from 10^7 on (`1.6147805824397E13`, forcedotcom/cli#3367).
+pub(crate) fn java_double(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
+        let plain = format!("{value}");
+        return if plain.contains('.') {
+            plain
+        } else {
+            format!("{plain}.0")
+        };
+    }
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    if mantissa.contains('.') {
+        format!("{mantissa}E{exponent}")
+    } else {
+        format!("{mantissa}.0E{exponent}")
     }
 }
 
@@ -433,6 +574,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn doubles_print_as_java_prints_them() {
+        assert_eq!(java_double(16_147_805_824_397.0), "1.6147805824397E13");
+        assert_eq!(java_double(10_000_000.0), "1.0E7");
+        assert_eq!(java_double(4_021.0), "4021.0");
+        assert_eq!(java_double(0.5), "0.5");
+        let mut out = Vec::new();
+        write_fixed(-1_234_567, 6, &mut out);
+        assert_eq!(out, b"-1.234567");
+        out.clear();
+        write_fixed(42, 0, &mut out);
+        assert_eq!(out, b"42.0");
     }
 
     #[test]

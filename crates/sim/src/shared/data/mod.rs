@@ -5,6 +5,7 @@
 //! write so that a running query keeps the consistent snapshot it started from.
 
 pub(crate) mod generate;
+mod objects;
 pub(crate) mod query;
 pub(crate) mod schema;
 pub(crate) mod soql;
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use generate::Generator;
-use schema::{OBJECTS, ObjectSchema};
+use schema::{Gen, OBJECTS, ObjectSchema};
 
 use crate::shared::ids;
 
@@ -96,6 +97,9 @@ impl Snapshot {
         row: u64,
         out: &mut Vec<u8>,
     ) -> bool {
+        if let Gen::Join(parts) = self.object.fields[field].generator {
+            return self.write_joined(stored, parts, row, out);
+        }
         match stored {
             Some(values) => match &values[field] {
                 Some(text) => {
@@ -118,12 +122,43 @@ impl Snapshot {
         row: u64,
         out: &mut Vec<u8>,
     ) {
+        if let Gen::Join(_) = self.object.fields[field].generator {
+            let mut raw = Vec::new();
+            if self.write_raw(stored, field, row, &mut raw) {
+                crate::shared::csv::write_quoted(out, &raw);
+            }
+            return;
+        }
         match stored {
             Some(values) => crate::shared::csv::write_field(out, values[field].as_deref()),
             None => self
                 .generator
                 .write_csv(self.object, self.ordinal, field, row, out),
         }
+    }
+
+    /// The non-null values of `parts` joined by spaces (a derived name); false if all are null.
+    fn write_joined(
+        &self,
+        stored: Option<&StoredRow>,
+        parts: &[&str],
+        row: u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let start = out.len();
+        for part in parts {
+            let Some(index) = self.object.field_index(part) else {
+                continue;
+            };
+            let before = out.len();
+            if before > start {
+                out.push(b' ');
+            }
+            if !self.write_raw(stored, index, row, out) {
+                out.truncate(before);
+            }
+        }
+        out.len() > start
     }
 
     /// One field of a row as text.
@@ -215,17 +250,42 @@ impl Editor<'_> {
         }
     }
 
-    /// Inserts a row (the `Id` slot is filled here); returns its id.
+    /// Inserts a row (the `Id` slot and the audit fields are filled here); returns its id.
     pub(crate) fn insert(&mut self, mut values: Vec<Option<String>>) -> String {
         let row = self.view.base() + self.overlay.inserted.len() as u64;
         let id = ids::id_string(self.view.object.key_prefix, row);
         values[ObjectSchema::ID] = Some(id.clone());
+        let now = audit_now();
+        for (name, value) in [
+            ("CreatedDate", now.as_str()),
+            ("LastModifiedDate", &now),
+            ("SystemModstamp", &now),
+            ("IsDeleted", "false"),
+        ] {
+            if let Some(index) = self.view.object.field_index(name) {
+                values[index] = Some(value.to_owned());
+            }
+        }
         self.overlay.inserted.push(Arc::new(values));
         id
     }
 
-    /// Sets some fields of a live row.
+    /// Sets some fields of a live row, and its modification stamps to now, as a real org does.
     pub(crate) fn update(&mut self, row: u64, changes: &[(usize, Option<String>)]) {
+        let now = Some(audit_now());
+        let mut all = changes.to_vec();
+        all.extend(self.stamp("LastModifiedDate", now.clone()));
+        all.extend(self.stamp("SystemModstamp", now));
+        self.set(row, &all);
+    }
+
+    /// The change of the audit field `name`, if the object has it.
+    fn stamp(&self, name: &str, value: Option<String>) -> Option<(usize, Option<String>)> {
+        self.view.object.field_index(name).map(|i| (i, value))
+    }
+
+    /// Sets fields of a row as given.
+    fn set(&mut self, row: u64, changes: &[(usize, Option<String>)]) {
         let base = self.view.base();
         let mut values = match self.stored(row) {
             Some(stored) => stored.as_ref().clone(),
@@ -241,8 +301,19 @@ impl Editor<'_> {
         }
     }
 
-    /// Deletes a row: soft (visible to `queryAll`) or hard.
+    /// Deletes a row: soft (visible to `queryAll`, with `IsDeleted` true and its modification
+    /// stamps moved to now, as the Recycle Bin keeps it) or hard.
     pub(crate) fn delete(&mut self, row: u64, hard: bool) {
+        if !hard {
+            let now = Some(audit_now());
+            let mut changes: Vec<_> = self
+                .stamp("IsDeleted", Some("true".to_owned()))
+                .into_iter()
+                .collect();
+            changes.extend(self.stamp("SystemModstamp", now.clone()));
+            changes.extend(self.stamp("LastModifiedDate", now));
+            self.set(row, &changes);
+        }
         self.overlay.deleted.insert(row, hard);
     }
 
@@ -281,6 +352,13 @@ impl Editor<'_> {
     }
 }
 
+/// Now in the format of date-times in query results, for audit fields.
+fn audit_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
 fn ordinal(object: &'static ObjectSchema) -> usize {
     OBJECTS
         .iter()
@@ -314,5 +392,32 @@ mod tests {
         assert_ne!(before.value(1, 0).as_deref(), Some("Renamed"));
         assert!(!after.visible(1, false) && after.visible(1, true));
         assert_eq!(after.value(0, 0), before.value(0, 0));
+    }
+
+    #[test]
+    fn edits_stamp_the_audit_fields_as_a_real_org_does() {
+        let org = Org::new(2, |name| (name == "Contact").then_some(3));
+        let contact = schema::object("Contact").expect("exists");
+        let field = |name: &str| contact.field_index(name).expect("field");
+        let before = org.snapshot(contact);
+        org.edit(contact, |e| {
+            e.update(0, &[(field("FirstName"), Some("Ada".to_owned()))]);
+            e.delete(1, false);
+        });
+        let after = org.snapshot(contact);
+        let last = before.value(field("LastName"), 0).expect("last name");
+        assert_eq!(after.value(field("Name"), 0), Some(format!("Ada {last}")));
+        for row in [0, 1] {
+            let stamp = after.value(field("SystemModstamp"), row);
+            assert_eq!(stamp, after.value(field("LastModifiedDate"), row));
+            assert_ne!(stamp, before.value(field("SystemModstamp"), row));
+            assert_eq!(
+                after.value(field("CreatedDate"), row),
+                before.value(field("CreatedDate"), row)
+            );
+        }
+        assert_eq!(after.value(field("IsDeleted"), 0).as_deref(), Some("false"));
+        assert_eq!(after.value(field("IsDeleted"), 1).as_deref(), Some("true"));
+        assert_eq!(after.value(field("IsDeleted"), 2).as_deref(), Some("false"));
     }
 }

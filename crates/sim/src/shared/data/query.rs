@@ -1,14 +1,16 @@
 //! Running a parsed query against a snapshot: which rows, in which order, rendered as CSV.
 
-use super::Snapshot;
-use super::soql::Soql;
+use super::soql::{Column, Soql};
+use super::{Org, Snapshot};
 use crate::shared::csv::{self, Dialect};
 
 /// The rows a query selected, fixed when the job ran: a locator's page never changes.
 #[derive(Debug)]
 pub(crate) struct ResultSet {
     snapshot: Snapshot,
-    fields: Vec<usize>,
+    columns: Vec<Column>,
+    /// The objects parent columns read from, as they were when the query ran, by key prefix.
+    parents: Vec<Snapshot>,
     rows: Rows,
 }
 
@@ -20,8 +22,27 @@ enum Rows {
     Sparse(Vec<u64>),
 }
 
-/// Selects the rows of `soql` in index order (generated rows, then inserted ones).
-pub(crate) fn evaluate(snapshot: Snapshot, soql: &Soql, query_all: bool) -> ResultSet {
+/// Views of the objects that the parent columns of `soql` read from.
+pub(crate) fn parents(org: &Org, soql: &Soql) -> Vec<Snapshot> {
+    let mut views: Vec<Snapshot> = Vec::new();
+    for column in &soql.columns {
+        if let Column::Parent(p) = column
+            && !views.iter().any(|v| std::ptr::eq(v.object, p.object))
+        {
+            views.push(org.snapshot(p.object));
+        }
+    }
+    views
+}
+
+/// Selects the rows of `soql` in index order (generated rows, then inserted ones); `parents`
+/// (from [`parents`]) are where parent columns read from.
+pub(crate) fn evaluate(
+    snapshot: Snapshot,
+    parents: Vec<Snapshot>,
+    soql: &Soql,
+    query_all: bool,
+) -> ResultSet {
     let limit = soql.limit.unwrap_or(u64::MAX);
     let rows = if soql.conditions.is_empty() && snapshot.all_visible(query_all) {
         Rows::Dense(snapshot.slots().min(limit))
@@ -45,7 +66,8 @@ pub(crate) fn evaluate(snapshot: Snapshot, soql: &Soql, query_all: bool) -> Resu
     };
     ResultSet {
         snapshot,
-        fields: soql.fields.clone(),
+        columns: soql.columns.clone(),
+        parents,
         rows,
     }
 }
@@ -67,13 +89,39 @@ impl ResultSet {
         }
     }
 
-    /// The header row: selected field names in SELECT order.
-    pub(crate) fn write_header(&self, out: &mut Vec<u8>, dialect: Dialect) {
-        let names = self
-            .fields
+    /// The snapshot the rows were selected from.
+    pub(crate) fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The selected columns, in SELECT order.
+    pub(crate) fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The row of the parent a parent column reads, with the view to read it in: `None` when
+    /// the lookup is null or points at no live row.
+    pub(crate) fn parent_row(&self, column: &Column, row: u64) -> Option<(&Snapshot, u64)> {
+        let Column::Parent(p) = column else {
+            return None;
+        };
+        let view = self
+            .parents
             .iter()
-            .map(|&f| Some(self.snapshot.object.fields[f].name));
-        csv::write_record(out, dialect, names);
+            .find(|v| std::ptr::eq(v.object, p.object))?;
+        let id = self.snapshot.value(p.lookup, row)?;
+        let parent = crate::shared::ids::parse_id(p.object.key_prefix, &id)?;
+        view.is_live(parent).then_some((view, parent))
+    }
+
+    /// The header row: selected column names in SELECT order.
+    pub(crate) fn write_header(&self, out: &mut Vec<u8>, dialect: Dialect) {
+        let names: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| c.name(self.snapshot.object))
+            .collect();
+        csv::write_record(out, dialect, names.iter().map(|n| Some(n.as_str())));
     }
 
     /// Appends the rows at positions `start..end` (clamped to the set).
@@ -81,11 +129,18 @@ impl ResultSet {
         for position in start..end.min(self.len()) {
             let row = self.row_index(position);
             let stored = self.snapshot.stored(row);
-            for (i, &field) in self.fields.iter().enumerate() {
+            for (i, column) in self.columns.iter().enumerate() {
                 if i > 0 {
                     out.push(dialect.delimiter);
                 }
-                self.snapshot.write_csv(stored, field, row, out);
+                match column {
+                    Column::Own(field) => self.snapshot.write_csv(stored, *field, row, out),
+                    Column::Parent(p) => {
+                        if let Some((view, parent)) = self.parent_row(column, row) {
+                            view.write_csv(view.stored(parent), p.field, parent, out);
+                        }
+                    }
+                }
             }
             out.extend_from_slice(dialect.line_ending);
         }
@@ -103,19 +158,21 @@ mod tests {
         let account = schema::object("Account").expect("exists");
         let all = evaluate(
             org.snapshot(account),
+            Vec::new(),
             &soql::parse("SELECT Id, Name FROM Account").expect("ok"),
             false,
         );
         assert_eq!(all.len(), 500);
         let limited = evaluate(
             org.snapshot(account),
+            Vec::new(),
             &soql::parse("SELECT Id FROM Account LIMIT 7").expect("ok"),
             false,
         );
         assert_eq!(limited.len(), 7);
         let q =
             soql::parse("SELECT Id, Industry FROM Account WHERE Industry = 'Banking'").expect("ok");
-        let banking = evaluate(org.snapshot(account), &q, false);
+        let banking = evaluate(org.snapshot(account), Vec::new(), &q, false);
         assert!(banking.len() > 0 && banking.len() < 500);
         let mut out = Vec::new();
         banking.write_header(&mut out, Dialect::default());
@@ -133,6 +190,7 @@ mod tests {
         let account = schema::object("Account").expect("exists");
         let rs = evaluate(
             org.snapshot(account),
+            Vec::new(),
             &soql::parse("SELECT Name FROM Account").expect("ok"),
             false,
         );

@@ -1,5 +1,6 @@
 //! The SOQL subset the simulator understands:
-//! `SELECT f1, f2 FROM Object [WHERE cond AND cond ...] [LIMIT n]`, where a condition is
+//! `SELECT f1, f2, Parent.f3 FROM Object [WHERE cond AND cond ...] [LIMIT n]`, where `Parent.f3`
+//! is a field of the record a lookup points at (child-to-parent, one level), and a condition is
 //! `field op literal` with op one of `= != <> < <= > >= LIKE IN`. Anything else is answered with the
 //! vendor's error codes: `MALFORMED_QUERY`, `INVALID_FIELD`, `INVALID_TYPE`.
 
@@ -28,10 +29,56 @@ fn malformed(message: impl Into<String>) -> SoqlError {
 #[derive(Debug, Clone)]
 pub(crate) struct Soql {
     pub(crate) object: &'static ObjectSchema,
-    /// Selected fields, in SELECT order.
+    /// Selected fields of the object itself, in SELECT order.
     pub(crate) fields: Vec<usize>,
+    /// Every selected column, the object's own and its parents', in SELECT order.
+    pub(crate) columns: Vec<Column>,
     pub(crate) conditions: Vec<Condition>,
     pub(crate) limit: Option<u64>,
+}
+
+/// A selected column.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Column {
+    /// A field of the queried object.
+    Own(usize),
+    /// `Parent.Field`: a field of the record the lookup `lookup` points at.
+    Parent(Parent),
+}
+
+/// A field reached through a lookup.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parent {
+    /// The lookup field of the queried object.
+    pub(crate) lookup: usize,
+    /// The object it points at.
+    pub(crate) object: &'static ObjectSchema,
+    /// The field of that object.
+    pub(crate) field: usize,
+}
+
+impl Column {
+    /// The type of the column's values.
+    pub(crate) fn ty(self, object: &ObjectSchema) -> FieldType {
+        match self {
+            Self::Own(field) => object.fields[field].ty,
+            Self::Parent(p) => p.object.fields[p.field].ty,
+        }
+    }
+
+    /// The column's name in a CSV header: `Name`, or `Account.Name`.
+    pub(crate) fn name(self, object: &ObjectSchema) -> String {
+        match self {
+            Self::Own(field) => object.fields[field].name.to_owned(),
+            Self::Parent(p) => format!(
+                "{}.{}",
+                object.fields[p.lookup]
+                    .relationship_name()
+                    .unwrap_or_default(),
+                p.object.fields[p.field].name
+            ),
+        }
+    }
 }
 
 /// One `field op literal` comparison.
@@ -241,10 +288,17 @@ pub(crate) fn parse(text: &str) -> Result<Soql, SoqlError> {
             "sObject type '{object_name}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names."
         ),
     })?;
-    let fields = names
+    let columns = names
         .iter()
-        .map(|n| resolve(object, n))
+        .map(|n| column(object, n))
         .collect::<Result<Vec<_>, _>>()?;
+    let fields = columns
+        .iter()
+        .filter_map(|c| match c {
+            Column::Own(field) => Some(*field),
+            Column::Parent(_) => None,
+        })
+        .collect();
     let mut conditions = Vec::new();
     if p.keyword("WHERE") {
         conditions.push(condition(&mut p, object)?);
@@ -271,6 +325,7 @@ pub(crate) fn parse(text: &str) -> Result<Soql, SoqlError> {
     Ok(Soql {
         object,
         fields,
+        columns,
         conditions,
         limit,
     })
@@ -284,6 +339,36 @@ fn select_item(p: &mut Parser) -> Result<String, SoqlError> {
         return Err(malformed(format!("unexpected token: '{name}'")));
     }
     Ok(name)
+}
+
+/// A selected name: a field of `object`, or `Relationship.Field` of the object a lookup of it
+/// points at.
+fn column(object: &ObjectSchema, name: &str) -> Result<Column, SoqlError> {
+    let Some((relationship, rest)) = name.split_once('.') else {
+        return resolve(object, name).map(Column::Own);
+    };
+    let lookup = object.fields.iter().position(|f| {
+        f.relationship_name()
+            .is_some_and(|r| r.eq_ignore_ascii_case(relationship))
+    });
+    let target = lookup.and_then(|l| match object.fields[l].ty {
+        FieldType::Reference(prefix) => schema::object_by_prefix(prefix),
+        _ => None,
+    });
+    let (Some(lookup), Some(target)) = (lookup, target) else {
+        return Err(SoqlError {
+            code: "INVALID_FIELD",
+            message: format!(
+                "Didn't understand relationship '{relationship}' in field path. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names."
+            ),
+        });
+    };
+    let field = resolve(target, rest)?;
+    Ok(Column::Parent(Parent {
+        lookup,
+        object: target,
+        field,
+    }))
 }
 
 fn resolve(object: &ObjectSchema, name: &str) -> Result<usize, SoqlError> {
@@ -491,6 +576,10 @@ mod tests {
             .expect("valid");
         assert_eq!(q.object.name, "Account");
         assert_eq!(q.fields, vec![0, 1]);
+        let related = parse("SELECT Id, Account.Name, Email FROM Contact").expect("valid");
+        assert_eq!(related.fields.len(), 2);
+        assert_eq!(related.columns.len(), 3);
+        assert_eq!(related.columns[1].name(related.object), "Account.Name");
         assert_eq!(q.conditions.len(), 2);
         assert_eq!(q.limit, Some(10));
         assert!(parse("SELECT Id FROM Account WHERE CreatedDate >= 2020-01-01T00:00:00Z").is_ok());
@@ -515,6 +604,8 @@ mod tests {
             "INVALID_FIELD"
         );
         assert_eq!(code("SELECT Id FROM Nope__c"), "INVALID_TYPE");
+        assert_eq!(code("SELECT Nope.Name FROM Contact"), "INVALID_FIELD");
+        assert_eq!(code("SELECT Account.Nope FROM Contact"), "INVALID_FIELD");
         assert_eq!(code("SELECT Id FROM Account LIMIT"), "MALFORMED_QUERY");
     }
 
