@@ -614,15 +614,14 @@ async fn unknown_paths_answer_the_json_error_array() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn header_names_are_spelled_as_salesforce_spells_them() {
+/// The head of the answer to a GET of `path`, read from the socket as sent.
+async fn raw_head(sim: &Sim, path: &str) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let sim = sim_with(&[]).await;
     let mut tcp = tokio::net::TcpStream::connect(sim.addr())
         .await
         .expect("connect");
     let request = format!(
-        "GET /services/data/v62.0/limits HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
         sim.addr(),
         sim.access_token()
     );
@@ -636,7 +635,13 @@ async fn header_names_are_spelled_as_salesforce_spells_them() {
     .expect("answered in time")
     .expect("read");
     let text = String::from_utf8_lossy(&raw);
-    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn header_names_are_spelled_as_salesforce_spells_them() {
+    let sim = sim_with(&[("Account", 25)]).await;
+    let head = raw_head(&sim, "/services/data/v62.0/limits").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(
         head.contains("\r\nContent-Type: application/json"),
@@ -646,5 +651,17 @@ async fn header_names_are_spelled_as_salesforce_spells_them() {
         head.contains("\r\nSforce-Limit-Info: api-usage=1/"),
         "{head}"
     );
+
+    // A result page: a name with a capital inside a word, which title case alone misspells.
+    let id = completed_query(&sim, "SELECT Id FROM Account").await;
+    let path = format!("/services/data/v62.0/jobs/query/{id}/results?maxRecords=10");
+    let head = raw_head(&sim, &path).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.contains("\r\nSforce-NumberOfRecords: 10\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nSforce-Locator: "), "{head}");
+    assert!(head.contains("\r\nContent-Type: text/csv"), "{head}");
     sim.shutdown().await;
 }
