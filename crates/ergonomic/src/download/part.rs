@@ -134,7 +134,7 @@ impl PartBuffer {
     }
 
     /// Moves what is held to a new part file, and gives its memory back.
-    async fn spill(&mut self) -> Result<&mut Spill> {
+    async fn start_spilling(&mut self) -> Result<()> {
         if self.spill.is_none() {
             let path = self.path.clone();
             let file =
@@ -147,7 +147,7 @@ impl PartBuffer {
                 pending,
             });
         }
-        Ok(self.spill.as_mut().expect("set above"))
+        Ok(())
     }
 }
 
@@ -225,12 +225,12 @@ impl PartBuffer {
             self.held.push(block);
             return Ok(());
         }
-        let path = self.path.clone();
-        let spill = self.spill().await?;
+        self.start_spilling().await?;
+        let spill = self.spill.as_mut().expect("start_spilling made it");
         spill.pending_bytes += block.len();
         spill.pending.push(block);
         if spill.pending_bytes >= SPILL_BATCH {
-            spill.flush(&path).await?;
+            spill.flush(&self.path).await?;
         }
         Ok(())
     }
