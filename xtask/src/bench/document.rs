@@ -1,5 +1,7 @@
 //! `BENCHMARKS.md` (or `target/bench/BENCHMARKS-quick.md`) from the sections: each benchmark's
 //! section and chart are kept when measured, and the document is assembled from the last ones.
+//! A full run's sections are kept in the repository (`docs/bench/sections/`), so that `--only`
+//! on any checkout keeps the other benchmarks' last figures.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,7 +18,7 @@ const INTRODUCTION: &str = "# Benchmarks\n\n\
     cargo xtask bench                 # everything, 3 runs per figure (about an hour)\n\
     cargo xtask bench --runs 5        # more runs per figure\n\
     cargo xtask bench --quick         # smaller data sets, a few minutes; writes target/bench/BENCHMARKS-quick.md\n\
-    cargo xtask bench --only waiting  # some benchmarks; the others' last sections are kept\n\
+    cargo xtask bench --only waiting  # some benchmarks; the others' last sections (docs/bench/sections/) are kept\n\
     ```\n\n\
     The command builds release binaries (`cargo build --release -p haul-cli -p haul-sim`), installs \
     the peers under `target/peers/` (as `cargo xtask test` does), then runs each benchmark. Every \
@@ -26,14 +28,13 @@ const INTRODUCTION: &str = "# Benchmarks\n\n\
     load it saw is reported with each table. Peak RSS and CPU seconds come from the rusage of \
     the contender's own process. Logs of every run are in `target/bench/logs/`.\n\n";
 
-/// Where sections are kept: quick runs apart from full ones.
+/// Where sections are kept: a full run's in the repository, a quick run's under `target/bench/`.
 pub(super) fn sections_dir(bench: &Bench) -> PathBuf {
-    let name = if bench.quick {
-        "sections-quick"
+    if bench.quick {
+        bench.work.join("sections-quick")
     } else {
-        "sections"
-    };
-    bench.work.join(name)
+        bench.root.join("docs/bench/sections")
+    }
 }
 
 /// Keeps a section for later assembly and writes its chart (full runs only: quick charts stay in
