@@ -2,13 +2,13 @@
 //! as a child process on 127.0.0.1. Writes `BENCHMARKS.md` and one SVG per benchmark in `docs/bench/`.
 //!
 //! ```text
-//! cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest] [--load-gate L]
+//! cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet] [--load-gate L]
 //! cargo xtask bench --report
 //! ```
 //!
-//! Each benchmark's section is also kept in `target/bench/sections/`, so that `--only` re-measures
-//! some benchmarks and `BENCHMARKS.md` is rebuilt with the others' last sections; `--report` only
-//! rebuilds it (after an edit of `notes.md`).
+//! Each benchmark's section is also kept in `docs/bench/sections/` (a quick run's under
+//! `target/bench/`), so that `--only` re-measures some benchmarks and `BENCHMARKS.md` is rebuilt
+//! with the others' last sections; `--report` only rebuilds it (after an edit of `notes.md`).
 
 mod contender;
 mod document;
@@ -17,6 +17,7 @@ pub(crate) mod download;
 mod ingest;
 mod looker;
 pub(crate) mod measure;
+mod parquet;
 pub(crate) mod report;
 pub(crate) mod sim;
 mod target;
@@ -30,8 +31,8 @@ use anyhow::{Context as _, Result, bail};
 
 pub(crate) use report::utc_now;
 
-const USAGE: &str = "usage: cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest] [--load-gate L] [--report]";
-const ALL: [&str; 4] = ["download", "waiting", "looker", "ingest"];
+const USAGE: &str = "usage: cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet] [--load-gate L] [--report]";
+const ALL: [&str; 5] = ["download", "waiting", "looker", "ingest", "parquet"];
 
 /// What one benchmark produced.
 #[derive(Debug)]
@@ -105,7 +106,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
             "download" => download::run(&bench),
             "waiting" => waiting::run(&bench),
             "looker" => looker::run(&bench),
-            _ => ingest::run(&bench),
+            "ingest" => ingest::run(&bench),
+            _ => parquet::run(&bench),
         };
         match outcome {
             Ok(section) => document::save(&bench, &sections_dir, &section)?,
