@@ -56,6 +56,7 @@ impl App {
         let query = query::Options {
             default_page_size: builder.default_page_size,
             list_page_size: builder.list_page_size,
+            timeout_rows: builder.query_timeout_rows,
         };
         let looker = looker::Options {
             legacy_204: builder.legacy_looker_204,

@@ -42,6 +42,10 @@ pub struct SimArgs {
     /// an hour. `POST /__sim/expire-tokens` ends them all at once.
     #[arg(long, value_name = "SECONDS")]
     pub token_lifetime_secs: Option<u64>,
+    /// Bulk query jobs whose results would hold more rows than this fail with QUERY_TIMEOUT, as
+    /// a real org's do when a query runs past its two minutes (none if absent).
+    #[arg(long, value_name = "ROWS")]
+    pub query_timeout_rows: Option<u64>,
 }
 
 impl SimArgs {
@@ -85,6 +89,9 @@ impl SimArgs {
         }
         if let Some(seconds) = self.token_lifetime_secs {
             builder = builder.token_lifetime(Duration::from_secs(seconds));
+        }
+        if let Some(rows) = self.query_timeout_rows {
+            builder = builder.query_timeout_rows(rows);
         }
         Ok(builder)
     }

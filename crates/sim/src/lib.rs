@@ -99,6 +99,7 @@ pub struct SimBuilder {
     list_page_size: usize,
     looker_result_ttl: Duration,
     token: Option<String>,
+    query_timeout_rows: Option<u64>,
 }
 
 impl Default for SimBuilder {
@@ -117,6 +118,7 @@ impl Default for SimBuilder {
             list_page_size: 1_000,
             looker_result_ttl: Duration::from_secs(3_600),
             token: None,
+            query_timeout_rows: None,
         }
     }
 }
@@ -182,6 +184,14 @@ impl SimBuilder {
     /// Rows per result page when a request has no `maxRecords`; default 50 000.
     pub fn default_page_size(mut self, rows: u64) -> Self {
         self.default_page_size = rows.max(1);
+        self
+    }
+
+    /// Bulk query jobs whose results would hold more than `rows` rows end in `Failed` with a
+    /// `QUERY_TIMEOUT` error message, the way a real org fails a query that does not execute
+    /// within its two-minute limit (the size stands in for the time); default: none time out.
+    pub fn query_timeout_rows(mut self, rows: u64) -> Self {
+        self.query_timeout_rows = Some(rows);
         self
     }
 

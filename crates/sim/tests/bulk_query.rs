@@ -460,6 +460,39 @@ async fn a_job_told_to_fail_fails_and_a_lying_page_lies() {
 }
 
 #[tokio::test]
+async fn a_query_over_the_timeout_size_fails_with_query_timeout() {
+    let sim = Sim::builder()
+        .rows("Account", 100)
+        .query_timeout_rows(60)
+        .start()
+        .await
+        .expect("starts");
+    let id = create_query(&sim, "SELECT Id FROM Account").await;
+    let info = wait_for(
+        &sim,
+        &format!("/jobs/query/{id}"),
+        "state",
+        &["Failed", "JobComplete"],
+    )
+    .await;
+    assert_eq!(info["state"], "Failed", "{info}");
+    assert_eq!(
+        info["errorMessage"], "QUERY_TIMEOUT : Your query request was running for too long.",
+        "{info}"
+    );
+    let (status, _, _) = page(&sim, &id, "").await;
+    assert_ne!(status, 200, "a failed job has no results");
+
+    // A narrower query of the same object runs within the limit.
+    let id = completed_query(&sim, "SELECT Id FROM Account LIMIT 60").await;
+    let (_, info) = get_json(&sim, &format!("/jobs/query/{id}")).await;
+    assert!(info.get("errorMessage").is_none(), "{info}");
+    let (_, headers, _) = page(&sim, &id, "").await;
+    assert_eq!(header(&headers, "sforce-numberofrecords"), "60");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn big_pages_stream_completely() {
     let sim = sim(200_000).await;
     let soql = "SELECT Id, Name, NumberOfEmployees, AnnualRevenue, CreatedDate FROM Account";

@@ -66,6 +66,7 @@ fn new_job(fam: &QueryJobs, version: ApiVersion, req: CreateBody) -> Result<Quer
         state: QueryJobState::UploadComplete,
         results: None,
         fail: fam.fail_next.take(),
+        error_message: None,
         processing_ms: 0,
     })
 }

@@ -31,8 +31,14 @@ pub(super) struct QueryJob {
     pub(super) results: Option<Arc<ResultSet>>,
     /// A test told this job to fail.
     pub(super) fail: bool,
+    /// Why the job failed, when the org says (`errorMessage` of the job info).
+    pub(super) error_message: Option<String>,
     pub(super) processing_ms: u64,
 }
+
+/// The `errorMessage` of a job whose query ran past the org's time limit.
+pub(super) const QUERY_TIMEOUT: &str =
+    "QUERY_TIMEOUT : Your query request was running for too long.";
 
 impl QueryJob {
     /// The job info of creation and abort answers.
@@ -74,6 +80,9 @@ impl QueryJob {
         map.insert("retries".into(), json!(0));
         map.insert("totalProcessingTime".into(), json!(self.processing_ms));
         map.insert("isPkChunkingSupported".into(), json!(true));
+        if let Some(message) = &self.error_message {
+            map.insert("errorMessage".into(), json!(message));
+        }
         Value::Object(map)
     }
 
@@ -127,7 +136,14 @@ impl Jobs for QueryJobs {
             return;
         };
         job.processing_ms = ran.as_millis() as u64;
-        if job.fail {
+        let timed_out = self
+            .options
+            .timeout_rows
+            .is_some_and(|limit| results.len() > limit);
+        if timed_out {
+            job.error_message = Some(QUERY_TIMEOUT.to_owned());
+        }
+        if job.fail || timed_out {
             job.touch(QueryJobState::Failed);
         } else {
             job.results = Some(Arc::new(results));

@@ -8,6 +8,10 @@
 //! - A locator is the base64 (URL-safe, unpadded) of the row offset where its page starts; a
 //!   locator that decodes to no page is 400 `INVALID_LOCATOR`.
 //! - `maxRecords` omitted: the configured default page size (50 000 unless set).
+//! - A query that "runs past its two minutes" (the Bulk API's documented QUERY_TIMEOUT, seen by
+//!   users as `Your query request was running for too long.`): a job whose results would exceed
+//!   the configured rows ends in `Failed` with `errorMessage` `QUERY_TIMEOUT : Your query request
+//!   was running for too long.`, in the `CODE : message` form of the Bulk API's job errors.
 
 mod handlers;
 mod job;
@@ -33,6 +37,8 @@ pub(crate) struct Options {
     pub(crate) default_page_size: u64,
     /// Jobs per page of the job listing.
     pub(crate) list_page_size: usize,
+    /// Jobs whose results would exceed this many rows fail with `QUERY_TIMEOUT`.
+    pub(crate) timeout_rows: Option<u64>,
 }
 
 /// The query family: its jobs and fault hooks.
