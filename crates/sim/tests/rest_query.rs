@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 
+use chrono::Timelike as _;
 use common::*;
 use haul_sim::Sim;
 use serde_json::{Value, json};
@@ -186,7 +187,10 @@ async fn deletes_show_in_query_all_with_is_deleted_and_new_stamps() {
         .start()
         .await
         .expect("starts");
-    let started = chrono::Utc::now();
+    // Stamps are whole seconds, as a real org's are: compare with the start's second.
+    let started = chrono::Utc::now()
+        .with_nanosecond(0)
+        .expect("zero nanoseconds is a valid time");
     let (before, _) = query_all_pages(
         &sim,
         "query",

@@ -352,10 +352,13 @@ impl Editor<'_> {
     }
 }
 
-/// Now in the format of date-times in query results, for audit fields.
+/// Now in the format of date-times in query results, for audit fields: whole seconds, as a
+/// real org stores date-times (their milliseconds always read `.000`), so that the rows one
+/// job changes within a second share their stamps, the boundary an incremental reader must not
+/// lose rows on.
 fn audit_now() -> String {
     chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .format("%Y-%m-%dT%H:%M:%S.000Z")
         .to_string()
 }
 
@@ -411,6 +414,11 @@ mod tests {
             let stamp = after.value(field("SystemModstamp"), row);
             assert_eq!(stamp, after.value(field("LastModifiedDate"), row));
             assert_ne!(stamp, before.value(field("SystemModstamp"), row));
+            // Whole seconds, as a real org stores them.
+            assert!(
+                stamp.as_deref().is_some_and(|s| s.ends_with(".000Z")),
+                "{stamp:?}"
+            );
             assert_eq!(
                 after.value(field("CreatedDate"), row),
                 before.value(field("CreatedDate"), row)
