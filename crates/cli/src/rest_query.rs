@@ -60,7 +60,10 @@ pub(crate) async fn run(
 /// The bulk-only options make no sense here; say so rather than ignore them.
 fn check_args(args: &QueryArgs) -> Result<()> {
     let into_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
-    let refused = if into_dir {
+    let is_url = args.output.to_string_lossy().contains("://");
+    let refused = if is_url {
+        Some("--api rest writes a local file; object store destinations work with --api bulk")
+    } else if into_dir {
         Some("--api rest writes one file, not a folder")
     } else if args.resume {
         Some("--resume works with --api bulk only")
