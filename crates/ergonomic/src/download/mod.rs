@@ -10,7 +10,7 @@
 //!   or JSON lines), counts its rows and checks them against the declared count.
 //! - a **sink** ([`sink`]) is where the partitions land: one file (CSV parts concatenated with one
 //!   header row) or a folder of part files, on local disk or in an object store (S3, Google Cloud
-//!   Storage, Azure; see [`Destination`] and [`store`]).
+//!   Storage, Azure; see [`Destination`]).
 //!
 //! Every complete output has a [`Manifest`] beside it, written last (`<folder>/_manifest.json`, or
 //! `<file>.manifest.json`): the source, the query, the format, the columns, and every file with its
