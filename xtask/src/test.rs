@@ -20,7 +20,12 @@ pub(crate) fn run(root: &Path, cargo_args: &[String]) -> Result<()> {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(root)
-        .args(["test", "--workspace", "--features", "haul-tests/peers"])
+        .args([
+            "test",
+            "--workspace",
+            "--features",
+            "haul-tests/peers,haul-cli/peers",
+        ])
         .args(cargo_args)
         .env("HAUL_PEER_PYTHON", &python)
         .env("HAUL_PEER_NODE_PATH", &node_path);

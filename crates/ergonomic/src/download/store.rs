@@ -31,7 +31,7 @@ use super::checkpoint::{Checkpoint, CommittedPage};
 use super::manifest::{
     FILE_MANIFEST_SUFFIX, FOLDER_MANIFEST, Manifest, ManifestFile, ManifestSource, hex,
 };
-use super::part::PartData;
+use super::part::{PartData, Reservation};
 use super::sink::part_name;
 use crate::csv_scan::HeaderSplitter;
 use crate::error::{Error, Result, StoreFailure};
@@ -711,7 +711,7 @@ impl StoreSink {
         let fail = |e| store_error("upload", self.target.shown(&path), e);
         let mut digest = Sha256::new();
         let mut length = 0u64;
-        if let PartReader::Held(chunks) = &reader {
+        if let PartReader::Held { chunks, .. } = &reader {
             for chunk in chunks.as_slice() {
                 digest.update(chunk);
                 length += chunk.len() as u64;
@@ -808,16 +808,25 @@ impl StoreSink {
 
 /// A committed partition's bytes, read in order.
 enum PartReader {
-    Held(std::vec::IntoIter<Bytes>),
+    /// In memory. The reservation is kept until the partition is sent, so that the memory it
+    /// holds still counts against the download's budget.
+    Held {
+        chunks: std::vec::IntoIter<Bytes>,
+        _reservation: Option<Reservation>,
+    },
     File(tokio::fs::File, PathBuf),
 }
 
 impl PartReader {
     async fn open(data: PartData) -> Result<Self> {
         match data {
-            // The chunks move out; the budget's reservation goes back as the partition is sent
-            // (it is dropped here, and the chunks are freed as they go).
-            PartData::Held { chunks, .. } => Ok(Self::Held(chunks.into_iter())),
+            PartData::Held {
+                chunks,
+                _reservation: reservation,
+            } => Ok(Self::Held {
+                chunks: chunks.into_iter(),
+                _reservation: reservation,
+            }),
             PartData::Spilled(path) => {
                 let file = tokio::fs::File::open(&path)
                     .await
@@ -829,7 +838,7 @@ impl PartReader {
 
     async fn next(&mut self) -> Result<Option<Bytes>> {
         match self {
-            Self::Held(chunks) => Ok(chunks.next()),
+            Self::Held { chunks, .. } => Ok(chunks.next()),
             Self::File(file, path) => {
                 let mut block = vec![0u8; READ_BLOCK];
                 let read = file
