@@ -6,13 +6,29 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use haul_sim::Sim;
+use haul_sim::{NetworkProfile, Sim};
 
 /// moto's S3 server on a free port of 127.0.0.1, killed when dropped.
 struct S3Server {
     child: Child,
     url: String,
+    python: String,
 }
+
+/// Concatenates the objects under a prefix, in key order, each CSV's header row kept once, read
+/// with boto3 (a client independent of haul's).
+const CONCATENATE: &str = r#"
+import sys, boto3
+endpoint, bucket, prefix = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="reader", aws_secret_access_key="reader-secret")
+keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+              if o["Key"].rsplit("/", 1)[-1].startswith("part-"))
+out = sys.stdout.buffer
+for index, key in enumerate(keys):
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    out.write(body if index == 0 else body[body.index(b"\n") + 1:])
+"#;
 
 impl S3Server {
     fn start() -> Self {
@@ -24,7 +40,7 @@ impl S3Server {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(python)
+        let child = Command::new(&python)
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
             .arg(port.to_string())
             .current_dir(env!("CARGO_TARGET_TMPDIR"))
@@ -35,6 +51,7 @@ impl S3Server {
         let server = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            python,
         };
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -89,6 +106,19 @@ impl S3Server {
     }
 }
 
+impl S3Server {
+    /// The part objects under `prefix`, joined into one CSV (see [`CONCATENATE`]).
+    fn concatenated(&self, bucket: &str, prefix: &str) -> Vec<u8> {
+        let output = assert_cmd::Command::new(&self.python)
+            .args(["-c", CONCATENATE, &self.url, bucket, prefix])
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        output.stdout
+    }
+}
+
 impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -97,7 +127,13 @@ impl Drop for S3Server {
 }
 
 fn query(sim: &Sim, s3: &S3Server, args: &[&str]) -> Output {
-    let mut command = assert_cmd::Command::cargo_bin("haul").unwrap();
+    let mut command = assert_cmd::Command::from_std(haul(sim, s3, args));
+    command.timeout(Duration::from_secs(120)).output().unwrap()
+}
+
+/// `haul --json sf query SOQL ARGS` against `sim`, its store `s3` configured by `AWS_*` variables.
+fn haul(sim: &Sim, s3: &S3Server, args: &[&str]) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("haul"));
     for name in [
         "SF_API_VERSION",
         "RUST_LOG",
@@ -113,12 +149,12 @@ fn query(sim: &Sim, s3: &S3Server, args: &[&str]) -> Output {
         .env("AWS_ACCESS_KEY_ID", "haul-cli-test")
         .env("AWS_SECRET_ACCESS_KEY", "haul-cli-test-secret")
         .env("AWS_REGION", "us-east-1")
-        .args(["--json", "sf", "query", "SELECT Id, Name FROM Account"])
-        .args(args)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap()
+        .args(["--json", "sf", "query", SOQL])
+        .args(args);
+    command
 }
+
+const SOQL: &str = "SELECT Id, Name FROM Account";
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -209,5 +245,74 @@ async fn bad_store_destinations_fail_clearly_and_never_print_the_secret() {
         assert!(!text.contains("haul-cli-test-secret"), "{args:?}: {text}");
     }
     assert_eq!(s3.keys("lake"), Vec::<String>::new());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_killed_midway_resumes_from_the_checkpoint_in_the_store() {
+    // 1 MB/s a connection, uncompressed: the download takes a few seconds, so the kill lands in it.
+    let sim = Sim::builder()
+        .rows("Account", 60_000)
+        .profile(NetworkProfile::wan(Duration::ZERO, 1_000_000))
+        .start()
+        .await
+        .unwrap();
+    let s3 = S3Server::start();
+    s3.request("PUT", "/lake");
+    let args = [
+        "--no-gzip",
+        "--max-records",
+        "5000",
+        "--concurrency",
+        "2",
+        "--resume",
+        "-o",
+        "s3://lake/accounts/",
+    ];
+    let mut child = haul(&sim, &s3, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !s3
+        .keys("lake")
+        .contains(&"accounts/_haul_checkpoint.json".to_owned())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint in the store within two minutes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up.
+    child.wait().unwrap();
+    assert!(
+        !s3.keys("lake")
+            .contains(&"accounts/_manifest.json".to_owned()),
+        "a manifest after the kill"
+    );
+
+    let resumed = query(&sim, &s3, &args);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let summary: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(summary["pages"], 12);
+    assert!(summary["resumed_pages"].as_u64().unwrap() > 0, "{summary}");
+    let expected = sim
+        .expected_query_csv(SOQL, Default::default(), Default::default())
+        .unwrap();
+    assert!(
+        s3.concatenated("lake", "accounts/") == expected,
+        "the resumed upload differs from the expected rows"
+    );
+    let keys = s3.keys("lake");
+    assert!(
+        keys.contains(&"accounts/_manifest.json".to_owned()),
+        "{keys:?}"
+    );
+    assert!(
+        !keys.contains(&"accounts/_haul_checkpoint.json".to_owned()),
+        "{keys:?}"
+    );
     sim.shutdown().await;
 }
