@@ -155,6 +155,15 @@ async fn a_complete_output_is_replaced_only_with_overwrite() {
     assert_eq!(written["source"]["job"], summary["job_id"]);
     assert_eq!(written["source"]["query"], "SELECT Id FROM Account");
     assert_eq!(written["rows"], 12_000);
+
+    // The REST path writes no manifest: it replaces a complete output only when told to, and then
+    // removes the manifest that would vouch for the old bytes.
+    let refused = query(&["--api", "rest"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(dir.join("accounts.csv.manifest.json").exists());
+    let replaced = query(&["--api", "rest", "--overwrite"]);
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    assert!(!dir.join("accounts.csv.manifest.json").exists());
     sim.shutdown().await;
 }
 
