@@ -9,7 +9,9 @@
 //! the size, and nothing is staged whole on local disk. Such an upload cannot be resumed (the
 //! store client cannot reopen a multipart upload that another process started, and an upload is
 //! not readable until complete), so a resumable download to a single object is refused; on
-//! failure or cancellation the upload is aborted, so the store keeps none of its parts.
+//! failure or cancellation the upload is aborted, so the store keeps none of its parts. A process
+//! killed outright cannot abort it: the store keeps the parts until a lifecycle rule (S3's
+//! `AbortIncompleteMultipartUpload`) removes them, and the object never appears.
 //!
 //! Each cloud is configured as its own tools are, from the environment (`AWS_*`, `GOOGLE_*`,
 //! `AZURE_*`), plus [`Destination::option`]. For S3, `AWS_ENDPOINT_URL` names an S3-compatible
