@@ -146,8 +146,9 @@ pub enum StoreFailure {
     Conflict,
     /// The store does not offer the operation.
     Unsupported,
-    /// Anything else: the connection, or an error answer of the store that its client's retries
-    /// did not get past. Trying again later may succeed.
+    /// Anything else: the connection, or an error answer that the store client does not name
+    /// (a 5xx its own retries did not get past, or a 4xx such as a part too small). Counted as
+    /// retryable, since the store client does not say which.
     Unavailable,
 }
 
