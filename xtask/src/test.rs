@@ -1,8 +1,9 @@
 //! `cargo xtask test`: install the peer clients, then run every test of the workspace.
 //!
 //! The peer-conformance tests drive real clients (simple-salesforce and looker_sdk in Python, jsforce in
-//! Node) against haul-sim. They are installed under `target/peers/` from the pinned lists in
-//! `tests/peers/`, and reinstalled only when those lists change.
+//! Node) against haul-sim; the object-store tests start moto's S3 server from the same Python venv.
+//! They are installed under `target/peers/` from the pinned lists in `tests/peers/`, and
+//! reinstalled only when those lists change.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +20,12 @@ pub(crate) fn run(root: &Path, cargo_args: &[String]) -> Result<()> {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(root)
-        .args(["test", "--workspace", "--features", "haul-tests/peers"])
+        .args([
+            "test",
+            "--workspace",
+            "--features",
+            "haul-tests/peers,haul-cli/peers",
+        ])
         .args(cargo_args)
         .env("HAUL_PEER_PYTHON", &python)
         .env("HAUL_PEER_NODE_PATH", &node_path);

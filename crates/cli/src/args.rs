@@ -246,9 +246,15 @@ pub(crate) struct LookerRunManyArgs {
 pub(crate) struct QueryArgs {
     /// The SOQL query.
     pub(crate) soql: String,
-    /// Output file; a path ending in `/` or an existing folder gets one file a page.
+    /// Output file; a path ending in `/` or an existing folder gets one file a page. With --api
+    /// bulk, also an object store: `s3://bucket/prefix/` (one object a page), `s3://bucket/out.csv`
+    /// (one object), `gs://...`, `az://...`, configured from the environment (`AWS_*`, with
+    /// `AWS_ENDPOINT_URL` for S3-compatible stores; `GOOGLE_*`; `AZURE_*`).
     #[arg(long, short)]
     pub(crate) output: PathBuf,
+    /// Replace a complete output (one with its manifest) instead of refusing to.
+    #[arg(long)]
+    pub(crate) overwrite: bool,
     /// Include deleted and archived records (queryAll).
     #[arg(long)]
     pub(crate) all: bool,

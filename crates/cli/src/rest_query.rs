@@ -24,6 +24,7 @@ pub(crate) async fn run(
     cancel: CancellationToken,
 ) -> Result<Outcome> {
     check_args(&args)?;
+    forget_complete_output(&args).await?;
     let started = std::time::Instant::now();
     let part = part_path(&args.output);
     let written = write(target, &args, &part, &cancel).await;
@@ -60,7 +61,10 @@ pub(crate) async fn run(
 /// The bulk-only options make no sense here; say so rather than ignore them.
 fn check_args(args: &QueryArgs) -> Result<()> {
     let into_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
-    let refused = if into_dir {
+    let is_url = args.output.to_string_lossy().contains("://");
+    let refused = if is_url {
+        Some("--api rest writes a local file; object store destinations work with --api bulk")
+    } else if into_dir {
         Some("--api rest writes one file, not a folder")
     } else if args.resume {
         Some("--resume works with --api bulk only")
@@ -73,6 +77,27 @@ fn check_args(args: &QueryArgs) -> Result<()> {
         Some(why) => Err(Usage(why.into()).into()),
         None => Ok(()),
     }
+}
+
+/// A bulk download's complete output at the same path is replaced only with `--overwrite`, and
+/// then its manifest goes first: this path writes none, and a manifest left beside a file it
+/// replaced would vouch for bytes that are gone.
+async fn forget_complete_output(args: &QueryArgs) -> Result<()> {
+    let destination = haul::download::Destination::file(&args.output);
+    if destination.manifest().await?.is_none() {
+        return Ok(());
+    }
+    if !args.overwrite {
+        return Err(Usage(format!(
+            "{} is a complete download (it has its manifest); pass --overwrite to replace it",
+            args.output.display()
+        ))
+        .into());
+    }
+    let mut manifest = args.output.as_os_str().to_owned();
+    manifest.push(".manifest.json");
+    std::fs::remove_file(&manifest)
+        .with_context(|| format!("removing {}", Path::new(&manifest).display()))
 }
 
 /// Where the output is written until complete: nothing appears under its final name before.

@@ -1,10 +1,9 @@
 //! `haul sf ...`: Salesforce commands.
 
-use std::path::Path;
-
 use anyhow::Result;
 use futures::TryStreamExt;
 use haul::CancellationToken;
+use haul::download::Destination;
 use haul::salesforce::ingest::{IngestJob, IngestJobInfo};
 use haul::salesforce::query::{
     Checkpoint, CompletedQueryJob, DownloadReport, QueryJob, QueryJobInfo,
@@ -58,9 +57,17 @@ async fn run_query(
     if args.batch_size.is_some() {
         return Err(Usage("--batch-size works with --api rest only".into()).into());
     }
-    let into_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
+    let destination = Destination::parse(&args.output.to_string_lossy())
+        .map_err(|error| Usage(error.to_string()))?;
+    if !args.overwrite && destination.manifest().await?.is_some() {
+        return Err(Usage(format!(
+            "{destination} is a complete download (it has its manifest); pass --overwrite to \
+             replace it"
+        ))
+        .into());
+    }
     let sf = &target.client;
-    let job = match resumable_job(sf, &args.output, args.resume)? {
+    let job = match resumable_job(sf, &destination, args.resume).await? {
         Some(job) => job,
         None => {
             let mut builder = sf.bulk_query(&args.soql);
@@ -71,7 +78,7 @@ async fn run_query(
         }
     };
     let done = wait(&job, settings.display, args.resume, &cancel).await?;
-    let report = download(&done, &args, into_dir, settings.display, &cancel).await?;
+    let report = download(&done, &args, destination, settings.display, &cancel).await?;
     if settings.display != Display::Quiet {
         eprintln!(
             "haul: wrote {} rows in {} pages to {}",
@@ -95,22 +102,32 @@ async fn run_query(
 }
 
 /// With `--resume` and a checkpoint beside the output, the job the checkpoint belongs to.
-fn resumable_job(sf: &haul::Salesforce, output: &Path, resume: bool) -> Result<Option<QueryJob>> {
+async fn resumable_job(
+    sf: &haul::Salesforce,
+    destination: &Destination,
+    resume: bool,
+) -> Result<Option<QueryJob>> {
     if !resume {
         return Ok(None);
     }
-    let Some(checkpoint) = Checkpoint::load(output)? else {
+    let Some(checkpoint) = destination.checkpoint().await? else {
         return Ok(None);
+    };
+    let shown = || match destination.is_store() {
+        true => format!("the checkpoint in {destination}"),
+        false => Checkpoint::path_for(std::path::Path::new(&destination.to_string()))
+            .display()
+            .to_string(),
     };
     let source = &checkpoint.source;
     let version = match (source.kind.as_str(), &source.version) {
         ("salesforce-bulk-query", Some(version)) => version
             .parse()
-            .map_err(|e| Usage(format!("{}: {e}", Checkpoint::path_for(output).display())))?,
+            .map_err(|e| Usage(format!("{}: {e}", shown())))?,
         _ => {
             return Err(Usage(format!(
                 "{} belongs to {source}, not to a Salesforce query job; remove it to start over",
-                Checkpoint::path_for(output).display()
+                shown()
             ))
             .into());
         }
@@ -150,7 +167,7 @@ async fn wait(
 async fn download(
     done: &CompletedQueryJob,
     args: &QueryArgs,
-    into_dir: bool,
+    destination: Destination,
     display: Display,
     cancel: &CancellationToken,
 ) -> Result<DownloadReport> {
@@ -159,15 +176,13 @@ async fn download(
         .concurrency(args.concurrency)
         .resume(args.resume)
         .format(output_format(args.format))
+        .overwrite(args.overwrite)
+        .query(&args.soql)
         .cancel_on(cancel.clone());
     if let Some(max) = args.max_records {
         builder = builder.max_records(max);
     }
-    let handle = if into_dir {
-        builder.to_dir(&args.output)
-    } else {
-        builder.to_file(&args.output)
-    };
+    let handle = builder.to(destination);
     let _shown = progress::downloading(display, handle.progress());
     match handle.await {
         // The download has cleaned up (or kept its checkpoint, with --resume) before answering.

@@ -116,6 +116,58 @@ async fn query_downloads_to_a_file_and_prints_a_json_summary() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_complete_output_is_replaced_only_with_overwrite() {
+    let sim = sim().await;
+    let dir = TempDir::new("overwrite");
+    let output = dir.join("accounts.csv");
+    let query = |extra: &[&str]| {
+        haul_at(&sim)
+            .args(["--json", "sf", "query", "SELECT Id FROM Account"])
+            .args(extra)
+            .arg("-o")
+            .arg(&output)
+            .output()
+            .unwrap()
+    };
+    let first = query(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let manifest = std::fs::read(dir.join("accounts.csv.manifest.json")).unwrap();
+
+    let refused = query(&[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--overwrite"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        std::fs::read(dir.join("accounts.csv.manifest.json")).unwrap(),
+        manifest,
+        "the refused run touched the manifest"
+    );
+
+    let replaced = query(&["--overwrite"]);
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    let summary: serde_json::Value = serde_json::from_slice(&replaced.stdout).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("accounts.csv.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(written["source"]["job"], summary["job_id"]);
+    assert_eq!(written["source"]["query"], "SELECT Id FROM Account");
+    assert_eq!(written["rows"], 12_000);
+
+    // The REST path writes no manifest: it replaces a complete output only when told to, and then
+    // removes the manifest that would vouch for the old bytes.
+    let refused = query(&["--api", "rest"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(dir.join("accounts.csv.manifest.json").exists());
+    let replaced = query(&["--api", "rest", "--overwrite"]);
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    assert!(!dir.join("accounts.csv.manifest.json").exists());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn query_writes_jsonl_and_folders() {
     let sim = sim().await;
     let dir = TempDir::new("formats");
@@ -166,7 +218,12 @@ async fn query_writes_jsonl_and_folders() {
     names.sort();
     assert_eq!(
         names,
-        ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+        [
+            "_manifest.json",
+            "part-00000.csv",
+            "part-00001.csv",
+            "part-00002.csv"
+        ]
     );
     sim.shutdown().await;
 }

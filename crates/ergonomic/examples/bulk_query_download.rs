@@ -6,6 +6,9 @@
 //! ```sh
 //! cargo run -p haul --example bulk_query_download
 //! ```
+//!
+//! It writes `accounts.csv` and, last, its manifest `accounts.csv.manifest.json`. A second run
+//! refuses to replace that complete output; `bulk_query_steps` shows `overwrite`.
 
 use haul::Salesforce;
 use haul::auth::AccessToken;

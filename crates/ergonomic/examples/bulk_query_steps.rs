@@ -66,6 +66,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .download()
         .concurrency(8)
         .max_records(25_000)
+        // Replaces the accounts.csv of an earlier run (without it, a complete output is kept).
+        .overwrite(true)
         .to_file("accounts.csv");
     let mut progress = download.progress();
     let display = tokio::spawn(async move {

@@ -114,9 +114,54 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An object store (S3, Google Cloud Storage, Azure Blob Storage) refused or failed a request,
+    /// after the store client's own retries.
+    #[error("object store: {operation} {location} failed ({kind})")]
+    #[non_exhaustive]
+    Store {
+        /// The operation, such as `upload` or `write manifest`.
+        operation: &'static str,
+        /// The object or prefix, as a URL (`s3://bucket/key`); never holds a secret.
+        location: String,
+        /// What sort of failure it was.
+        kind: StoreFailure,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
     /// The work was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,
+}
+
+/// What sort of failure an object store reported ([`Error::Store`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreFailure {
+    /// The bucket, container or object does not exist.
+    NotFound,
+    /// The credentials were refused, or lack the permission.
+    Denied,
+    /// A condition of the request failed (the object exists, or changed).
+    Conflict,
+    /// The store does not offer the operation.
+    Unsupported,
+    /// Anything else: the connection, or an error answer that the store client does not name
+    /// (a 5xx its own retries did not get past, or a 4xx such as a part too small). Counted as
+    /// retryable, since the store client does not say which.
+    Unavailable,
+}
+
+impl std::fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NotFound => "not found",
+            Self::Denied => "access denied",
+            Self::Conflict => "precondition failed",
+            Self::Unsupported => "not supported by the store",
+            Self::Unavailable => "the store failed or could not be reached",
+        })
+    }
 }
 
 /// What the server last said about a job that failed or was aborted, kept in its family's own type
@@ -167,19 +212,34 @@ impl Error {
         match self {
             Self::Api { status, .. } => *status == 429 || (500..600).contains(status),
             Self::Transport { .. } => true,
+            Self::Store { kind, .. } => *kind == StoreFailure::Unavailable,
             _ => false,
         }
     }
 
     /// Whether the server says the resource does not exist (404, or Salesforce's `NOT_FOUND`).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Api { status: 404, .. }) || self.vendor_code() == Some("NOT_FOUND")
+        matches!(
+            self,
+            Self::Api { status: 404, .. }
+                | Self::Store {
+                    kind: StoreFailure::NotFound,
+                    ..
+                }
+        ) || self.vendor_code() == Some("NOT_FOUND")
     }
 
     /// Whether credentials were refused or could not be obtained.
     pub fn is_auth(&self) -> bool {
-        matches!(self, Self::Auth { .. } | Self::Api { status: 401, .. })
-            || self.vendor_code() == Some("INVALID_SESSION_ID")
+        matches!(
+            self,
+            Self::Auth { .. }
+                | Self::Api { status: 401, .. }
+                | Self::Store {
+                    kind: StoreFailure::Denied,
+                    ..
+                }
+        ) || self.vendor_code() == Some("INVALID_SESSION_ID")
     }
 
     /// Whether a wait or a request ran out of time.
@@ -213,6 +273,11 @@ impl Error {
     /// field.
     pub fn is_bad_request(&self) -> bool {
         self.status() == Some(400)
+    }
+
+    /// Whether an object store refused or failed a request ([`Error::Store`]).
+    pub fn is_store(&self) -> bool {
+        matches!(self, Self::Store { .. })
     }
 
     /// Whether the caller cancelled the work.

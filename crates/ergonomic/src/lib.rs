@@ -48,7 +48,7 @@ mod secret;
 mod transport;
 
 // Salesforce's credentials, kept at `haul::auth` where they have always been.
-pub use error::{BoxError, Error, JobDetails, Result};
+pub use error::{BoxError, Error, JobDetails, Result, StoreFailure};
 pub use handle::Handle;
 pub use haul_types as types;
 pub use looker::{Looker, LookerBuilder};

@@ -58,8 +58,16 @@ async fn a_million_rows_in_parallel_equal_a_sequential_download_and_the_expected
         "concurrency 1 differs from concurrency 8"
     );
     assert_eq!(parallel.bytes, expected.len() as u64);
-    // Nothing left beside the outputs: no part files, no checkpoint.
-    assert_eq!(dir.names(), ["c1.csv", "c8.csv"]);
+    // Nothing left beside the outputs and their manifests: no part files, no checkpoint.
+    assert_eq!(
+        dir.names(),
+        [
+            "c1.csv",
+            "c1.csv.manifest.json",
+            "c8.csv",
+            "c8.csv.manifest.json"
+        ]
+    );
     // Eight-way downloads listed their pages through resultPages.
     assert!(
         sim.stats().count(
@@ -140,8 +148,14 @@ async fn a_folder_download_holds_one_file_per_page_each_with_its_header() {
     names.sort();
     assert_eq!(
         names,
-        ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+        [
+            "_manifest.json",
+            "part-00000.csv",
+            "part-00001.csv",
+            "part-00002.csv"
+        ]
     );
+    names.remove(0);
     // Concatenating the pages without their repeated headers gives the single-file result.
     let mut joined = Vec::new();
     for (index, name) in names.iter().enumerate() {
@@ -230,8 +244,9 @@ async fn a_total_that_disagrees_with_the_job_is_read_again_then_reported() {
             "{error}"
         );
     }
-    // Nothing was published under the name of the download that failed the check.
-    assert_eq!(dir.names(), ["ok.csv"]);
+    // Nothing was published under the name of the download that failed the check, and it has no
+    // manifest.
+    assert_eq!(dir.names(), ["ok.csv", "ok.csv.manifest.json"]);
     sim.shutdown().await;
 }
 
@@ -275,7 +290,7 @@ async fn a_page_whose_record_count_lies_is_fetched_again_then_reported() {
         error.to_string().contains("Sforce-NumberOfRecords"),
         "{error}"
     );
-    assert_eq!(dir.names(), ["ok.csv"]);
+    assert_eq!(dir.names(), ["ok.csv", "ok.csv.manifest.json"]);
     sim.shutdown().await;
 }
 

@@ -107,7 +107,15 @@ impl Trial for Waiting<'_> {
                 .env("SF_INSTANCE_URL", sim.instance_url.clone())
                 .env("SF_ACCESS_TOKEN", sim.access_token.clone())
                 .env("SF_API_VERSION", "62.0")
-                .args(["--quiet", "--json", "sf", "query", SOQL, "-o"])
+                .args([
+                    "--quiet",
+                    "--json",
+                    "sf",
+                    "query",
+                    SOQL,
+                    "--overwrite",
+                    "-o",
+                ])
                 .arg(self.out.join("haul.csv")),
             1 => Job::new(&bench.python, limit)
                 .arg(bench.script("ssf_wait.py", SSF_WAIT)?)

@@ -29,6 +29,9 @@ pub struct Checkpoint {
     /// For a chain of partitions: the key of the one after the last written (`None` once the chain
     /// has ended).
     pub next_key: Option<String>,
+    /// The columns, as the first partition's CSV header row names them (for the manifest).
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
 }
 
 /// Which results a download is of: a checkpoint resumes only the download it was written for.
@@ -73,6 +76,13 @@ pub struct CommittedPage {
     pub key: Option<String>,
     /// Its rows.
     pub records: u64,
+    /// Bytes it added to the output.
+    #[serde(default)]
+    pub bytes: u64,
+    /// The SHA-256 of its file, in lowercase hex, when it has a file of its own whose digest was
+    /// taken as it was written (a folder in an object store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// Format 2 keys the checkpoint by its source; format 1 (a Salesforce job id) is not read.
@@ -89,6 +99,7 @@ impl Checkpoint {
             file_bytes: 0,
             header: None,
             next_key: None,
+            columns: None,
         }
     }
 
@@ -110,24 +121,31 @@ impl Checkpoint {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(Error::io(path, error)),
         };
-        let not_ours =
-            |e| Error::invalid_input(format!("{} is not a haul checkpoint: {e}", path.display()));
+        Self::parse(&text, &path.display().to_string()).map(Some)
+    }
+
+    /// Reads a saved checkpoint; `shown` names where it was found, for errors.
+    pub(crate) fn parse(text: &[u8], shown: &str) -> Result<Self> {
+        let not_ours = |e| Error::invalid_input(format!("{shown} is not a haul checkpoint: {e}"));
         // The format number first: an older record would not parse as this one.
         #[derive(Deserialize)]
         struct Versioned {
             format: u32,
         }
-        let versioned: Versioned = serde_json::from_slice(&text).map_err(not_ours)?;
+        let versioned: Versioned = serde_json::from_slice(text).map_err(not_ours)?;
         if versioned.format != FORMAT {
             return Err(Error::invalid_input(format!(
-                "{} has checkpoint format {}; this haul reads format {FORMAT}: remove it (and the \
-                 partial output beside it) to start over",
-                path.display(),
+                "{shown} has checkpoint format {}; this haul reads format {FORMAT}: remove it (and \
+                 the partial output beside it) to start over",
                 versioned.format
             )));
         }
-        let checkpoint: Self = serde_json::from_slice(&text).map_err(not_ours)?;
-        Ok(Some(checkpoint))
+        serde_json::from_slice(text).map_err(not_ours)
+    }
+
+    /// The checkpoint as saved.
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a checkpoint serialises")
     }
 
     /// Rows in the written pages.
@@ -139,7 +157,7 @@ impl Checkpoint {
     pub(crate) async fn save(&self, output: &Path) -> Result<()> {
         let path = Self::path_for(output);
         let temporary = path.with_extension("json.tmp");
-        let text = serde_json::to_vec(self).expect("a checkpoint serialises");
+        let text = self.to_json();
         tokio::fs::write(&temporary, text)
             .await
             .map_err(|e| Error::io(&temporary, e))?;

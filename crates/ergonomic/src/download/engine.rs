@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{Checkpoint, CommittedPage};
 use super::fetch::fetch_partition;
+use super::manifest::{ManifestSource, columns_of};
 use super::part::{Budget, PartBuffer, PartData};
 use super::sink::{Sink, Target, part_name};
 use super::source::{Listing, Partition, Plan, Source};
@@ -46,6 +47,19 @@ pub(super) fn start(options: DownloadBuilder, target: Target) -> DownloadHandle 
     DownloadHandle::spawn(cancel, watcher, run.execute())
 }
 
+/// A download that cannot start: its handle answers with `error`.
+pub(super) fn refuse(options: DownloadBuilder, error: Error) -> DownloadHandle {
+    let (_, watcher) = watch::channel(DownloadProgress {
+        expected_records: options.source.expected_rows(),
+        ..DownloadProgress::default()
+    });
+    DownloadHandle::spawn(
+        options.cancel.child_token(),
+        watcher,
+        async move { Err(error) },
+    )
+}
+
 /// A fetched partition, waiting to be committed.
 struct FetchedPart {
     index: usize,
@@ -54,6 +68,7 @@ struct FetchedPart {
     records: u64,
     bytes: u64,
     next: Option<Partition>,
+    header: Vec<u8>,
 }
 
 struct Run {
@@ -74,8 +89,8 @@ impl Run {
             outcome = self.download() => outcome,
             () = cancel.cancelled() => Err(Error::Cancelled),
         };
-        if outcome.is_err() && !resumable {
-            target.discard().await;
+        if outcome.is_err() {
+            target.discard(resumable).await;
         }
         outcome
     }
@@ -85,6 +100,9 @@ impl Run {
             return Err(Error::invalid_input(
                 "download concurrency must be at least 1",
             ));
+        }
+        if self.options.resume {
+            self.target.check_resumable()?;
         }
         let started = Instant::now();
         let listing = self.options.source.listing(self.plan)?;
@@ -98,9 +116,15 @@ impl Run {
         self.check_total(records).await?;
         let pages = committer.checkpoint.pages.len();
         let bytes = committer.checkpoint.file_bytes;
-        committer.sink.finish(pages).await?;
+        let source = &self.options.source;
+        let query = self.options.query.clone().or_else(|| source.query());
+        let described = ManifestSource::new(source.key(), query);
+        committer
+            .sink
+            .finish(&committer.checkpoint, described)
+            .await?;
         Ok(DownloadReport {
-            path: self.target.output().to_path_buf(),
+            path: self.target.shown(),
             pages,
             resumed_pages,
             records,
@@ -258,6 +282,7 @@ async fn fetch_part(worker: Worker, index: usize, partition: Partition) -> Resul
         records: fetched.records,
         bytes: fetched.bytes,
         next: fetched.next,
+        header: fetched.header,
     })
 }
 
@@ -273,7 +298,23 @@ impl<'a> Committer<'a> {
     async fn open(run: &'a Run) -> Result<Self> {
         let source = &run.options.source;
         let fresh = Checkpoint::new(source.key(), run.options.format, run.plan.max_records);
-        let checkpoint = match (run.options.resume, Checkpoint::load(run.target.output())?) {
+        if let Some(manifest) = run.target.complete_manifest().await? {
+            if !run.options.overwrite {
+                return Err(Error::invalid_input(format!(
+                    "{} is a complete download (its manifest names {} {}); overwrite it only \
+                     when asked to (overwrite, or --overwrite)",
+                    run.target.shown().display(),
+                    manifest.source.kind,
+                    manifest.source.job,
+                )));
+            }
+            run.target.remove_complete(&manifest).await?;
+        }
+        let saved = match run.options.resume {
+            true => run.target.load_checkpoint().await?,
+            false => None,
+        };
+        let checkpoint = match (run.options.resume, saved) {
             (true, Some(saved)) => {
                 resumable(&saved, &fresh, run)?;
                 tracing::info!(
@@ -316,19 +357,26 @@ impl<'a> Committer<'a> {
 
     async fn commit(&mut self, part: FetchedPart) -> Result<()> {
         debug_assert_eq!(part.index, self.next_index());
+        if self.checkpoint.columns.is_none() && !part.header.is_empty() {
+            let delimiter = self.run.options.source.delimiter()?;
+            self.checkpoint.columns = Some(columns_of(&part.header, delimiter)?);
+        }
         let header = &mut self.checkpoint.header;
-        self.checkpoint.file_bytes += self
+        let committed = self
             .sink
             .commit(part.index, part.data, part.bytes, header)
             .await?;
+        self.checkpoint.file_bytes += committed.bytes;
         self.checkpoint.next_key = part.next.and_then(|next| next.key);
         self.checkpoint.pages.push(CommittedPage {
             index: part.index,
             key: part.partition.key,
             records: part.records,
+            bytes: committed.bytes,
+            sha256: committed.sha256,
         });
         if self.run.options.resume {
-            self.checkpoint.save(self.run.target.output()).await?;
+            self.run.target.save_checkpoint(&self.checkpoint).await?;
         }
         self.publish_progress();
         Ok(())
@@ -345,11 +393,7 @@ impl<'a> Committer<'a> {
 
 /// Whether the checkpoint `saved` may be resumed by a download that would start as `fresh`.
 fn resumable(saved: &Checkpoint, fresh: &Checkpoint, run: &Run) -> Result<()> {
-    let path = || {
-        Checkpoint::path_for(run.target.output())
-            .display()
-            .to_string()
-    };
+    let path = || run.target.checkpoint_shown();
     if saved.source != fresh.source {
         return Err(Error::invalid_input(format!(
             "{} belongs to {}, not {}; remove it to start over",

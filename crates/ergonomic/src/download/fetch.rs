@@ -6,6 +6,7 @@ use futures::TryStreamExt;
 
 use super::Format;
 use super::source::{Partition, Plan, Source};
+use crate::csv_scan::HeaderSplitter;
 use crate::error::{Error, Result};
 use crate::retry::{self, Attempt, Replay};
 
@@ -36,6 +37,9 @@ pub(crate) struct Fetched {
     pub(crate) bytes: u64,
     /// For a chain: the next partition, `None` after the last.
     pub(crate) next: Option<Partition>,
+    /// The partition's CSV header row as received, terminator included (for the manifest's
+    /// columns).
+    pub(crate) header: Vec<u8>,
 }
 
 /// Fetches `partition` into `writer` as `format`.
@@ -121,7 +125,14 @@ async fn fetch_once(
     let mut encoder = format.encoder(|| source.delimiter())?;
     let mut body = answer.body;
     let mut bytes = 0u64;
+    // Kept for the manifest's columns; a header row beyond the splitter's limit leaves them
+    // unknown (the data itself is checked by the encoder, not here).
+    let mut header = HeaderSplitter::default();
+    let mut header_too_long = false;
     while let Some(chunk) = body.try_next().await? {
+        if !header.is_done() && !header_too_long {
+            header_too_long = header.feed(&chunk).is_err();
+        }
         let encoded = encoder.encode(chunk)?;
         bytes += encoded.len() as u64;
         writer.write(encoded).await?;
@@ -141,6 +152,11 @@ async fn fetch_once(
         records,
         bytes,
         next: answer.next,
+        header: if header_too_long {
+            Vec::new()
+        } else {
+            header.header().to_vec()
+        },
     };
     Ok((fetched, answer.declared_rows))
 }

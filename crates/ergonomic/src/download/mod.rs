@@ -9,7 +9,13 @@
 //! - a **format** ([`Format`]) turns each partition's CSV into what is written (CSV passed through,
 //!   or JSON lines), counts its rows and checks them against the declared count.
 //! - a **sink** ([`sink`]) is where the partitions land: one file (CSV parts concatenated with one
-//!   header row) or a folder of part files.
+//!   header row) or a folder of part files, on local disk or in an object store (S3, Google Cloud
+//!   Storage, Azure; see [`Destination`]).
+//!
+//! Every complete output has a [`Manifest`] beside it, written last (`<folder>/_manifest.json`, or
+//! `<file>.manifest.json`): the source, the query, the format, the columns, and every file with its
+//! rows, bytes and SHA-256. An output without one is incomplete. A complete output is never
+//! replaced unless the download is told to ([`DownloadBuilder::overwrite`]).
 //!
 //! The engine ([`engine`]) runs the workers, commits partitions strictly in order, keeps the
 //! [`Checkpoint`] (keyed by the source, see [`SourceKey`]) that lets an interrupted download resume,
@@ -20,10 +26,12 @@ mod engine;
 mod fetch;
 mod format;
 mod jsonl;
+mod manifest;
 mod output;
 mod part;
 mod sink;
 pub(crate) mod source;
+mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,14 +42,17 @@ use tokio_util::sync::CancellationToken;
 pub use checkpoint::{Checkpoint, CommittedPage, SourceKey};
 pub(crate) use fetch::fetch_partition;
 pub use format::Format;
+pub use manifest::{Column, Manifest, ManifestFile, ManifestSource};
 use sink::Target;
 use source::Source;
+pub use store::Destination;
 
 /// The default of [`DownloadBuilder::memory`]: a quarter of the 64 MB that a download aims to stay
 /// within, whatever its size.
 const DEFAULT_MEMORY: usize = 16 << 20;
 
-/// Configures a download; finish with [`to_file`](Self::to_file) or [`to_dir`](Self::to_dir).
+/// Configures a download; finish with [`to`](Self::to), [`to_file`](Self::to_file) or
+/// [`to_dir`](Self::to_dir).
 #[derive(Clone)]
 #[must_use]
 pub struct DownloadBuilder {
@@ -51,6 +62,8 @@ pub struct DownloadBuilder {
     resume: bool,
     format: Format,
     memory: usize,
+    overwrite: bool,
+    query: Option<String>,
     cancel: CancellationToken,
 }
 
@@ -63,6 +76,7 @@ impl std::fmt::Debug for DownloadBuilder {
             .field("resume", &self.resume)
             .field("format", &self.format)
             .field("memory", &self.memory)
+            .field("overwrite", &self.overwrite)
             .finish_non_exhaustive()
     }
 }
@@ -76,6 +90,8 @@ impl DownloadBuilder {
             resume: false,
             format: Format::Csv,
             memory: DEFAULT_MEMORY,
+            overwrite: false,
+            query: None,
             cancel: CancellationToken::new(),
         }
     }
@@ -117,6 +133,21 @@ impl DownloadBuilder {
         self
     }
 
+    /// Replaces a complete output (one with its [`Manifest`]) at the destination (default false:
+    /// such a download fails with [`Error::InvalidInput`](crate::Error::InvalidInput) before it
+    /// writes anything). The old manifest is removed first, then the files it listed.
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// The query to name in the [`Manifest`], for sources that do not know their own (a Salesforce
+    /// query job does).
+    pub fn query(mut self, query: impl Into<String>) -> Self {
+        self.query = Some(query.into());
+        self
+    }
+
     /// Stops the download, with [`Error::Cancelled`](crate::Error::Cancelled), when `token` is
     /// cancelled; the download cleans up (or keeps its checkpoint, when resumable) before it answers.
     pub fn cancel_on(mut self, token: CancellationToken) -> Self {
@@ -134,6 +165,16 @@ impl DownloadBuilder {
     /// header row.
     pub fn to_dir(self, path: impl Into<PathBuf>) -> DownloadHandle {
         engine::start(self, Target::Dir(path.into()))
+    }
+
+    /// Downloads to `destination`: a local file or folder, or an object store's object or prefix
+    /// (see [`Destination`]). A store destination that cannot be configured answers with the
+    /// error at once.
+    pub fn to(self, destination: Destination) -> DownloadHandle {
+        match destination.target() {
+            Ok(target) => engine::start(self, target),
+            Err(error) => engine::refuse(self, error),
+        }
     }
 }
 
@@ -155,7 +196,7 @@ pub struct DownloadProgress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DownloadReport {
-    /// The file or folder written.
+    /// The file or folder written; for an object store, its URL (`s3://bucket/prefix/`).
     pub path: PathBuf,
     /// Partitions (pages) downloaded in all, resumed ones included.
     pub pages: usize,

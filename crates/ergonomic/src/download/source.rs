@@ -56,6 +56,10 @@ pub(crate) trait Source: Send + Sync + 'static {
     fn key(&self) -> SourceKey;
     /// Names the results in errors and logs, such as `query job 750...`.
     fn describe(&self) -> String;
+    /// The query that produced the results, when the source knows it (for the manifest).
+    fn query(&self) -> Option<String> {
+        None
+    }
     /// The partitions' column delimiter.
     fn delimiter(&self) -> Result<u8>;
     /// The retry policy for fetching partitions.

@@ -237,7 +237,7 @@ fn haul_job(bench: &Bench, sim: &Sim, concurrency: usize, gzip: bool, limit: Dur
         .env("SF_INSTANCE_URL", sim.instance_url.clone())
         .env("SF_ACCESS_TOKEN", sim.access_token.clone())
         .env("SF_API_VERSION", "62.0")
-        .args(["--quiet", "--json", "sf", "query", SOQL]);
+        .args(["--quiet", "--json", "sf", "query", SOQL, "--overwrite"]);
     if !gzip {
         job = job.arg("--no-gzip");
     }

@@ -136,11 +136,14 @@ impl QueryJobBuilder {
     }
 
     /// The common case in one call: submit, wait (aborting the job if the wait is abandoned), and
-    /// download the results to one CSV file.
+    /// download the results to one CSV file, with its manifest beside it. A complete output
+    /// already there is kept and the call fails; use
+    /// [`download`](CompletedQueryJob::download)`().overwrite(true)` to replace it.
     pub async fn download_to(self, path: impl Into<std::path::PathBuf>) -> Result<DownloadReport> {
+        let soql = self.soql.clone();
         let job = self.submit().await?;
         let done = job.wait().abort_on_drop(true).await?;
-        done.download().to_file(path).await
+        done.download().query(soql).to_file(path).await
     }
 }
 

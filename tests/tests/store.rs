@@ -1,0 +1,621 @@
+//! Downloads to an object store: a real S3-protocol server (moto's, from PyPI, installed by
+//! `cargo xtask test` with the peers) started on 127.0.0.1 for each test, haul-sim as the org.
+//! What lands in the bucket is read back over plain HTTP and compared byte for byte with the same
+//! job downloaded to local disk; the manifest's digests are checked against the objects; a
+//! complete output is not overwritten unless asked; a cancelled upload resumes sending only the
+//! parts that are missing; a store that refuses gives a clear error and no manifest.
+//!
+//! Needs `HAUL_PEER_PYTHON` (a python with `moto[server]`): `cargo xtask test` sets it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use haul::Salesforce;
+use haul::auth::AccessToken;
+use haul::download::{Destination, DownloadBuilder, Manifest};
+use haul::salesforce::query::CompletedQueryJob;
+use haul_sim::{NetworkProfile, Sim};
+use sha2::{Digest, Sha256};
+
+/// Longest the S3 server may take to answer its first request.
+const STARTUP: Duration = Duration::from_secs(60);
+const SOQL: &str = "SELECT Id, Name FROM Account";
+
+/// moto's S3 server on a free port of 127.0.0.1, killed when dropped.
+struct S3Server {
+    child: Child,
+    url: String,
+    http: reqwest::Client,
+    python: String,
+    dir: PathBuf,
+    recording: PathBuf,
+}
+
+impl S3Server {
+    async fn start(name: &str) -> Self {
+        let python = std::env::var("HAUL_PEER_PYTHON").unwrap_or_else(|_| {
+            panic!("HAUL_PEER_PYTHON is not set: the store tests need moto; run `cargo xtask test`")
+        });
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("s3-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let recording = dir.join("recording.jsonl");
+        let child = Command::new(&python)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .current_dir(&dir)
+            .env("MOTO_RECORDER_FILEPATH", &recording)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto's server starts");
+        let server = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            python,
+            dir,
+            recording,
+        };
+        let started = Instant::now();
+        loop {
+            if server.http.get(&server.url).send().await.is_ok() {
+                return server;
+            }
+            assert!(
+                started.elapsed() < STARTUP,
+                "moto's server did not answer within {STARTUP:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A destination in this server, with its credentials and endpoint given as options (the
+    /// environment of a test is shared by every test of the binary).
+    fn destination(&self, url: &str) -> Destination {
+        Destination::parse(url)
+            .unwrap()
+            .option("aws_endpoint", &self.url)
+            .option("aws_access_key_id", "haul-test")
+            .option("aws_secret_access_key", "haul-test-secret")
+            .option("aws_region", "us-east-1")
+    }
+
+    async fn create_bucket(&self, bucket: &str) {
+        let answer = self
+            .http
+            .put(format!("{}/{bucket}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+
+    /// An object's bytes, `None` when it does not exist, read by boto3 (a client independent of
+    /// the one that wrote it) with signed requests, as the objects are private.
+    async fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let copy = self.dir.join(format!("get-{}", fastrand_name()));
+        let mut command = tokio::process::Command::new(&self.python);
+        command
+            .args(["-c", READ_OBJECT, &self.url, bucket, key])
+            .arg(&copy)
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+            .await
+            .expect("boto3 read the object within a minute")
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "reading {key}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let bytes = std::fs::read(&copy).ok();
+        let _ = std::fs::remove_file(&copy);
+        bytes
+    }
+
+    /// The keys under `prefix`, sorted.
+    async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let listing = self
+            .text(&format!("{bucket}?list-type=2&prefix={prefix}"))
+            .await;
+        let mut keys = elements(&listing, "Key");
+        keys.sort();
+        keys
+    }
+
+    /// Multipart uploads started and neither completed nor aborted.
+    async fn open_uploads(&self, bucket: &str) -> Vec<String> {
+        elements(&self.text(&format!("{bucket}?uploads")).await, "UploadId")
+    }
+
+    async fn text(&self, path: &str) -> String {
+        let answer = self
+            .http
+            .get(format!("{}/{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+        answer.text().await.unwrap()
+    }
+
+    /// Starts recording the requests the server receives, forgetting earlier ones.
+    async fn record(&self) {
+        for action in ["reset-recording", "start-recording"] {
+            let answer = self
+                .http
+                .post(format!("{}/moto-api/recorder/{action}", self.url))
+                .send()
+                .await
+                .unwrap();
+            assert!(answer.status().is_success(), "{action}");
+        }
+    }
+
+    /// The method and path (query string dropped) of every request recorded.
+    fn recorded(&self) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let request: serde_json::Value = serde_json::from_str(line).unwrap();
+                let url = request["url"].as_str().unwrap_or_default();
+                let path = url.split('?').next().unwrap_or_default();
+                let path = path.strip_prefix(&self.url).unwrap_or(path);
+                (
+                    request["method"].as_str().unwrap().to_owned(),
+                    path.to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies one object to a file with boto3; leaves no file when the object does not exist.
+const READ_OBJECT: &str = r#"
+import sys, boto3, botocore
+endpoint, bucket, key, path = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="reader", aws_secret_access_key="reader-secret")
+try:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+except botocore.exceptions.ClientError as error:
+    if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+        sys.exit(0)
+    raise
+with open(path, "wb") as out:
+    out.write(body)
+"#;
+
+/// A name no other call of this process has used.
+fn fastrand_name() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The text of every `<name>` element of an XML answer.
+fn elements(xml: &str, name: &str) -> Vec<String> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split(&close).next().map(str::to_owned))
+        .collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn client(sim: &Sim) -> Salesforce {
+    Salesforce::builder()
+        .instance_url(sim.instance_url())
+        .auth(AccessToken::new(sim.access_token()))
+        // Uncompressed, so that the simulator's bandwidth cap sets the pace the cancels rely on.
+        .gzip(false)
+        .build()
+        .unwrap()
+}
+
+async fn finished_job(sf: &Salesforce) -> CompletedQueryJob {
+    sf.bulk_query(SOQL)
+        .submit()
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap()
+}
+
+fn pages(job: &CompletedQueryJob) -> DownloadBuilder {
+    job.download()
+        .max_records(50_000)
+        .concurrency(4)
+        .query(SOQL)
+}
+
+/// Checks a manifest read from the store against the objects it lists.
+async fn check_manifest(s3: &S3Server, bucket: &str, folder: &str, manifest: &Manifest) {
+    for file in &manifest.files {
+        let key = format!("{folder}{}", file.path);
+        let bytes = s3.get(bucket, &key).await.expect("a listed object exists");
+        assert_eq!(file.sha256, sha256(&bytes), "{key}");
+        assert_eq!(file.bytes, bytes.len() as u64, "{key}");
+    }
+    assert_eq!(
+        manifest.rows,
+        manifest.files.iter().map(|f| f.rows).sum::<u64>()
+    );
+}
+
+fn manifest_of(bytes: &[u8]) -> Manifest {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_and_a_single_object_in_s3_equal_local_downloads_byte_for_byte() {
+    // 300,000 rows make a 13 MB file: the single object takes more than one upload part.
+    let sim = Sim::builder()
+        .rows("Account", 300_000)
+        .start()
+        .await
+        .unwrap();
+    let s3 = S3Server::start("equal").await;
+    s3.create_bucket("lake").await;
+    let sf = client(&sim);
+    let done = finished_job(&sf).await;
+    let local = temp_dir("equal");
+
+    let file = pages(&done)
+        .to_file(local.join("accounts.csv"))
+        .await
+        .unwrap();
+    pages(&done).to_dir(local.join("pages")).await.unwrap();
+    // Held in memory (the default budget), then spilled to part files (no memory): both paths up.
+    let object = pages(&done)
+        .to(s3.destination("s3://lake/exports/accounts.csv"))
+        .await
+        .unwrap();
+    let folder = pages(&done)
+        .memory(0)
+        .to(s3.destination("s3://lake/exports/accounts/"))
+        .await
+        .unwrap();
+    let spilled_object = pages(&done)
+        .memory(0)
+        .to(s3.destination("s3://lake/spilled.csv"))
+        .await
+        .unwrap();
+    assert_eq!(object.path, PathBuf::from("s3://lake/exports/accounts.csv"));
+    assert_eq!((object.records, folder.records), (300_000, 300_000));
+    assert_eq!(folder.pages, 6);
+
+    let expected = std::fs::read(local.join("accounts.csv")).unwrap();
+    assert!(expected.len() > 10 << 20, "{} bytes", expected.len());
+    assert_eq!(
+        (object.bytes, spilled_object.bytes),
+        (file.bytes, file.bytes)
+    );
+    for key in ["exports/accounts.csv", "spilled.csv"] {
+        let uploaded = s3.get("lake", key).await.unwrap();
+        assert!(uploaded == expected, "{key} differs from the local file");
+    }
+    let manifest = manifest_of(
+        &s3.get("lake", "exports/accounts.csv.manifest.json")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(manifest.files.len(), 1);
+    assert_eq!(manifest.files[0].path, "accounts.csv");
+    assert_eq!(manifest.files[0].sha256, sha256(&expected));
+    assert_eq!(manifest.source.job, done.job().id().as_str());
+    assert_eq!(manifest.source.query.as_deref(), Some(SOQL));
+    let columns: Vec<_> = manifest.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(columns, ["Id", "Name"]);
+    check_manifest(&s3, "lake", "exports/", &manifest).await;
+
+    let mut keys = s3.keys("lake", "exports/accounts/").await;
+    assert_eq!(keys.remove(0), "exports/accounts/_manifest.json");
+    let local_parts = {
+        let mut names: Vec<_> = std::fs::read_dir(local.join("pages"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("part-"))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        keys,
+        local_parts
+            .iter()
+            .map(|name| format!("exports/accounts/{name}"))
+            .collect::<Vec<_>>(),
+        "one object a page, no checkpoint left"
+    );
+    for name in &local_parts {
+        let uploaded = s3
+            .get("lake", &format!("exports/accounts/{name}"))
+            .await
+            .unwrap();
+        assert!(
+            uploaded == std::fs::read(local.join("pages").join(name)).unwrap(),
+            "{name} differs from the local part"
+        );
+    }
+    let manifest = manifest_of(
+        &s3.get("lake", "exports/accounts/_manifest.json")
+            .await
+            .unwrap(),
+    );
+    let local_manifest =
+        manifest_of(&std::fs::read(local.join("pages").join("_manifest.json")).unwrap());
+    assert_eq!(manifest.files, local_manifest.files);
+    check_manifest(&s3, "lake", "exports/accounts/", &manifest).await;
+    assert_eq!(s3.open_uploads("lake").await, Vec::<String>::new());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_output_in_s3_is_overwritten_only_when_asked() {
+    let sim = Sim::builder()
+        .rows("Account", 30_000)
+        .start()
+        .await
+        .unwrap();
+    let s3 = S3Server::start("overwrite").await;
+    s3.create_bucket("lake").await;
+    let sf = client(&sim);
+    let done = finished_job(&sf).await;
+    let to = |max: u64| done.download().max_records(max);
+
+    to(5_000)
+        .to(s3.destination("s3://lake/accounts/"))
+        .await
+        .unwrap();
+    to(5_000)
+        .to(s3.destination("s3://lake/accounts.csv"))
+        .await
+        .unwrap();
+    let before = s3.keys("lake", "").await;
+    assert_eq!(before.len(), 6 + 1 + 2, "{before:?}");
+    let manifest = s3.get("lake", "accounts/_manifest.json").await.unwrap();
+
+    for url in ["s3://lake/accounts/", "s3://lake/accounts.csv"] {
+        let error = to(10_000).to(s3.destination(url)).await.unwrap_err();
+        assert!(error.is_invalid_input(), "{url}: {error}");
+        assert!(error.to_string().contains("complete download"), "{error}");
+        assert!(error.to_string().contains(url), "{error}");
+    }
+    assert_eq!(s3.keys("lake", "").await, before);
+    assert_eq!(
+        s3.get("lake", "accounts/_manifest.json").await.unwrap(),
+        manifest
+    );
+
+    let report = to(10_000)
+        .overwrite(true)
+        .to(s3.destination("s3://lake/accounts/"))
+        .await
+        .unwrap();
+    assert_eq!(report.pages, 3);
+    assert_eq!(
+        s3.keys("lake", "accounts/").await,
+        [
+            "accounts/_manifest.json",
+            "accounts/part-00000.csv",
+            "accounts/part-00001.csv",
+            "accounts/part-00002.csv"
+        ],
+        "the old output's extra parts are gone"
+    );
+    let manifest = manifest_of(&s3.get("lake", "accounts/_manifest.json").await.unwrap());
+    check_manifest(&s3, "lake", "accounts/", &manifest).await;
+    to(10_000)
+        .overwrite(true)
+        .to(s3.destination("s3://lake/accounts.csv"))
+        .await
+        .unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_upload_resumes_sending_only_the_missing_parts() {
+    // 1 MB/s a connection stretches the download over seconds, so that the cancel lands midway.
+    let sim = Sim::builder()
+        .rows("Account", 60_000)
+        .profile(NetworkProfile::wan(Duration::ZERO, 1_000_000))
+        .start()
+        .await
+        .unwrap();
+    let s3 = S3Server::start("resume").await;
+    s3.create_bucket("lake").await;
+    let sf = client(&sim);
+    let done = finished_job(&sf).await;
+    let download = || {
+        done.download()
+            .max_records(5_000)
+            .concurrency(2)
+            .resume(true)
+    };
+
+    let handle = download().to(s3.destination("s3://lake/accounts/"));
+    let mut progress = handle.progress();
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        progress.wait_for(|p| p.pages >= 3),
+    )
+    .await
+    .expect("three pages within two minutes")
+    .unwrap();
+    handle.cancel();
+    let error = handle.await.unwrap_err();
+    assert!(error.is_cancelled(), "{error}");
+    let checkpoint = Destination::parse("s3://lake/accounts/")
+        .unwrap()
+        .option("aws_endpoint", &s3.url)
+        .option("aws_access_key_id", "haul-test")
+        .option("aws_secret_access_key", "haul-test-secret")
+        .option("aws_region", "us-east-1")
+        .checkpoint()
+        .await
+        .unwrap()
+        .expect("the checkpoint is kept in the store");
+    let kept = checkpoint.pages.len();
+    assert!((3..12).contains(&kept), "{kept} pages kept");
+    assert_eq!(s3.get("lake", "accounts/_manifest.json").await, None);
+
+    s3.record().await;
+    let report = download()
+        .to(s3.destination("s3://lake/accounts/"))
+        .await
+        .unwrap();
+    assert_eq!((report.pages, report.resumed_pages), (12, kept));
+    let sent: Vec<usize> = s3
+        .recorded()
+        .into_iter()
+        .filter(|(method, _)| method == "PUT")
+        .filter_map(|(_, path)| {
+            let name = path.strip_prefix("/lake/accounts/part-")?;
+            name.strip_suffix(".csv")?.parse().ok()
+        })
+        .collect();
+    let mut sent_sorted = sent.clone();
+    sent_sorted.sort_unstable();
+    assert_eq!(
+        sent_sorted,
+        (kept..12).collect::<Vec<_>>(),
+        "the resumed run sent exactly the missing parts, once each"
+    );
+
+    let local = temp_dir("resume");
+    done.download()
+        .max_records(5_000)
+        .to_dir(local.join("pages"))
+        .await
+        .unwrap();
+    for index in 0..12 {
+        let name = format!("part-{index:05}.csv");
+        let uploaded = s3.get("lake", &format!("accounts/{name}")).await.unwrap();
+        assert!(
+            uploaded == std::fs::read(local.join("pages").join(&name)).unwrap(),
+            "{name} differs"
+        );
+    }
+    assert_eq!(s3.get("lake", "accounts/_haul_checkpoint.json").await, None);
+    let manifest = manifest_of(&s3.get("lake", "accounts/_manifest.json").await.unwrap());
+    assert_eq!(manifest.files.len(), 12);
+    check_manifest(&s3, "lake", "accounts/", &manifest).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_single_object_upload_is_aborted_and_cannot_be_resumed() {
+    let sim = Sim::builder()
+        .rows("Account", 60_000)
+        .profile(NetworkProfile::wan(Duration::ZERO, 1_000_000))
+        .start()
+        .await
+        .unwrap();
+    let s3 = S3Server::start("abort").await;
+    s3.create_bucket("lake").await;
+    let sf = client(&sim);
+    let done = finished_job(&sf).await;
+
+    let error = done
+        .download()
+        .resume(true)
+        .to(s3.destination("s3://lake/accounts.csv"))
+        .await
+        .unwrap_err();
+    assert!(error.is_invalid_input(), "{error}");
+    assert!(error.to_string().contains("cannot be resumed"), "{error}");
+
+    let handle = done
+        .download()
+        .max_records(5_000)
+        .concurrency(2)
+        .to(s3.destination("s3://lake/accounts.csv"));
+    let mut progress = handle.progress();
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        progress.wait_for(|p| p.pages >= 2),
+    )
+    .await
+    .expect("two pages within two minutes")
+    .unwrap();
+    assert_eq!(s3.open_uploads("lake").await.len(), 1, "the upload is open");
+    handle.cancel();
+    assert!(handle.await.unwrap_err().is_cancelled());
+    assert_eq!(
+        s3.open_uploads("lake").await,
+        Vec::<String>::new(),
+        "the upload was aborted"
+    );
+    assert_eq!(s3.keys("lake", "").await, Vec::<String>::new());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_refuses_gives_a_clear_error_and_no_manifest() {
+    let sim = Sim::builder()
+        .rows("Account", 12_000)
+        .start()
+        .await
+        .unwrap();
+    let s3 = S3Server::start("refuse").await;
+    s3.create_bucket("lake").await;
+    let sf = client(&sim);
+    let done = finished_job(&sf).await;
+
+    for url in ["s3://no-such-bucket/accounts/", "s3://no-such-bucket/a.csv"] {
+        let error = done.download().to(s3.destination(url)).await.unwrap_err();
+        assert!(error.is_store(), "{url}: {error}");
+        assert!(error.is_not_found(), "{url}: {error}");
+        assert!(!error.is_retryable(), "{url}: {error}");
+        assert!(
+            error.to_string().contains("s3://no-such-bucket/"),
+            "{error}"
+        );
+        assert!(
+            !format!("{error:?}").contains("haul-test-secret"),
+            "{error:?}"
+        );
+    }
+
+    // An option the S3 client does not know is refused before anything is sent.
+    let error = done
+        .download()
+        .to(s3
+            .destination("s3://lake/x/")
+            .option("aws_no_such_option", "1"))
+        .await
+        .unwrap_err();
+    assert!(error.is_invalid_input(), "{error}");
+    assert_eq!(s3.keys("lake", "").await, Vec::<String>::new());
+    sim.shutdown().await;
+}
