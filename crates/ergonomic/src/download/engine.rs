@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{Checkpoint, CommittedPage};
 use super::fetch::fetch_partition;
+use super::format::{Encoding, Format};
 use super::part::{Budget, PartBuffer, PartData};
 use super::sink::{Sink, Target, part_name};
 use super::source::{Listing, Partition, Plan, Source};
@@ -32,7 +33,12 @@ pub(super) fn start(options: DownloadBuilder, target: Target) -> DownloadHandle 
         ..DownloadProgress::default()
     });
     let budget = Budget::new(options.memory);
+    let encoding = match encoding(&options, &target) {
+        Ok(encoding) => encoding,
+        Err(error) => return DownloadHandle::spawn(cancel, watcher, async move { Err(error) }),
+    };
     let run = Run {
+        encoding,
         plan: Plan {
             concurrency: options.concurrency,
             max_records: options.max_records,
@@ -46,6 +52,20 @@ pub(super) fn start(options: DownloadBuilder, target: Target) -> DownloadHandle 
     DownloadHandle::spawn(cancel, watcher, run.execute())
 }
 
+/// The download's format with its schema, checked before anything is sent.
+fn encoding(options: &DownloadBuilder, target: &Target) -> Result<Encoding> {
+    if options.resume
+        && matches!(options.format, Format::Parquet(_))
+        && matches!(target, Target::File(_))
+    {
+        return Err(Error::invalid_input(
+            "a download to one Parquet file cannot be resumed (its footer is written last): \
+             download to a folder, one Parquet file a partition, to resume",
+        ));
+    }
+    Encoding::new(options.format, options.schema.clone())
+}
+
 /// A fetched partition, waiting to be committed.
 struct FetchedPart {
     index: usize,
@@ -54,9 +74,14 @@ struct FetchedPart {
     records: u64,
     bytes: u64,
     next: Option<Partition>,
+    /// A value that did not read as its type ([`Error::InvalidValue`], its row counted from the
+    /// partition's start): reported when the partition's turn to be committed comes, once the
+    /// rows before it are known, so that the row is numbered in the whole result.
+    refused: Option<Error>,
 }
 
 struct Run {
+    encoding: Encoding,
     options: DownloadBuilder,
     plan: Plan,
     target: Target,
@@ -120,6 +145,9 @@ impl Run {
         loop {
             let part = fetch_part(self.worker(), index, partition).await?;
             let next = part.next.clone();
+            if part.refused.is_some() {
+                return committer.commit(part).await;
+            }
             committer.commit(part).await?;
             match next {
                 Some(next) => partition = next,
@@ -202,7 +230,7 @@ impl Run {
         Worker {
             source: self.options.source.clone(),
             plan: self.plan,
-            format: self.options.format,
+            encoding: self.encoding.clone(),
             parts_dir: self.target.parts_dir(),
             budget: self.budget.clone(),
         }
@@ -235,22 +263,41 @@ impl Run {
 struct Worker {
     source: Arc<dyn Source>,
     plan: Plan,
-    format: super::Format,
+    encoding: Encoding,
     parts_dir: PathBuf,
     budget: Arc<Budget>,
 }
 
 async fn fetch_part(worker: Worker, index: usize, partition: Partition) -> Result<FetchedPart> {
-    let path = worker.parts_dir.join(part_name(index, worker.format));
+    let path = worker
+        .parts_dir
+        .join(part_name(index, worker.encoding.format()));
     let mut part = PartBuffer::new(path, worker.budget);
     let fetched = fetch_partition(
         worker.source.as_ref(),
         &partition,
         worker.plan,
-        worker.format,
+        &worker.encoding,
         &mut part,
     )
-    .await?;
+    .await;
+    let fetched = match fetched {
+        Err(refused @ Error::InvalidValue { .. }) => {
+            return Ok(FetchedPart {
+                index,
+                partition,
+                data: PartData::Held {
+                    chunks: Vec::new(),
+                    _reservation: None,
+                },
+                records: 0,
+                bytes: 0,
+                next: None,
+                refused: Some(refused),
+            });
+        }
+        other => other?,
+    };
     Ok(FetchedPart {
         index,
         partition,
@@ -258,6 +305,7 @@ async fn fetch_part(worker: Worker, index: usize, partition: Partition) -> Resul
         records: fetched.records,
         bytes: fetched.bytes,
         next: fetched.next,
+        refused: None,
     })
 }
 
@@ -272,7 +320,12 @@ impl<'a> Committer<'a> {
     /// Prepares the output: resumes from a checkpoint when asked and one matches, else starts afresh.
     async fn open(run: &'a Run) -> Result<Self> {
         let source = &run.options.source;
-        let fresh = Checkpoint::new(source.key(), run.options.format, run.plan.max_records);
+        let fresh = Checkpoint::new(
+            source.key(),
+            run.encoding.format(),
+            run.encoding.schema().cloned(),
+            run.plan.max_records,
+        );
         let checkpoint = match (run.options.resume, Checkpoint::load(run.target.output())?) {
             (true, Some(saved)) => {
                 resumable(&saved, &fresh, run)?;
@@ -285,7 +338,7 @@ impl<'a> Committer<'a> {
             }
             _ => fresh,
         };
-        let sink = Sink::open(run.target.clone(), run.options.format, &checkpoint).await?;
+        let sink = Sink::open(run.target.clone(), run.encoding.format(), &checkpoint).await?;
         let committer = Self {
             run,
             checkpoint,
@@ -316,6 +369,23 @@ impl<'a> Committer<'a> {
 
     async fn commit(&mut self, part: FetchedPart) -> Result<()> {
         debug_assert_eq!(part.index, self.next_index());
+        if let Some(refused) = part.refused {
+            let before = self.checkpoint.records();
+            return Err(match refused {
+                Error::InvalidValue {
+                    row,
+                    column,
+                    value,
+                    expected,
+                } => Error::InvalidValue {
+                    row: before + row,
+                    column,
+                    value,
+                    expected,
+                },
+                other => other,
+            });
+        }
         let header = &mut self.checkpoint.header;
         self.checkpoint.file_bytes += self
             .sink
@@ -369,6 +439,12 @@ fn resumable(saved: &Checkpoint, fresh: &Checkpoint, run: &Run) -> Result<()> {
             "the interrupted download wrote {}; resume with the same format",
             saved.output
         )));
+    }
+    if saved.schema != fresh.schema {
+        return Err(Error::invalid_input(
+            "the interrupted download was typed by another schema; resume with the same, or \
+             remove the checkpoint to start over",
+        ));
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use super::Format;
 use super::checkpoint::Checkpoint;
 use super::output::OrderedOutput;
+use super::parquet_file::ParquetFile;
 use super::part::{PartData, blocking};
 use crate::error::{Error, Result};
 
@@ -71,12 +72,21 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// A single-file download's temporary output.
+#[derive(Debug)]
+enum FileOutput {
+    /// Partitions' bytes appended (CSV with one header row, JSON lines).
+    Bytes(OrderedOutput),
+    /// Partitions' Parquet row groups appended, the footer written at the end.
+    Parquet(ParquetFile),
+}
+
 /// An open target, taking committed partitions in order.
 pub(crate) struct Sink {
     target: Target,
     format: Format,
     /// The single-file download's temporary output.
-    output: Option<OrderedOutput>,
+    output: Option<FileOutput>,
     /// Removals of appended part files. They run beside the next commits: freeing a partition's
     /// blocks can wait on the file system's journal (for tens of milliseconds while a sync runs), and
     /// the commit is the one thing every partition waits for.
@@ -93,7 +103,12 @@ impl Sink {
         let parts_dir = target.parts_dir();
         create_dir(&parts_dir).await?;
         let output = match target.temporary_file() {
-            Some(temporary) => Some(OrderedOutput::open(temporary, checkpoint.file_bytes).await?),
+            Some(temporary) if matches!(format, Format::Parquet(_)) => {
+                Some(FileOutput::Parquet(ParquetFile::new(temporary)))
+            }
+            Some(temporary) => Some(FileOutput::Bytes(
+                OrderedOutput::open(temporary, checkpoint.file_bytes).await?,
+            )),
             None => {
                 create_dir(target.output()).await?;
                 None
@@ -116,7 +131,7 @@ impl Sink {
         fetched_bytes: u64,
         header: &mut Option<String>,
     ) -> Result<u64> {
-        let Some(output) = &self.output else {
+        let Some(output) = &mut self.output else {
             let final_path = self.target.output().join(part_name(index, self.format));
             let part = match data {
                 PartData::Spilled(part) => part,
@@ -132,7 +147,10 @@ impl Sink {
             PartData::Held { .. } => None,
         };
         let header = self.format.repeats_header().then_some(header);
-        let appended = output.append(data, index, header).await?;
+        let appended = match output {
+            FileOutput::Bytes(output) => output.append(data, index, header).await?,
+            FileOutput::Parquet(output) => output.append(data, index).await?,
+        };
         if let Some(part) = spilled {
             // A part file left by a failed removal goes with the parts folder at the end.
             self.removals.spawn(async move {
@@ -177,8 +195,18 @@ impl Sink {
                     "the results have no partitions",
                 ));
             }
-            output.sync().await?;
-            tokio::fs::rename(output.path(), &final_path)
+            let written = match output {
+                FileOutput::Bytes(output) => {
+                    output.sync().await?;
+                    output.path().to_path_buf()
+                }
+                FileOutput::Parquet(output) => {
+                    let path = output.path().to_path_buf();
+                    output.finish().await?;
+                    path
+                }
+            };
+            tokio::fs::rename(&written, &final_path)
                 .await
                 .map_err(|e| Error::io(&final_path, e))?;
         }
