@@ -11,7 +11,9 @@ use haul::salesforce::query::{
 };
 use serde_json::json;
 
-use crate::args::{Api, Format, JobIdArgs, JobKind, JobsArgs, QueryArgs, SfArgs, SfCommand};
+use crate::args::{
+    Api, Compression, Format, JobIdArgs, JobKind, JobsArgs, QueryArgs, SfArgs, SfCommand,
+};
 use crate::exit::{Interrupted, Usage};
 use crate::progress::{self, Display};
 use crate::target::{self, SfTarget};
@@ -59,7 +61,30 @@ async fn run_query(
         return Err(Usage("--batch-size works with --api rest only".into()).into());
     }
     let into_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
+    let format = args.output_format();
+    if args.compression.is_some() && format != Format::Parquet {
+        return Err(Usage("--compression works with --format parquet only".into()).into());
+    }
+    if format == Format::Parquet && args.resume && !into_dir {
+        return Err(Usage(
+            "--resume cannot resume one Parquet file (its footer is written last): give a folder \
+             (a path ending in /) to get one Parquet file a page, which resumes"
+                .into(),
+        )
+        .into());
+    }
     let sf = &target.client;
+    // Typed before the job is submitted, so that a field Parquet cannot hold costs no job.
+    let schema = match format {
+        Format::Parquet => Some(sf.query_schema(&args.soql).await.map_err(|error| {
+            if error.is_invalid_input() {
+                anyhow::Error::from(Usage(error.to_string()))
+            } else {
+                error.into()
+            }
+        })?),
+        _ => None,
+    };
     let job = match resumable_job(sf, &args.output, args.resume)? {
         Some(job) => job,
         None => {
@@ -71,7 +96,7 @@ async fn run_query(
         }
     };
     let done = wait(&job, settings.display, args.resume, &cancel).await?;
-    let report = download(&done, &args, into_dir, settings.display, &cancel).await?;
+    let report = download(&done, &args, schema, into_dir, settings.display, &cancel).await?;
     if settings.display != Display::Quiet {
         eprintln!(
             "haul: wrote {} rows in {} pages to {}",
@@ -88,7 +113,7 @@ async fn run_query(
         "resumed_pages": report.resumed_pages,
         "bytes": report.bytes,
         "path": args.output,
-        "format": output_format(args.format).to_string(),
+        "format": output_format(&args).to_string(),
         "elapsed_ms": report.elapsed.as_millis() as u64,
         "simulator": target.simulator.is_some(),
     })))
@@ -150,6 +175,7 @@ async fn wait(
 async fn download(
     done: &CompletedQueryJob,
     args: &QueryArgs,
+    schema: Option<haul::download::Schema>,
     into_dir: bool,
     display: Display,
     cancel: &CancellationToken,
@@ -158,8 +184,11 @@ async fn download(
         .download()
         .concurrency(args.concurrency)
         .resume(args.resume)
-        .format(output_format(args.format))
+        .format(output_format(args))
         .cancel_on(cancel.clone());
+    if let Some(schema) = schema {
+        builder = builder.schema(schema);
+    }
     if let Some(max) = args.max_records {
         builder = builder.max_records(max);
     }
@@ -176,10 +205,17 @@ async fn download(
     }
 }
 
-fn output_format(format: Format) -> haul::download::Format {
-    match format {
+fn output_format(args: &QueryArgs) -> haul::download::Format {
+    use haul::download::Compression as C;
+    match args.output_format() {
         Format::Csv => haul::download::Format::Csv,
         Format::Jsonl => haul::download::Format::Jsonl,
+        Format::Parquet => haul::download::Format::Parquet(match args.compression {
+            None | Some(Compression::Zstd) => C::Zstd,
+            Some(Compression::Snappy) => C::Snappy,
+            Some(Compression::Gzip) => C::Gzip,
+            Some(Compression::None) => C::Uncompressed,
+        }),
     }
 }
 
