@@ -122,8 +122,12 @@ impl Run {
         let records = committer.checkpoint.records();
         self.check_total(records).await?;
         let pages = committer.checkpoint.pages.len();
-        let bytes = committer.checkpoint.file_bytes;
-        committer.sink.finish(pages).await?;
+        // A single file's own size: a Parquet file's footer is written only when it is finished.
+        let bytes = committer
+            .sink
+            .finish(pages)
+            .await?
+            .unwrap_or(committer.checkpoint.file_bytes);
         Ok(DownloadReport {
             path: self.target.output().to_path_buf(),
             pages,

@@ -184,10 +184,12 @@ impl Sink {
     ///
     /// The checkpoint goes first: a crash right after leaves a complete temporary file and no
     /// checkpoint, so the next run starts over; the other order could leave a checkpoint vouching
-    /// for a temporary file that was already renamed away.
-    pub(crate) async fn finish(mut self, partitions: usize) -> Result<()> {
+    /// for a temporary file that was already renamed away. Returns the single file's size, for a
+    /// single-file download.
+    pub(crate) async fn finish(mut self, partitions: usize) -> Result<Option<u64>> {
         let final_path = self.target.output().to_path_buf();
         Checkpoint::remove(&final_path).await?;
+        let mut size = None;
         if let Some(output) = self.output.take() {
             if partitions == 0 {
                 return Err(Error::invalid_response(
@@ -209,10 +211,14 @@ impl Sink {
             tokio::fs::rename(&written, &final_path)
                 .await
                 .map_err(|e| Error::io(&final_path, e))?;
+            let metadata = tokio::fs::metadata(&final_path)
+                .await
+                .map_err(|e| Error::io(&final_path, e))?;
+            size = Some(metadata.len());
         }
         while self.removals.join_next().await.is_some() {}
         let _ = tokio::fs::remove_dir_all(self.target.parts_dir()).await;
-        Ok(())
+        Ok(size)
     }
 }
 
