@@ -10,7 +10,7 @@
 //!   JSON lines, or Parquet typed by a [`Schema`] that the family takes from the service's
 //!   metadata), counts its rows and checks them against the declared count.
 //! - a **sink** ([`sink`]) is where the partitions land: one file (CSV parts concatenated with one
-//!   header row) or a folder of part files.
+//!   header row, or Parquet parts' row groups appended under one footer) or a folder of part files.
 //!
 //! The engine ([`engine`]) runs the workers, commits partitions strictly in order, keeps the
 //! [`Checkpoint`] (keyed by the source, see [`SourceKey`]) that lets an interrupted download resume,
@@ -27,7 +27,7 @@ mod parquet;
 mod parquet_file;
 mod part;
 mod records;
-pub mod schema;
+mod schema;
 mod sink;
 pub(crate) mod source;
 
