@@ -415,3 +415,85 @@ async fn parquet_needs_a_schema_and_one_file_does_not_resume() {
     assert_eq!(dir.names(), ["parts"]);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_folder_download_resumes_with_the_same_schema_only() {
+    let sim = sim().rows("Account", 2_500).start().await.unwrap();
+    let sf = client(&sim);
+    let dir = TempDir::new("parquet-resume");
+    let soql = "SELECT Id, Name, AnnualRevenue, CreatedDate FROM Account";
+    let schema = sf.query_schema(soql).await.unwrap();
+    let done = sf
+        .bulk_query(soql)
+        .submit()
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let folder = dir.join("parts");
+    let download = || {
+        done.download()
+            .concurrency(1)
+            .max_records(500)
+            .resume(true)
+            .format(Format::parquet())
+    };
+    // The third page is refused, so the first run stops with two pages in its checkpoint.
+    sim.misbehave_next_where(
+        "GET",
+        "/services/data/{version}/jobs/query/{id}/results",
+        &format!("locator={}", sim.result_locator(1_000)),
+        haul_sim::Misbehaviour::huge_error(400, 100),
+    );
+    let first = download()
+        .schema(schema.clone())
+        .to_dir(&folder)
+        .await
+        .unwrap_err();
+    assert_eq!(first.status(), Some(400), "{first}");
+    let checkpoint = haul::salesforce::query::Checkpoint::load(&folder)
+        .unwrap()
+        .expect("a checkpoint");
+    assert_eq!(checkpoint.pages.len(), 2);
+    assert_eq!(checkpoint.schema.as_ref(), Some(&schema));
+
+    // Another schema would mix types across the parts: refused.
+    let mut other = schema.clone();
+    other.columns[2].ty = ColumnType::Float64;
+    let error = download().schema(other).to_dir(&folder).await.unwrap_err();
+    assert!(
+        error.is_invalid_input() && error.to_string().contains("schema"),
+        "{error}"
+    );
+
+    let report = download().schema(schema).to_dir(&folder).await.unwrap();
+    assert_eq!(
+        (report.pages, report.resumed_pages, report.records),
+        (5, 2, 2_500)
+    );
+    let csv = dir.join("all.csv");
+    done.download().to_file(&csv).await.unwrap();
+    let (_, rows) = read_csv(&csv);
+    let mut parts: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    parts.sort();
+    let ids: Vec<Option<String>> = parts
+        .iter()
+        .flat_map(|p| cells(&read_parquet(p).1))
+        .map(|row| row[0].clone())
+        .collect();
+    let expected: Vec<Option<String>> = rows.iter().map(|r| Some(r[0].clone())).collect();
+    assert!(
+        ids == expected,
+        "the resumed parts hold every row once, in order"
+    );
+    assert!(
+        haul::salesforce::query::Checkpoint::load(&folder)
+            .unwrap()
+            .is_none()
+    );
+    sim.shutdown().await;
+}
