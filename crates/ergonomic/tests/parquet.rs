@@ -500,3 +500,102 @@ async fn an_interrupted_folder_download_resumes_with_the_same_schema_only() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_pages_in_another_dialect_is_typed_the_same_and_rows_counted_across_it() {
+    use haul::types::{ApiVersion, ColumnDelimiter, LineEnding};
+
+    let sim = sim().rows("Account", 2_500).start().await.unwrap();
+    // Before API 58.0 there is no resultPages: the pages form a chain, fetched one at a time.
+    let sf = haul::Salesforce::builder()
+        .instance_url(sim.instance_url())
+        .auth(haul::auth::AccessToken::new(sim.access_token()))
+        .api_version(ApiVersion::new(57, 0))
+        .build()
+        .unwrap();
+    let dir = TempDir::new("parquet-chain");
+    let soql = "SELECT Id, NumberOfEmployees, AnnualRevenue, Description FROM Account";
+    let schema = sf.query_schema(soql).await.unwrap();
+    let piped = sf
+        .bulk_query(soql)
+        .column_delimiter(ColumnDelimiter::Pipe)
+        .line_ending(LineEnding::Crlf)
+        .submit()
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let file = dir.join("piped.parquet");
+    let report = piped
+        .download()
+        .max_records(1_000)
+        .format(Format::parquet())
+        .schema(schema)
+        .to_file(&file)
+        .await
+        .unwrap();
+    assert_eq!((report.records, report.pages), (2_500, 3));
+    assert_eq!(
+        sim.stats().count(
+            "GET",
+            "/services/data/{version}/jobs/query/{id}/resultPages"
+        ),
+        0
+    );
+    let csv = dir.join("comma.csv");
+    client(&sim)
+        .bulk_query(soql)
+        .submit()
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap()
+        .download()
+        .to_file(&csv)
+        .await
+        .unwrap();
+    assert_eq!(assert_same(&file, &csv), 2_500);
+
+    // The chain's third page with its fifth row spelled out: row 2005 of the result.
+    let narrow = "SELECT Id, NumberOfEmployees FROM Account";
+    let schema = sf.query_schema(narrow).await.unwrap();
+    let done = sf
+        .bulk_query(narrow)
+        .column_delimiter(ColumnDelimiter::Pipe)
+        .line_ending(LineEnding::Crlf)
+        .submit()
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let (_, rows) = read_csv(&csv);
+    let mut page = String::from("\"Id\"|\"NumberOfEmployees\"\r\n");
+    for (i, row) in rows[2_000..].iter().enumerate() {
+        let employees = if i == 4 { "forty" } else { row[1].as_str() };
+        page.push_str(&format!("\"{}\"|\"{employees}\"\r\n", row[0]));
+    }
+    sim.misbehave_next_where(
+        "GET",
+        "/services/data/{version}/jobs/query/{id}/results",
+        &format!("locator={}", sim.result_locator(2_000)),
+        haul_sim::Misbehaviour::body(page),
+    );
+    let error = done
+        .download()
+        .max_records(1_000)
+        .format(Format::parquet())
+        .schema(schema)
+        .to_file(dir.join("refused.parquet"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, haul::Error::InvalidValue { row: 2_005, column, value, .. }
+            if column == "NumberOfEmployees" && value == "forty"),
+        "{error}"
+    );
+    assert_eq!(dir.names(), ["comma.csv", "piped.parquet"]);
+    sim.shutdown().await;
+}

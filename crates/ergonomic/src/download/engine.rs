@@ -149,9 +149,6 @@ impl Run {
         loop {
             let part = fetch_part(self.worker(), index, partition).await?;
             let next = part.next.clone();
-            if part.refused.is_some() {
-                return committer.commit(part).await;
-            }
             committer.commit(part).await?;
             match next {
                 Some(next) => partition = next,
