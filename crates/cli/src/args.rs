@@ -261,7 +261,7 @@ pub(crate) struct QueryArgs {
     /// Output format [default: parquet for an output ending in `.parquet`, else csv].
     #[arg(long, value_enum)]
     pub(crate) format: Option<Format>,
-    /// With --format parquet: how pages are compressed.
+    /// With --format parquet: how pages are compressed [default: zstd].
     #[arg(long, value_enum)]
     pub(crate) compression: Option<Compression>,
     /// Resume an interrupted download to the same output (and keep a checkpoint for resuming this one).
