@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parquet::column::writer::ColumnCloseResult;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::ChunkReader;
 use parquet::file::writer::SerializedFileWriter;
@@ -97,7 +97,10 @@ fn append_from<R: ChunkReader>(
     part: &R,
     page: usize,
 ) -> Result<(SerializedFileWriter<File>, u64)> {
+    // The page indexes (each page's statistics and place) go along, so that readers can still skip
+    // pages in the joined file.
     let metadata = ParquetMetaDataReader::new()
+        .with_page_index_policy(PageIndexPolicy::Optional)
         .parse_and_finish(part)
         .map_err(|e| Error::integrity(format!("page {page}: its Parquet is unreadable: {e}")))?;
     let mut writer = match writer {
@@ -109,16 +112,17 @@ fn append_from<R: ChunkReader>(
     };
     let before = writer.bytes_written();
     let error = |e| parquet_error(path, e);
-    for group in metadata.row_groups() {
+    let page_index = metadata.page_index();
+    for (g, group) in metadata.row_groups().iter().enumerate() {
         let mut out = writer.next_row_group().map_err(error)?;
-        for column in group.columns() {
+        for (c, column) in group.columns().iter().enumerate() {
             let chunk = ColumnCloseResult {
                 bytes_written: column.compressed_size() as u64,
                 rows_written: group.num_rows() as u64,
                 metadata: column.clone(),
                 bloom_filter: None,
-                column_index: None,
-                offset_index: None,
+                column_index: page_index.and_then(|p| p.column_index(g, c)).cloned(),
+                offset_index: page_index.and_then(|p| p.offset_index(g, c)).cloned(),
             };
             out.append_column(part, chunk).map_err(error)?;
         }
