@@ -272,7 +272,7 @@ impl State {
             if value.is_empty() {
                 if !column.nullable {
                     return Err(refused(format!(
-                        "{}: the column may not be null",
+                        "{} (the column may not be null)",
                         column.ty
                     )));
                 }
