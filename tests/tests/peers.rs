@@ -2,7 +2,9 @@
 //! an in-process haul-sim over real HTTP on 127.0.0.1. Each peer prints one JSON line of what it
 //! saw; the test checks it against the simulator's own state.
 //!
-//! Needs `HAUL_PEER_PYTHON` (a python with simple-salesforce and looker-sdk) and
+//! The independent readers of haul's own Parquet output (pyarrow, DuckDB) run here too.
+//!
+//! Needs `HAUL_PEER_PYTHON` (a python with simple-salesforce, looker-sdk, pyarrow and duckdb) and
 //! `HAUL_PEER_NODE_PATH` (a node_modules with jsforce): `cargo xtask test` sets both.
 
 use std::path::{Path, PathBuf};
@@ -334,6 +336,64 @@ async fn salesforce_cli_logs_in_displays_the_org_and_queries() {
     assert!(
         stats.count("GET", "/services/data/{version}/query") >= 2,
         "columns, then rows"
+    );
+    sim.shutdown().await;
+}
+
+/// The `haul` binary beside this test's (`target/<profile>/haul`): `cargo test --workspace`, as
+/// `cargo xtask test` runs it, builds it for the CLI's own tests. `HAUL_BIN` overrides it.
+fn haul_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("HAUL_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("the test's path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join(format!("haul{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p haul-cli` (cargo xtask test does)",
+        bin.display()
+    );
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyarrow_and_duckdb_read_haul_parquet_as_its_csv_typed() {
+    let sim = Sim::builder()
+        .rows("Account", 4_321)
+        .rows("Contact", 2_345)
+        .job_duration(Duration::from_millis(100))
+        .start()
+        .await
+        .expect("sim");
+    let mut command = python("parquet_peer.py");
+    command
+        .env("HAUL_BIN", haul_bin())
+        .env("SF_INSTANCE_URL", sim.instance_url())
+        .env("SF_ACCESS_TOKEN", sim.access_token())
+        .env("HAUL_PEER_WORKDIR", temp_dir("parquet"));
+    let seen = run_peer(command).await;
+    for (name, rows) in [("accounts", 4_321u64), ("contacts", 2_345)] {
+        let seen = &seen[name];
+        assert_eq!(seen["rows"], rows, "{name}: {seen}");
+        assert_eq!(seen["parquet_rows"], rows, "{name}: {seen}");
+        assert_eq!(seen["pyarrow_types_ok"], true, "{name}: {seen}");
+        assert_eq!(seen["duckdb_types_ok"], true, "{name}: {seen}");
+        assert_eq!(seen["mismatches"], 0, "{name}: {seen}");
+        // Five pages of at most 1,000 rows (three for contacts), each a row group of its own.
+        assert_eq!(seen["row_groups"], rows.div_ceil(1_000), "{name}: {seen}");
+    }
+    let accounts = &seen["accounts"];
+    assert!(
+        accounts["multi_line_values"].as_u64() > Some(0),
+        "multi-line text among the values compared: {accounts}"
+    );
+    assert!(
+        accounts["exponent_values"].as_u64() > Some(0),
+        "exponent notation among the values compared: {accounts}"
     );
     sim.shutdown().await;
 }

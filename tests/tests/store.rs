@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use haul::Salesforce;
 use haul::auth::AccessToken;
-use haul::download::{Destination, DownloadBuilder, Manifest};
+use haul::download::{ColumnType, Destination, DownloadBuilder, Format, Manifest};
 use haul::salesforce::query::CompletedQueryJob;
 use haul_sim::{NetworkProfile, Sim};
 use sha2::{Digest, Sha256};
@@ -377,6 +377,84 @@ async fn a_folder_and_a_single_object_in_s3_equal_local_downloads_byte_for_byte(
     assert_eq!(manifest.files, local_manifest.files);
     check_manifest(&s3, "lake", "exports/accounts/", &manifest).await;
     assert_eq!(s3.open_uploads("lake").await, Vec::<String>::new());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_parquet_lands_in_s3_as_a_folder_with_a_typed_manifest() {
+    let sim = Sim::builder()
+        .rows("Account", 120_000)
+        .start()
+        .await
+        .unwrap();
+    let s3 = S3Server::start("parquet").await;
+    s3.create_bucket("lake").await;
+    let sf = client(&sim);
+    let soql = "SELECT Id, Name, AnnualRevenue, CreatedDate FROM Account";
+    let schema = sf.query_schema(soql).await.unwrap();
+    let done = sf
+        .bulk_query(soql)
+        .submit()
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let parquet = || {
+        done.download()
+            .max_records(50_000)
+            .format(Format::parquet())
+            .schema(schema.clone())
+    };
+    let local = temp_dir("parquet");
+    parquet().to_dir(local.join("accounts")).await.unwrap();
+    let report = parquet()
+        .to(s3.destination("s3://lake/accounts/"))
+        .await
+        .unwrap();
+    assert_eq!((report.records, report.pages), (120_000, 3));
+
+    // The same bytes as the local parts: each part is a whole Parquet file.
+    let mut keys = s3.keys("lake", "accounts/").await;
+    assert_eq!(keys.remove(0), "accounts/_manifest.json");
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    for key in &keys {
+        let name = key.trim_start_matches("accounts/");
+        assert!(name.ends_with(".parquet"), "{name}");
+        let uploaded = s3.get("lake", key).await.unwrap();
+        assert!(uploaded.starts_with(b"PAR1") && uploaded.ends_with(b"PAR1"));
+        assert!(
+            uploaded == std::fs::read(local.join("accounts").join(name)).unwrap(),
+            "{name} differs from the local part"
+        );
+    }
+    let manifest = manifest_of(&s3.get("lake", "accounts/_manifest.json").await.unwrap());
+    check_manifest(&s3, "lake", "accounts/", &manifest).await;
+    let types: Vec<_> = manifest.columns.iter().map(|c| c.ty).collect();
+    assert_eq!(
+        types,
+        schema
+            .columns
+            .iter()
+            .map(|c| Some(c.ty))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        manifest.columns[2].ty,
+        Some(ColumnType::Decimal {
+            precision: 18,
+            scale: 2
+        })
+    );
+
+    // One Parquet object would need its footer gathered on local disk: refused before any upload.
+    let error = parquet()
+        .to(s3.destination("s3://lake/accounts.parquet"))
+        .await
+        .unwrap_err();
+    assert!(error.is_invalid_input(), "{error}");
+    assert!(error.to_string().contains("prefix ending in /"), "{error}");
+    assert!(s3.get("lake", "accounts.parquet").await.is_none());
     sim.shutdown().await;
 }
 

@@ -13,7 +13,7 @@ Exit codes:
   3  authentication failed (bad or expired token, refused credentials)
   4  the job failed or was aborted
   5  the org's API limit is used up (REQUEST_LIMIT_EXCEEDED)
-  6  integrity: downloaded data disagrees with the server's counts
+  6  integrity: downloaded data disagrees with the server's counts, or a value is not of its type
   130 interrupted (Ctrl-C)";
 
 /// Bulk queries, ingests and Looker results into files.
@@ -264,9 +264,12 @@ pub(crate) struct QueryArgs {
     /// At most this many rows a page.
     #[arg(long)]
     pub(crate) max_records: Option<u64>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
-    pub(crate) format: Format,
+    /// Output format [default: parquet for an output ending in `.parquet`, else csv].
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<Format>,
+    /// With --format parquet: how pages are compressed [default: zstd].
+    #[arg(long, value_enum)]
+    pub(crate) compression: Option<Compression>,
     /// Resume an interrupted download to the same output (and keep a checkpoint for resuming this one).
     #[arg(long)]
     pub(crate) resume: bool,
@@ -295,6 +298,38 @@ pub(crate) enum Format {
     /// One JSON object a row, keyed by column; empty values become null (a folder gets one
     /// `.jsonl` file a page).
     Jsonl,
+    /// Typed Parquet, each column's type from describe (a folder gets one `.parquet` file a page).
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum Compression {
+    /// Zstandard.
+    #[default]
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// Gzip.
+    Gzip,
+    /// No compression.
+    None,
+}
+
+impl QueryArgs {
+    /// The output format: as given, else by the output's extension (`.parquet`), else CSV.
+    pub(crate) fn output_format(&self) -> Format {
+        self.format.unwrap_or_else(|| {
+            let parquet = self
+                .output
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+            if parquet {
+                Format::Parquet
+            } else {
+                Format::Csv
+            }
+        })
+    }
 }
 
 #[derive(Debug, Args)]

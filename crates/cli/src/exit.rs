@@ -48,7 +48,7 @@ fn haul_code(error: &haul::Error) -> u8 {
         5
     } else if error.is_job_failed() {
         4
-    } else if error.is_integrity() {
+    } else if error.is_integrity() || error.is_invalid_value() {
         6
     } else if error.is_cancelled() {
         130

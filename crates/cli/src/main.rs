@@ -8,7 +8,6 @@ mod org;
 mod progress;
 mod rest;
 mod rest_query;
-mod select_list;
 mod sf;
 mod target;
 

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use crate::args::{Format, QueryArgs};
 use crate::exit::{Interrupted, Usage};
 use crate::progress::Display;
-use crate::select_list;
 use crate::target::SfTarget;
 use crate::{Outcome, Settings};
+use haul::salesforce::rest::select_columns;
 
 pub(crate) async fn run(
     target: &SfTarget,
@@ -43,9 +43,10 @@ pub(crate) async fn run(
             args.output.display()
         );
     }
-    let format = match args.format {
+    let format = match args.output_format() {
         Format::Csv => "csv",
         Format::Jsonl => "jsonl",
+        Format::Parquet => "parquet",
     };
     Ok(Outcome::Json(json!({
         "api": "rest",
@@ -70,6 +71,10 @@ fn check_args(args: &QueryArgs) -> Result<()> {
         Some("--resume works with --api bulk only")
     } else if args.max_records.is_some() {
         Some("--max-records works with --api bulk only; use --batch-size")
+    } else if args.output_format() == Format::Parquet {
+        Some("Parquet works with --api bulk only: REST results are written as CSV or JSON lines")
+    } else if args.compression.is_some() {
+        Some("--compression works with --format parquet only")
     } else {
         None
     };
@@ -125,8 +130,8 @@ async fn write(
     }
     let file =
         std::fs::File::create(part).with_context(|| format!("creating {}", part.display()))?;
-    let columns = select_list::columns(&args.soql);
-    let mut out = Output::new(args.format, std::io::BufWriter::new(file), columns)?;
+    let columns = select_columns(&args.soql);
+    let mut out = Output::new(args.output_format(), std::io::BufWriter::new(file), columns)?;
     let mut rows = query.rows();
     let mut records = 0u64;
     loop {
@@ -165,6 +170,7 @@ impl<W: std::io::Write> Output<W> {
         let sink = match format {
             Format::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
             Format::Jsonl => Sink::Jsonl(out),
+            Format::Parquet => unreachable!("refused by check_args"),
         };
         let mut output = Self {
             columns: None,
@@ -345,18 +351,13 @@ mod tests {
 
     #[test]
     fn csv_follows_the_select_list_and_quotes_as_csv_does() {
-        let columns =
-            select_list::columns("SELECT Id, Name, Owner.Name, Account.Name FROM Contact");
+        let columns = select_columns("SELECT Id, Name, Owner.Name, Account.Name FROM Contact");
         let csv = written(Format::Csv, columns, &[contact()]);
         assert_eq!(
             csv,
             "Id,Name,Owner.Name,Account.Name\n003000000000001AAA,\"Jane \"\"JD\"\" Doe, Jr.\",Ann,\n"
         );
-        let empty = written(
-            Format::Csv,
-            select_list::columns("SELECT Id FROM Contact"),
-            &[],
-        );
+        let empty = written(Format::Csv, select_columns("SELECT Id FROM Contact"), &[]);
         assert_eq!(empty, "Id\n");
     }
 

@@ -10,7 +10,9 @@ use haul::salesforce::query::{
 };
 use serde_json::json;
 
-use crate::args::{Api, Format, JobIdArgs, JobKind, JobsArgs, QueryArgs, SfArgs, SfCommand};
+use crate::args::{
+    Api, Compression, Format, JobIdArgs, JobKind, JobsArgs, QueryArgs, SfArgs, SfCommand,
+};
 use crate::exit::{Interrupted, Usage};
 use crate::progress::{self, Display};
 use crate::target::{self, SfTarget};
@@ -66,7 +68,40 @@ async fn run_query(
         ))
         .into());
     }
+    let format = args.output_format();
+    if args.compression.is_some() && format != Format::Parquet {
+        return Err(Usage("--compression works with --format parquet only".into()).into());
+    }
+    if format == Format::Parquet && !destination.is_folder() {
+        if args.resume {
+            return Err(Usage(
+                "--resume cannot resume one Parquet file (its footer is written last): give a \
+                 folder (a path ending in /) to get one Parquet file a page, which resumes"
+                    .into(),
+            )
+            .into());
+        }
+        if destination.is_store() {
+            return Err(Usage(
+                "one Parquet object in a store is not supported: give a prefix ending in / to \
+                 get one Parquet object a page"
+                    .into(),
+            )
+            .into());
+        }
+    }
     let sf = &target.client;
+    // Typed before the job is submitted, so that a field Parquet cannot hold costs no job.
+    let schema = match format {
+        Format::Parquet => Some(sf.query_schema(&args.soql).await.map_err(|error| {
+            if error.is_invalid_input() {
+                anyhow::Error::from(Usage(error.to_string()))
+            } else {
+                error.into()
+            }
+        })?),
+        _ => None,
+    };
     let job = match resumable_job(sf, &destination, args.resume).await? {
         Some(job) => job,
         None => {
@@ -78,7 +113,7 @@ async fn run_query(
         }
     };
     let done = wait(&job, settings.display, args.resume, &cancel).await?;
-    let report = download(&done, &args, destination, settings.display, &cancel).await?;
+    let report = download(&done, &args, schema, destination, settings.display, &cancel).await?;
     if settings.display != Display::Quiet {
         eprintln!(
             "haul: wrote {} rows in {} pages to {}",
@@ -95,7 +130,7 @@ async fn run_query(
         "resumed_pages": report.resumed_pages,
         "bytes": report.bytes,
         "path": args.output,
-        "format": output_format(args.format).to_string(),
+        "format": output_format(&args).to_string(),
         "elapsed_ms": report.elapsed.as_millis() as u64,
         "simulator": target.simulator.is_some(),
     })))
@@ -167,6 +202,7 @@ async fn wait(
 async fn download(
     done: &CompletedQueryJob,
     args: &QueryArgs,
+    schema: Option<haul::download::Schema>,
     destination: Destination,
     display: Display,
     cancel: &CancellationToken,
@@ -175,10 +211,13 @@ async fn download(
         .download()
         .concurrency(args.concurrency)
         .resume(args.resume)
-        .format(output_format(args.format))
+        .format(output_format(args))
         .overwrite(args.overwrite)
         .query(&args.soql)
         .cancel_on(cancel.clone());
+    if let Some(schema) = schema {
+        builder = builder.schema(schema);
+    }
     if let Some(max) = args.max_records {
         builder = builder.max_records(max);
     }
@@ -191,10 +230,17 @@ async fn download(
     }
 }
 
-fn output_format(format: Format) -> haul::download::Format {
-    match format {
+fn output_format(args: &QueryArgs) -> haul::download::Format {
+    use haul::download::Compression as C;
+    match args.output_format() {
         Format::Csv => haul::download::Format::Csv,
         Format::Jsonl => haul::download::Format::Jsonl,
+        Format::Parquet => haul::download::Format::Parquet(match args.compression {
+            None | Some(Compression::Zstd) => C::Zstd,
+            Some(Compression::Snappy) => C::Snappy,
+            Some(Compression::Gzip) => C::Gzip,
+            Some(Compression::None) => C::Uncompressed,
+        }),
     }
 }
 

@@ -229,6 +229,100 @@ async fn query_writes_jsonl_and_folders() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn query_writes_parquet_by_extension_and_refuses_what_parquet_cannot_do() {
+    let sim = sim().await;
+    let dir = TempDir::new("parquet");
+    let file = dir.join("accounts.parquet");
+    let soql = "SELECT Id, Name, AnnualRevenue, CreatedDate FROM Account";
+    let result = haul_at(&sim)
+        .args(["--json", "sf", "query", soql, "--max-records", "5000", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(
+        (&summary["format"], &summary["records"], &summary["pages"]),
+        (&"parquet".into(), &12_000.into(), &3.into())
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    assert_eq!(summary["bytes"], bytes.len());
+
+    let folder = dir.join("pages/");
+    let result = haul_at(&sim)
+        .args([
+            "sf",
+            "query",
+            soql,
+            "--format",
+            "parquet",
+            "--compression",
+            "gzip",
+        ])
+        .args(["--max-records", "5000", "-o"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let mut names: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "part-00000.parquet",
+            "part-00001.parquet",
+            "part-00002.parquet"
+        ]
+    );
+
+    let refused: [(&[&str], &str, &str); 4] = [
+        (&["-o", "x.parquet", "--resume"], soql, "folder"),
+        (&["-o", "x.parquet", "--api", "rest"], soql, "--api bulk"),
+        (
+            &["-o", "x.csv", "--compression", "zstd"],
+            soql,
+            "--format parquet",
+        ),
+        (
+            &["-o", "x.parquet"],
+            "SELECT Id, BillingAddress FROM Account",
+            "BillingStreet",
+        ),
+    ];
+    let jobs = || {
+        sim.stats()
+            .count("POST", "/services/data/{version}/jobs/query")
+    };
+    let submitted = jobs();
+    for (args, soql, says) in refused {
+        let result = haul_at(&sim)
+            .current_dir(&dir.0)
+            .args(["sf", "query", soql])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            result.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&result)
+        );
+        assert!(
+            stderr(&result).contains(says),
+            "{args:?}: {}",
+            stderr(&result)
+        );
+        assert!(!dir.join("x.parquet").exists() && !dir.join("x.csv").exists());
+    }
+    assert_eq!(jobs(), submitted, "no job is submitted for a refused query");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn without_configuration_the_built_in_simulator_is_used_and_announced() {
     let dir = TempDir::new("embedded");
     let output = dir.join("accounts.csv");

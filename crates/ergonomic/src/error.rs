@@ -88,6 +88,20 @@ pub enum Error {
         /// What disagreed.
         detail: String,
     },
+    /// A downloaded value does not read as its column's type (a typed format such as Parquet): the
+    /// download stops and publishes nothing.
+    #[error("row {row}, column {column}: {value:?} is not {expected}")]
+    #[non_exhaustive]
+    InvalidValue {
+        /// The row's number in the whole result, from 1 (the header row not counted).
+        row: u64,
+        /// The column's name.
+        column: String,
+        /// The value as received (its first 200 characters).
+        value: String,
+        /// The type expected, and why the value is not one.
+        expected: String,
+    },
     /// The caller's input cannot be used.
     #[error("invalid input: {detail}")]
     #[non_exhaustive]
@@ -262,6 +276,11 @@ impl Error {
     /// Whether downloaded data disagrees with what the server said it would hold.
     pub fn is_integrity(&self) -> bool {
         matches!(self, Self::Integrity { .. })
+    }
+
+    /// Whether a downloaded value does not read as its column's type ([`Error::InvalidValue`]).
+    pub fn is_invalid_value(&self) -> bool {
+        matches!(self, Self::InvalidValue { .. })
     }
 
     /// Whether the caller's input cannot be used (found before anything was sent).

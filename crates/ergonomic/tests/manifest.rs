@@ -62,7 +62,7 @@ async fn a_folder_manifest_lists_every_part_with_rows_bytes_and_digest() {
     assert_eq!(manifest.format, Format::Csv);
     let columns: Vec<_> = manifest.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(columns, ["Id", "LastName", "Email"]);
-    assert!(manifest.columns.iter().all(|c| c.field_type.is_none()));
+    assert!(manifest.columns.iter().all(|c| c.ty.is_none()));
     let names: Vec<_> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         names,

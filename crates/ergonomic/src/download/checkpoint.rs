@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Format;
+use super::schema::Schema;
 use crate::error::{Error, Result};
 
 /// What a download has safely written so far. Saved beside the output after every partition, removed
@@ -18,6 +19,10 @@ pub struct Checkpoint {
     pub source: SourceKey,
     /// What is written.
     pub output: Format,
+    /// The columns' types the output is written with (Parquet); a resumed download must use the
+    /// same.
+    #[serde(default)]
+    pub schema: Option<Schema>,
     /// The partition size the partitions' keys were made for.
     pub max_records: Option<u64>,
     /// Partitions written, in the order they were written.
@@ -89,11 +94,17 @@ pub struct CommittedPage {
 const FORMAT: u32 = 2;
 
 impl Checkpoint {
-    pub(crate) fn new(source: SourceKey, output: Format, max_records: Option<u64>) -> Self {
+    pub(crate) fn new(
+        source: SourceKey,
+        output: Format,
+        schema: Option<Schema>,
+        max_records: Option<u64>,
+    ) -> Self {
         Self {
             format: FORMAT,
             source,
             output,
+            schema,
             max_records,
             pages: Vec::new(),
             file_bytes: 0,

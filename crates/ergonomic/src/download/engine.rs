@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{Checkpoint, CommittedPage};
 use super::fetch::fetch_partition;
+use super::format::{Encoding, Format};
 use super::manifest::{ManifestSource, columns_of};
 use super::part::{Budget, PartBuffer, PartData};
 use super::sink::{Sink, Target, part_name};
@@ -33,7 +34,12 @@ pub(super) fn start(options: DownloadBuilder, target: Target) -> DownloadHandle 
         ..DownloadProgress::default()
     });
     let budget = Budget::new(options.memory);
+    let encoding = match encoding(&options, &target) {
+        Ok(encoding) => encoding,
+        Err(error) => return refuse(options, error),
+    };
     let run = Run {
+        encoding,
         plan: Plan {
             concurrency: options.concurrency,
             max_records: options.max_records,
@@ -60,6 +66,29 @@ pub(super) fn refuse(options: DownloadBuilder, error: Error) -> DownloadHandle {
     )
 }
 
+/// The download's format with its schema, checked before anything is sent.
+fn encoding(options: &DownloadBuilder, target: &Target) -> Result<Encoding> {
+    if options.resume
+        && matches!(options.format, Format::Parquet(_))
+        && matches!(target, Target::File(_))
+    {
+        return Err(Error::invalid_input(
+            "a download to one Parquet file cannot be resumed (its footer is written last): \
+             download to a folder, one Parquet file a partition, to resume",
+        ));
+    }
+    if matches!(options.format, Format::Parquet(_))
+        && matches!(target, Target::Store(store) if !store.is_folder())
+    {
+        return Err(Error::invalid_input(
+            "one Parquet object in a store is not supported (its row groups are gathered under \
+             one footer on local disk): download to a prefix ending in /, one Parquet object a \
+             partition",
+        ));
+    }
+    Encoding::new(options.format, options.schema.clone())
+}
+
 /// A fetched partition, waiting to be committed.
 struct FetchedPart {
     index: usize,
@@ -69,9 +98,14 @@ struct FetchedPart {
     bytes: u64,
     next: Option<Partition>,
     header: Vec<u8>,
+    /// A value that did not read as its type ([`Error::InvalidValue`], its row counted from the
+    /// partition's start): reported when the partition's turn to be committed comes, once the
+    /// rows before it are known, so that the row is numbered in the whole result.
+    refused: Option<Error>,
 }
 
 struct Run {
+    encoding: Encoding,
     options: DownloadBuilder,
     plan: Plan,
     target: Target,
@@ -119,10 +153,12 @@ impl Run {
         let source = &self.options.source;
         let query = self.options.query.clone().or_else(|| source.query());
         let described = ManifestSource::new(source.key(), query);
-        committer
+        // A single file's own size: a Parquet file's footer is written only when it is finished.
+        let bytes = committer
             .sink
             .finish(&committer.checkpoint, described)
-            .await?;
+            .await?
+            .unwrap_or(bytes);
         Ok(DownloadReport {
             path: self.target.shown(),
             pages,
@@ -226,7 +262,7 @@ impl Run {
         Worker {
             source: self.options.source.clone(),
             plan: self.plan,
-            format: self.options.format,
+            encoding: self.encoding.clone(),
             parts_dir: self.target.parts_dir(),
             budget: self.budget.clone(),
         }
@@ -259,22 +295,42 @@ impl Run {
 struct Worker {
     source: Arc<dyn Source>,
     plan: Plan,
-    format: super::Format,
+    encoding: Encoding,
     parts_dir: PathBuf,
     budget: Arc<Budget>,
 }
 
 async fn fetch_part(worker: Worker, index: usize, partition: Partition) -> Result<FetchedPart> {
-    let path = worker.parts_dir.join(part_name(index, worker.format));
+    let path = worker
+        .parts_dir
+        .join(part_name(index, worker.encoding.format()));
     let mut part = PartBuffer::new(path, worker.budget);
     let fetched = fetch_partition(
         worker.source.as_ref(),
         &partition,
         worker.plan,
-        worker.format,
+        &worker.encoding,
         &mut part,
     )
-    .await?;
+    .await;
+    let fetched = match fetched {
+        Err(refused @ Error::InvalidValue { .. }) => {
+            return Ok(FetchedPart {
+                index,
+                partition,
+                data: PartData::Held {
+                    chunks: Vec::new(),
+                    _reservation: None,
+                },
+                records: 0,
+                bytes: 0,
+                next: None,
+                header: Vec::new(),
+                refused: Some(refused),
+            });
+        }
+        other => other?,
+    };
     Ok(FetchedPart {
         index,
         partition,
@@ -283,6 +339,7 @@ async fn fetch_part(worker: Worker, index: usize, partition: Partition) -> Resul
         bytes: fetched.bytes,
         next: fetched.next,
         header: fetched.header,
+        refused: None,
     })
 }
 
@@ -297,7 +354,12 @@ impl<'a> Committer<'a> {
     /// Prepares the output: resumes from a checkpoint when asked and one matches, else starts afresh.
     async fn open(run: &'a Run) -> Result<Self> {
         let source = &run.options.source;
-        let fresh = Checkpoint::new(source.key(), run.options.format, run.plan.max_records);
+        let fresh = Checkpoint::new(
+            source.key(),
+            run.encoding.format(),
+            run.encoding.schema().cloned(),
+            run.plan.max_records,
+        );
         if let Some(manifest) = run.target.complete_manifest().await? {
             if !run.options.overwrite {
                 return Err(Error::invalid_input(format!(
@@ -326,7 +388,7 @@ impl<'a> Committer<'a> {
             }
             _ => fresh,
         };
-        let sink = Sink::open(run.target.clone(), run.options.format, &checkpoint).await?;
+        let sink = Sink::open(run.target.clone(), run.encoding.format(), &checkpoint).await?;
         let committer = Self {
             run,
             checkpoint,
@@ -357,6 +419,23 @@ impl<'a> Committer<'a> {
 
     async fn commit(&mut self, part: FetchedPart) -> Result<()> {
         debug_assert_eq!(part.index, self.next_index());
+        if let Some(refused) = part.refused {
+            let before = self.checkpoint.records();
+            return Err(match refused {
+                Error::InvalidValue {
+                    row,
+                    column,
+                    value,
+                    expected,
+                } => Error::InvalidValue {
+                    row: before + row,
+                    column,
+                    value,
+                    expected,
+                },
+                other => other,
+            });
+        }
         if self.checkpoint.columns.is_none() && !part.header.is_empty() {
             let delimiter = self.run.options.source.delimiter()?;
             self.checkpoint.columns = Some(columns_of(&part.header, delimiter)?);
@@ -413,6 +492,12 @@ fn resumable(saved: &Checkpoint, fresh: &Checkpoint, run: &Run) -> Result<()> {
             "the interrupted download wrote {}; resume with the same format",
             saved.output
         )));
+    }
+    if saved.schema != fresh.schema {
+        return Err(Error::invalid_input(
+            "the interrupted download was typed by another schema; resume with the same, or \
+             remove the checkpoint to start over",
+        ));
     }
     Ok(())
 }

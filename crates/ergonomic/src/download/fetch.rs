@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use futures::TryStreamExt;
 
-use super::Format;
+use super::format::Encoding;
 use super::source::{Partition, Plan, Source};
 use crate::csv_scan::HeaderSplitter;
 use crate::error::{Error, Result};
@@ -42,7 +42,7 @@ pub(crate) struct Fetched {
     pub(crate) header: Vec<u8>,
 }
 
-/// Fetches `partition` into `writer` as `format`.
+/// Fetches `partition` into `writer` as `encoding` says.
 ///
 /// A failed request or a body cut off mid-stream is fetched again by the one retry loop, under the
 /// source's policy; a row count that disagrees with the declared one is fetched again once (a
@@ -51,14 +51,14 @@ pub(crate) async fn fetch_partition(
     source: &dyn Source,
     partition: &Partition,
     plan: Plan,
-    format: Format,
+    encoding: &Encoding,
     writer: &mut impl PartWriter,
 ) -> Result<Fetched> {
     let mut attempt = PartitionAttempt {
         source,
         partition,
         plan,
-        format,
+        encoding,
         writer,
     };
     let mut reread = false;
@@ -93,7 +93,7 @@ struct PartitionAttempt<'a, W> {
     source: &'a dyn Source,
     partition: &'a Partition,
     plan: Plan,
-    format: Format,
+    encoding: &'a Encoding,
     writer: &'a mut W,
 }
 
@@ -106,7 +106,7 @@ impl<W: PartWriter> Attempt for PartitionAttempt<'_, W> {
             self.source,
             self.partition,
             self.plan,
-            self.format,
+            self.encoding,
             self.writer,
         )
         .await
@@ -118,11 +118,11 @@ async fn fetch_once(
     source: &dyn Source,
     partition: &Partition,
     plan: Plan,
-    format: Format,
+    encoding: &Encoding,
     writer: &mut impl PartWriter,
 ) -> Result<(Fetched, Option<u64>)> {
     let answer = source.fetch(partition, plan).await?;
-    let mut encoder = format.encoder(|| source.delimiter())?;
+    let mut encoder = encoding.encoder(|| source.delimiter())?;
     let mut body = answer.body;
     let mut bytes = 0u64;
     // Kept for the manifest's columns; a header row beyond the splitter's limit leaves them

@@ -1,10 +1,14 @@
 //! The format part of the engine: what a partition's CSV becomes on its way to the sink, and the row
 //! count that every format checks.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::jsonl::JsonlEncoder;
+use super::parquet::{Compression, ParquetEncoder, ParquetSchema};
+use super::schema::Schema;
 use crate::csv_scan::RecordScanner;
 use crate::error::{Error, Result};
 
@@ -18,6 +22,11 @@ pub enum Format {
     Csv,
     /// One JSON object a row, keyed by column name; an empty field becomes `null`.
     Jsonl,
+    /// Typed Parquet, its columns' types given by a [`Schema`] (see
+    /// [`DownloadBuilder::schema`](super::DownloadBuilder::schema)), its pages compressed so. A
+    /// folder download writes one Parquet file a partition; a single file gets every partition's
+    /// row groups, appended without encoding them again.
+    Parquet(Compression),
 }
 
 impl Format {
@@ -26,7 +35,13 @@ impl Format {
         match self {
             Self::Csv => "csv",
             Self::Jsonl => "jsonl",
+            Self::Parquet(_) => "parquet",
         }
+    }
+
+    /// Parquet with its default compression (zstd).
+    pub fn parquet() -> Self {
+        Self::Parquet(Compression::default())
     }
 
     /// Whether every partition starts with the same header row, kept once when partitions are
@@ -34,16 +49,64 @@ impl Format {
     pub(crate) fn repeats_header(self) -> bool {
         matches!(self, Self::Csv)
     }
+}
+
+/// A format with what it needs to write partitions: the schema, for Parquet.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoding {
+    format: Format,
+    schema: Option<Arc<ParquetSchema>>,
+}
+
+impl Encoding {
+    /// CSV as received.
+    pub(crate) fn csv() -> Self {
+        Self {
+            format: Format::Csv,
+            schema: None,
+        }
+    }
+
+    /// `format`, typed by `schema`: Parquet needs one (and checks it); the text formats do
+    /// without.
+    pub(crate) fn new(format: Format, schema: Option<Schema>) -> Result<Self> {
+        let schema = match (format, schema) {
+            (Format::Parquet(_), None) => {
+                return Err(Error::invalid_input(
+                    "Parquet needs the columns' types: give the download a schema",
+                ));
+            }
+            (Format::Parquet(_), Some(schema)) => Some(Arc::new(ParquetSchema::new(schema)?)),
+            (_, _) => None,
+        };
+        Ok(Self { format, schema })
+    }
+
+    pub(crate) fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The schema the output is typed by, if any.
+    pub(crate) fn schema(&self) -> Option<&Schema> {
+        self.schema.as_deref().map(ParquetSchema::schema)
+    }
 
     /// An encoder for one partition; `delimiter` gives the CSV's column delimiter, asked only by
     /// formats that parse fields (CSV passes through whatever the delimiter).
-    pub(crate) fn encoder(self, delimiter: impl FnOnce() -> Result<u8>) -> Result<Encoder> {
+    pub(crate) fn encoder(&self, delimiter: impl FnOnce() -> Result<u8>) -> Result<Encoder> {
+        let fields = match (self.format, &self.schema) {
+            (Format::Csv, _) => Fields::None,
+            (Format::Jsonl, _) => Fields::Jsonl(Box::new(JsonlEncoder::new(delimiter()?))),
+            (Format::Parquet(compression), Some(schema)) => Fields::Parquet(Box::new(
+                ParquetEncoder::new(schema.clone(), compression, delimiter()?)?,
+            )),
+            (Format::Parquet(_), None) => {
+                return Err(Error::invalid_input("Parquet needs a schema"));
+            }
+        };
         Ok(Encoder {
             scanner: RecordScanner::default(),
-            jsonl: match self {
-                Self::Csv => None,
-                Self::Jsonl => Some(JsonlEncoder::new(delimiter()?)),
-            },
+            fields,
         })
     }
 }
@@ -60,18 +123,31 @@ impl std::fmt::Display for Format {
 /// server's declared count counts), whatever the output.
 pub(crate) struct Encoder {
     scanner: RecordScanner,
-    jsonl: Option<JsonlEncoder>,
+    fields: Fields,
+}
+
+/// The formats that read the fields.
+enum Fields {
+    /// CSV: passed through.
+    None,
+    Jsonl(Box<JsonlEncoder>),
+    Parquet(Box<ParquetEncoder>),
 }
 
 impl Encoder {
     /// The output for `chunk`: the chunk itself for CSV.
     pub(crate) fn encode(&mut self, chunk: Bytes) -> Result<Bytes> {
         self.scanner.feed(&chunk);
-        match &mut self.jsonl {
-            None => Ok(chunk),
-            Some(jsonl) => {
+        match &mut self.fields {
+            Fields::None => Ok(chunk),
+            Fields::Jsonl(jsonl) => {
                 let mut out = Vec::with_capacity(chunk.len() * 2);
                 jsonl.feed(&chunk, &mut out)?;
+                Ok(out.into())
+            }
+            Fields::Parquet(parquet) => {
+                let mut out = Vec::new();
+                parquet.feed(&chunk, &mut out)?;
                 Ok(out.into())
             }
         }
@@ -84,15 +160,21 @@ impl Encoder {
             return Err(Error::integrity("it ends inside a quoted field"));
         }
         let rows = self.scanner.records().saturating_sub(1);
-        let Some(mut jsonl) = self.jsonl else {
-            return Ok((Bytes::new(), rows));
-        };
         let mut out = Vec::new();
-        jsonl.finish(&mut out)?;
-        if jsonl.rows() != rows {
+        let (written, what) = match self.fields {
+            Fields::None => return Ok((Bytes::new(), rows)),
+            Fields::Jsonl(mut jsonl) => {
+                jsonl.finish(&mut out)?;
+                (jsonl.rows(), "JSON")
+            }
+            Fields::Parquet(mut parquet) => {
+                parquet.finish(&mut out)?;
+                (parquet.rows(), "Parquet")
+            }
+        };
+        if written != rows {
             return Err(Error::integrity(format!(
-                "the partition holds {rows} CSV records but {} JSON rows came of them",
-                jsonl.rows()
+                "the partition holds {rows} CSV records but {written} {what} rows came of them"
             )));
         }
         Ok((out.into(), rows))
@@ -104,7 +186,8 @@ mod tests {
     use super::*;
 
     fn encode(format: Format, chunks: &[&str]) -> Result<(String, u64)> {
-        let mut encoder = format.encoder(|| Ok(b',')).unwrap();
+        let encoding = Encoding::new(format, None).unwrap();
+        let mut encoder = encoding.encoder(|| Ok(b',')).unwrap();
         let mut out = Vec::new();
         for chunk in chunks {
             out.extend_from_slice(&encoder.encode(Bytes::copy_from_slice(chunk.as_bytes()))?);

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::Format;
 use super::checkpoint::SourceKey;
 use super::part::blocking;
+use super::schema::{ColumnType, Schema};
 use crate::error::{Error, Result};
 
 /// The manifest's name inside a folder output.
@@ -36,7 +37,7 @@ pub struct Manifest {
     /// What the files hold.
     pub format: Format,
     /// The columns, in order.
-    pub columns: Vec<Column>,
+    pub columns: Vec<ManifestColumn>,
     /// Every file of the output, in order, named relative to the manifest's folder.
     pub files: Vec<ManifestFile>,
     /// Rows in all files.
@@ -75,11 +76,15 @@ impl ManifestSource {
 /// One column of the output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Column {
+pub struct ManifestColumn {
     /// Its name, as the results' CSV header row gives it.
     pub name: String,
-    /// Its type in a typed format; `None` in CSV and JSON lines, whose values are text.
-    pub field_type: Option<String>,
+    /// Its type, when the download was typed by a [`Schema`] (Parquet); `None` when the values
+    /// are the service's text (CSV, JSON lines).
+    #[serde(rename = "type")]
+    pub ty: Option<ColumnType>,
+    /// Whether it may hold nulls, when the download was typed by a [`Schema`].
+    pub nullable: Option<bool>,
 }
 
 /// One file of the output.
@@ -97,21 +102,28 @@ pub struct ManifestFile {
 }
 
 impl Manifest {
+    /// `columns` as the header row names them, typed by `schema` when the download had one (its
+    /// columns are matched by name, without regard to case, as the formats match them).
     pub(crate) fn new(
         source: ManifestSource,
         format: Format,
         columns: &[String],
+        schema: Option<&Schema>,
         files: Vec<ManifestFile>,
     ) -> Self {
+        let typed = |name: &str| {
+            schema.and_then(|s| s.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+        };
         Self {
             manifest_version: MANIFEST_VERSION,
             source,
             format,
             columns: columns
                 .iter()
-                .map(|name| Column {
+                .map(|name| ManifestColumn {
                     name: name.clone(),
-                    field_type: None,
+                    ty: typed(name).map(|c| c.ty),
+                    nullable: typed(name).map(|c| c.nullable),
                 })
                 .collect(),
             rows: files.iter().map(|f| f.rows).sum(),
@@ -224,6 +236,7 @@ mod tests {
             ),
             Format::Csv,
             &["Id".to_owned()],
+            None,
             vec![ManifestFile {
                 path: "part-00000.csv".into(),
                 rows: 2,

@@ -7,28 +7,36 @@
 //!   `Sforce-Locator` chain) and fetches one partition as a stream of CSV bytes, with the row count
 //!   the server declares for it when it does. A family implements it; the engine knows no family.
 //! - a **format** ([`Format`]) turns each partition's CSV into what is written (CSV passed through,
-//!   or JSON lines), counts its rows and checks them against the declared count.
+//!   JSON lines, or Parquet typed by a [`Schema`] that the family takes from the service's
+//!   metadata), counts its rows and checks them against the declared count.
 //! - a **sink** ([`sink`]) is where the partitions land: one file (CSV parts concatenated with one
-//!   header row) or a folder of part files, on local disk or in an object store (S3, Google Cloud
-//!   Storage, Azure; see [`Destination`]).
+//!   header row, or Parquet parts' row groups appended under one footer) or a folder of part
+//!   files, on local disk or in an object store (S3, Google Cloud Storage, Azure; see
+//!   [`Destination`]).
 //!
 //! Every complete output has a [`Manifest`] beside it, written last (`<folder>/_manifest.json`, or
-//! `<file>.manifest.json`): the source, the query, the format, the columns, and every file with its
-//! rows, bytes and SHA-256. An output without one is incomplete. A complete output is never
-//! replaced unless the download is told to ([`DownloadBuilder::overwrite`]).
+//! `<file>.manifest.json`): the source, the query, the format, the columns (with their types when
+//! the download has a [`Schema`]), and every file with its rows, bytes and SHA-256. An output
+//! without one is incomplete. A complete output is never replaced unless the download is told to
+//! ([`DownloadBuilder::overwrite`]).
 //!
 //! The engine ([`engine`]) runs the workers, commits partitions strictly in order, keeps the
 //! [`Checkpoint`] (keyed by the source, see [`SourceKey`]) that lets an interrupted download resume,
 //! checks the total against the job's, reports progress, and honours cancellation.
 
 mod checkpoint;
+mod decimal;
 mod engine;
 mod fetch;
 mod format;
 mod jsonl;
 mod manifest;
 mod output;
+mod parquet;
+mod parquet_file;
 mod part;
+mod records;
+mod schema;
 mod sink;
 pub(crate) mod source;
 mod store;
@@ -41,8 +49,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use checkpoint::{Checkpoint, CommittedPage, SourceKey};
 pub(crate) use fetch::fetch_partition;
+pub(crate) use format::Encoding;
 pub use format::Format;
-pub use manifest::{Column, Manifest, ManifestFile, ManifestSource};
+pub use manifest::{Manifest, ManifestColumn, ManifestFile, ManifestSource};
+pub use parquet::Compression;
+pub use schema::{Column, ColumnType, Schema};
 use sink::Target;
 use source::Source;
 pub use store::Destination;
@@ -61,6 +72,7 @@ pub struct DownloadBuilder {
     max_records: Option<u64>,
     resume: bool,
     format: Format,
+    schema: Option<Schema>,
     memory: usize,
     overwrite: bool,
     query: Option<String>,
@@ -75,6 +87,7 @@ impl std::fmt::Debug for DownloadBuilder {
             .field("max_records", &self.max_records)
             .field("resume", &self.resume)
             .field("format", &self.format)
+            .field("schema", &self.schema)
             .field("memory", &self.memory)
             .field("overwrite", &self.overwrite)
             .finish_non_exhaustive()
@@ -89,6 +102,7 @@ impl DownloadBuilder {
             max_records: None,
             resume: false,
             format: Format::Csv,
+            schema: None,
             memory: DEFAULT_MEMORY,
             overwrite: false,
             query: None,
@@ -118,6 +132,16 @@ impl DownloadBuilder {
         self
     }
 
+    /// The columns' types, which [`Format::Parquet`] needs (the text formats do without): take
+    /// it from the service's metadata, such as
+    /// [`Salesforce::query_schema`](crate::Salesforce::query_schema). A value that does not read as
+    /// its column's type stops the download with [`Error::InvalidValue`](crate::Error::InvalidValue),
+    /// and nothing is published.
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.schema = Some(schema);
+        self
+    }
+
     /// Bytes that fetched partitions may hold in memory, all together, while they wait to be
     /// written (default 16 MiB). A partition that does not fit goes to a part file beside the output
     /// instead, which costs more disk traffic but no more memory; 0 sends every partition there.
@@ -127,7 +151,8 @@ impl DownloadBuilder {
     }
 
     /// Resumes an interrupted download to the same output from its checkpoint, and keeps a checkpoint
-    /// while downloading so that this one can be resumed too (default false).
+    /// while downloading so that this one can be resumed too (default false). A Parquet download
+    /// resumes into a folder only: one Parquet file is refused, its footer being written at the end.
     pub fn resume(mut self, resume: bool) -> Self {
         self.resume = resume;
         self
@@ -155,14 +180,14 @@ impl DownloadBuilder {
         self
     }
 
-    /// Downloads into one file: CSV with a single header row, or JSON lines. Starts at once; await
-    /// the handle.
+    /// Downloads into one file: CSV with a single header row, JSON lines, or one Parquet file.
+    /// Starts at once; await the handle.
     pub fn to_file(self, path: impl Into<PathBuf>) -> DownloadHandle {
         engine::start(self, Target::File(path.into()))
     }
 
     /// Downloads into a folder, one file a partition (`part-00000.csv`, ...), each CSV file with its
-    /// header row.
+    /// header row, each Parquet file whole.
     pub fn to_dir(self, path: impl Into<PathBuf>) -> DownloadHandle {
         engine::start(self, Target::Dir(path.into()))
     }

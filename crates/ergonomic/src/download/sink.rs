@@ -18,6 +18,7 @@ use super::manifest::{
     FILE_MANIFEST_SUFFIX, FOLDER_MANIFEST, Manifest, ManifestFile, ManifestSource, digest_file,
 };
 use super::output::OrderedOutput;
+use super::parquet_file::ParquetFile;
 use super::part::{PartData, blocking};
 use super::store::{StoreSink, StoreTarget};
 use crate::error::{Error, Result};
@@ -186,6 +187,15 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// A single-file download's temporary output.
+#[derive(Debug)]
+enum FileOutput {
+    /// Partitions' bytes appended (CSV with one header row, JSON lines).
+    Bytes(OrderedOutput),
+    /// Partitions' Parquet row groups appended, the footer written at the end.
+    Parquet(ParquetFile),
+}
+
 /// An open target, taking committed partitions in order.
 pub(crate) enum Sink {
     /// A local file or folder.
@@ -241,15 +251,19 @@ impl Sink {
         }
     }
 
-    /// Completes the output, then writes its manifest, last.
+    /// Completes the output, then writes its manifest, last. Returns a local single file's size
+    /// (a Parquet file's footer is written only when it is finished).
     pub(crate) async fn finish(
         self,
         checkpoint: &Checkpoint,
         source: ManifestSource,
-    ) -> Result<()> {
+    ) -> Result<Option<u64>> {
         match self {
             Self::Local(sink) => sink.finish(checkpoint, source).await,
-            Self::Store(sink) => sink.finish(checkpoint, source).await,
+            Self::Store(sink) => {
+                sink.finish(checkpoint, source).await?;
+                Ok(None)
+            }
         }
     }
 }
@@ -259,7 +273,7 @@ pub(crate) struct LocalSink {
     target: Target,
     format: Format,
     /// The single-file download's temporary output.
-    output: Option<OrderedOutput>,
+    output: Option<FileOutput>,
     /// Removals of appended part files. They run beside the next commits: freeing a partition's
     /// blocks can wait on the file system's journal (for tens of milliseconds while a sync runs), and
     /// the commit is the one thing every partition waits for.
@@ -272,7 +286,12 @@ impl LocalSink {
         let parts_dir = target.parts_dir();
         create_dir(&parts_dir).await?;
         let output = match target.temporary_file() {
-            Some(temporary) => Some(OrderedOutput::open(temporary, checkpoint.file_bytes).await?),
+            Some(temporary) if matches!(format, Format::Parquet(_)) => {
+                Some(FileOutput::Parquet(ParquetFile::new(temporary)))
+            }
+            Some(temporary) => Some(FileOutput::Bytes(
+                OrderedOutput::open(temporary, checkpoint.file_bytes).await?,
+            )),
             None => {
                 create_dir(&target.shown()).await?;
                 None
@@ -295,7 +314,7 @@ impl LocalSink {
         fetched_bytes: u64,
         header: &mut Option<String>,
     ) -> Result<u64> {
-        let Some(output) = &self.output else {
+        let Some(output) = &mut self.output else {
             let final_path = self.target.shown().join(part_name(index, self.format));
             let part = match data {
                 PartData::Spilled(part) => part,
@@ -311,7 +330,10 @@ impl LocalSink {
             PartData::Held { .. } => None,
         };
         let header = self.format.repeats_header().then_some(header);
-        let appended = output.append(data, index, header).await?;
+        let appended = match output {
+            FileOutput::Bytes(output) => output.append(data, index, header).await?,
+            FileOutput::Parquet(output) => output.append(data, index).await?,
+        };
         if let Some(part) = spilled {
             // A part file left by a failed removal goes with the parts folder at the end.
             self.removals.spawn(async move {
@@ -346,10 +368,16 @@ impl LocalSink {
     ///
     /// The checkpoint goes first: a crash right after leaves a complete temporary file and no
     /// checkpoint, so the next run starts over; the other order could leave a checkpoint vouching
-    /// for a temporary file that was already renamed away.
-    async fn finish(mut self, checkpoint: &Checkpoint, source: ManifestSource) -> Result<()> {
+    /// for a temporary file that was already renamed away. Returns the single file's size, for a
+    /// single-file download.
+    async fn finish(
+        mut self,
+        checkpoint: &Checkpoint,
+        source: ManifestSource,
+    ) -> Result<Option<u64>> {
         let final_path = self.target.shown();
         Checkpoint::remove(&final_path).await?;
+        let mut size = None;
         let files = if let Some(output) = self.output.take() {
             if checkpoint.pages.is_empty() {
                 return Err(Error::invalid_response(
@@ -357,11 +385,22 @@ impl LocalSink {
                     "the results have no partitions",
                 ));
             }
-            output.sync().await?;
-            tokio::fs::rename(output.path(), &final_path)
+            let written = match output {
+                FileOutput::Bytes(output) => {
+                    output.sync().await?;
+                    output.path().to_path_buf()
+                }
+                FileOutput::Parquet(output) => {
+                    let path = output.path().to_path_buf();
+                    output.finish().await?;
+                    path
+                }
+            };
+            tokio::fs::rename(&written, &final_path)
                 .await
                 .map_err(|e| Error::io(&final_path, e))?;
             let (sha256, bytes) = digest_file(&final_path).await?;
+            size = Some(bytes);
             let name = final_path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -389,9 +428,11 @@ impl LocalSink {
         while self.removals.join_next().await.is_some() {}
         let _ = tokio::fs::remove_dir_all(self.target.parts_dir()).await;
         let columns = checkpoint.columns.as_deref().unwrap_or_default();
-        let manifest = Manifest::new(source, self.format, columns, files);
+        let schema = checkpoint.schema.as_ref();
+        let manifest = Manifest::new(source, self.format, columns, schema, files);
         let manifest_path = self.target.manifest_path().expect("a local target");
-        manifest.save_local(&manifest_path).await
+        manifest.save_local(&manifest_path).await?;
+        Ok(size)
     }
 }
 

@@ -795,7 +795,8 @@ impl StoreSink {
         };
         self.target.remove_checkpoint().await?;
         let columns = checkpoint.columns.as_deref().unwrap_or_default();
-        let manifest = Manifest::new(source, self.format, columns, files);
+        let schema = checkpoint.schema.as_ref();
+        let manifest = Manifest::new(source, self.format, columns, schema, files);
         self.target
             .write(
                 &self.target.manifest_path(),

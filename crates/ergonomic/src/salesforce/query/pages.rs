@@ -11,7 +11,7 @@ use haul_client::salesforce_bulk_query::types::QueryJobInfo;
 use super::results::QueryResults;
 use super::{CompletedQueryJob, QueryJob};
 use crate::download::source::{Partition, Plan};
-use crate::download::{Format, fetch_partition};
+use crate::download::{Encoding, fetch_partition};
 use crate::error::{Error, Result, from_client};
 use crate::salesforce::Salesforce;
 use crate::salesforce::links::locator_from_link;
@@ -63,7 +63,7 @@ pub(crate) fn result_pages(
             key: locator.clone(),
         };
         let fetched =
-            fetch_partition(&state.source, &partition, plan, Format::Csv, &mut body).await?;
+            fetch_partition(&state.source, &partition, plan, &Encoding::csv(), &mut body).await?;
         let next_locator = fetched.next.and_then(|next| next.key);
         if let Some(next) = &next_locator
             && !state.seen.insert(next.clone())

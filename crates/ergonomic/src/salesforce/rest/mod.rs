@@ -27,6 +27,8 @@
 
 mod identity;
 mod query;
+mod schema;
+mod select_list;
 
 use std::collections::BTreeMap;
 
@@ -39,6 +41,7 @@ pub use haul_client::salesforce_rest::types::{
 };
 pub use haul_types::{FieldType, OrgLimit, OrgLimits};
 pub use query::{QueryBatch, RestQuery, Row};
+pub use select_list::select_columns;
 
 use super::Salesforce;
 use crate::error::{Error, Result, from_client};

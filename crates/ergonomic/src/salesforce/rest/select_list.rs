@@ -1,14 +1,43 @@
 //! The columns of a SOQL query, read from its SELECT list: what a REST query's records are
-//! written as, in the order the query names them (as Bulk API results are).
+//! written as, in the order the query names them (as Bulk API results are), and what
+//! [`Salesforce::query_schema`](crate::Salesforce::query_schema) types.
+
+/// One item of a SELECT list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// A field path as written: `Id`, `Owner.Name`.
+    Path(String),
+    /// An aggregate or function, by its column name: its alias, or Salesforce's `expr0`, ...
+    Expression(String),
+}
+
+impl Item {
+    /// The column's name.
+    pub(crate) fn column(&self) -> &str {
+        match self {
+            Self::Path(name) | Self::Expression(name) => name,
+        }
+    }
+}
 
 /// The columns of `soql`'s SELECT list, in order: field paths as written (`Id`, `Owner.Name`),
 /// aliases of aggregates (`total` in `SUM(Amount) total`), and Salesforce's `expr0`, `expr1`, ...
 /// for unaliased ones. Parent-to-child subqueries are left out: they do not fit in one row.
 /// `None` when the list cannot be known from the text (`FIELDS(ALL)`, `TYPEOF`), so that the caller
 /// takes the columns from the records instead.
-pub(crate) fn columns(soql: &str) -> Option<Vec<String>> {
-    let list = select_list(soql)?;
-    let mut columns = Vec::new();
+pub fn select_columns(soql: &str) -> Option<Vec<String>> {
+    Some(
+        items(soql)?
+            .iter()
+            .map(|item| item.column().to_owned())
+            .collect(),
+    )
+}
+
+/// The items of `soql`'s SELECT list, in order (see [`select_columns`]).
+pub(crate) fn items(soql: &str) -> Option<Vec<Item>> {
+    let (list, _) = split_select(soql)?;
+    let mut items = Vec::new();
     let mut unaliased = 0;
     for item in split_top_level(list) {
         let item = item.trim();
@@ -23,16 +52,32 @@ pub(crate) fn columns(soql: &str) -> Option<Vec<String>> {
             Some(close) => {
                 let alias = item[close + 1..].trim();
                 if alias.is_empty() {
-                    columns.push(format!("expr{unaliased}"));
+                    items.push(Item::Expression(format!("expr{unaliased}")));
                     unaliased += 1;
                 } else {
-                    columns.push(alias.to_owned());
+                    items.push(Item::Expression(alias.to_owned()));
                 }
             }
-            None => columns.push(item.split_whitespace().next()?.to_owned()),
+            None => items.push(Item::Path(item.split_whitespace().next()?.to_owned())),
         }
     }
-    (!columns.is_empty()).then_some(columns)
+    (!items.is_empty()).then_some(items)
+}
+
+/// The object `soql` queries: the name after its top-level `FROM`.
+pub(crate) fn from_object(soql: &str) -> Option<&str> {
+    let (_, rest) = split_select(soql)?;
+    let name = rest.split(|c: char| c.is_whitespace() || c == ',').next()?;
+    (!name.is_empty()).then_some(name)
+}
+
+/// The SELECT list (the text between the leading `SELECT` and the `FROM` at the top level) and the
+/// text after that `FROM`.
+fn split_select(soql: &str) -> Option<(&str, &str)> {
+    let list = select_list(soql)?;
+    let start = list.as_ptr() as usize - soql.as_ptr() as usize + list.len();
+    let rest = soql[start..].get(4..)?.trim_start();
+    Some((list, rest))
 }
 
 /// The text between the leading `SELECT` and the `FROM` at the top level (outside parentheses and
@@ -103,7 +148,21 @@ mod tests {
     use super::*;
 
     fn cols(soql: &str) -> Option<Vec<String>> {
-        columns(soql)
+        select_columns(soql)
+    }
+
+    #[test]
+    fn the_object_is_the_name_after_the_top_level_from() {
+        assert_eq!(
+            from_object("SELECT Id, (SELECT Id FROM Contacts) FROM Account WHERE Name = 'x'"),
+            Some("Account")
+        );
+        assert_eq!(from_object("select id\nfrom  Contact\n"), Some("Contact"));
+        assert_eq!(from_object("SELECT Id FROM x__c LIMIT 5"), Some("x__c"));
+        assert_eq!(
+            items("SELECT Id, COUNT(Name) n FROM Account"),
+            Some(vec![Item::Path("Id".into()), Item::Expression("n".into())])
+        );
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! The columns of a result and their types, as the service's metadata states them: what a typed
+//! format (Parquet) writes. A family builds it from its own metadata (Salesforce's describe); the
+//! engine never infers a type from the values.
+
+use serde::{Deserialize, Serialize};
+
+/// The columns of a result, in the order its CSV holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Schema {
+    /// The columns, in order.
+    pub columns: Vec<Column>,
+}
+
+impl Schema {
+    /// A schema of these columns, in this order.
+    pub fn new(columns: Vec<Column>) -> Self {
+        Self { columns }
+    }
+}
+
+/// One column of a [`Schema`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Column {
+    /// The column's name, as the result's header row spells it (compared without regard to case).
+    pub name: String,
+    /// What its values are.
+    pub ty: ColumnType,
+    /// Whether it may hold nulls (empty CSV fields). An empty field in a column that may not is an
+    /// error naming the row and the column.
+    pub nullable: bool,
+}
+
+impl Column {
+    /// A column named `name`, of type `ty`.
+    pub fn new(name: impl Into<String>, ty: ColumnType, nullable: bool) -> Self {
+        Self {
+            name: name.into(),
+            ty,
+            nullable,
+        }
+    }
+}
+
+/// The type of a column's values, and how its CSV text is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ColumnType {
+    /// Text, as it came.
+    Utf8,
+    /// `true` or `false`.
+    Boolean,
+    /// A 32-bit signed integer.
+    Int32,
+    /// A 64-bit signed integer.
+    Int64,
+    /// An exact decimal number of at most `precision` digits (1 to 38), `scale` of them after the
+    /// point; read from plain or exponent notation (`1.5E+7`) without rounding: a value with more
+    /// digits than that is an error.
+    Decimal {
+        /// Digits in all, 1 to 38.
+        precision: u8,
+        /// Digits after the point, at most `precision`.
+        scale: u8,
+    },
+    /// A 64-bit float: only for numbers whose precision and scale the metadata does not state.
+    Float64,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An instant, kept in milliseconds since 1970 UTC: `2024-01-02T03:04:05.000Z`, or with an
+    /// offset such as `+0000`.
+    Timestamp,
+    /// A time of day, kept in milliseconds since midnight: `03:04:05.000Z`.
+    Time,
+    /// A list of texts, read from values separated by `;` (multi-select picklists).
+    Utf8List,
+}
+
+impl std::fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Utf8 => f.write_str("text"),
+            Self::Boolean => f.write_str("a boolean"),
+            Self::Int32 => f.write_str("a 32-bit integer"),
+            Self::Int64 => f.write_str("a 64-bit integer"),
+            Self::Decimal { precision, scale } => write!(f, "a decimal({precision}, {scale})"),
+            Self::Float64 => f.write_str("a number"),
+            Self::Date => f.write_str("a date (YYYY-MM-DD)"),
+            Self::Timestamp => f.write_str("a date-time"),
+            Self::Time => f.write_str("a time of day"),
+            Self::Utf8List => f.write_str("a list of texts"),
+        }
+    }
+}
