@@ -61,13 +61,6 @@ async fn run_query(
     }
     let destination = Destination::parse(&args.output.to_string_lossy())
         .map_err(|error| Usage(error.to_string()))?;
-    if !args.overwrite && destination.manifest().await?.is_some() {
-        return Err(Usage(format!(
-            "{destination} is a complete download (it has its manifest); pass --overwrite to \
-             replace it"
-        ))
-        .into());
-    }
     let format = args.output_format();
     if args.compression.is_some() && format != Format::Parquet {
         return Err(Usage("--compression works with --format parquet only".into()).into());
@@ -89,6 +82,13 @@ async fn run_query(
             )
             .into());
         }
+    }
+    if !args.overwrite && destination.manifest().await?.is_some() {
+        return Err(Usage(format!(
+            "{destination} is a complete download (it has its manifest); pass --overwrite to \
+             replace it"
+        ))
+        .into());
     }
     let sf = &target.client;
     // Typed before the job is submitted, so that a field Parquet cannot hold costs no job.

@@ -273,14 +273,16 @@ async fn query_writes_parquet_by_extension_and_refuses_what_parquet_cannot_do() 
     assert_eq!(
         names,
         [
+            "_manifest.json",
             "part-00000.parquet",
             "part-00001.parquet",
             "part-00002.parquet"
         ]
     );
 
-    let refused: [(&[&str], &str, &str); 4] = [
+    let refused: [(&[&str], &str, &str); 5] = [
         (&["-o", "x.parquet", "--resume"], soql, "folder"),
+        (&["-o", "s3://lake/x.parquet"], soql, "prefix ending in /"),
         (&["-o", "x.parquet", "--api", "rest"], soql, "--api bulk"),
         (
             &["-o", "x.csv", "--compression", "zstd"],
