@@ -241,15 +241,15 @@ impl Runs<'_> {
         let csv = self.out.join("haul.csv");
         let then = |script: &str, text: &str, to: PathBuf| -> Result<Job> {
             Ok(then_python(
-                haul(bench, sim, limit, &csv),
+                haul(bench, sim, limit, &csv, "csv"),
                 &bench.python,
                 &bench.script(script, &text.replace("SCHEMA", PYARROW_SCHEMA))?,
                 &[csv.clone(), to],
             ))
         };
         Ok(match kind {
-            Kind::Parquet => haul(bench, sim, limit, &self.out.join("haul.parquet")),
-            Kind::Csv => haul(bench, sim, limit, &csv),
+            Kind::Parquet => haul(bench, sim, limit, &self.out.join("haul.parquet"), "parquet"),
+            Kind::Csv => haul(bench, sim, limit, &csv, "csv"),
             Kind::ThenPyarrow => then(
                 "pyarrow_convert.py",
                 PYARROW_CONVERT,
@@ -262,13 +262,14 @@ impl Runs<'_> {
             )?,
             Kind::ToS3 => {
                 let s3 = self.s3.context("the store contenders need the S3 server")?;
-                s3.env(haul(bench, sim, limit, Path::new(&s3.url("haul/"))))
+                let to = s3.url("haul/");
+                s3.env(haul(bench, sim, limit, Path::new(&to), "parquet"))
             }
             Kind::ThenUpload => {
                 let s3 = self.s3.context("the store contenders need the S3 server")?;
                 let folder = self.out.join("upload/");
                 let upload = s3.upload_script(bench)?;
-                let job = haul(bench, sim, limit, &folder);
+                let job = haul(bench, sim, limit, &folder, "parquet");
                 s3.env(then_python(
                     job,
                     &bench.python,
@@ -311,11 +312,16 @@ impl Trial for Runs<'_> {
     fn job(&mut self, contender: usize, _round: usize) -> Result<Job> {
         // Each contender's output stays until its next run, so that the schemas can be compared.
         let kind = self.kinds[contender];
-        if let Some(path) = self.parquet_of(kind) {
+        let mut outputs = vec![self.out.join("haul.csv")];
+        outputs.extend(self.parquet_of(kind));
+        for path in outputs {
+            // A complete output (its manifest beside it) would be refused without --overwrite.
             let _ = std::fs::remove_dir_all(&path);
             let _ = std::fs::remove_file(&path);
+            let mut manifest = path.into_os_string();
+            manifest.push(".manifest.json");
+            let _ = std::fs::remove_file(manifest);
         }
-        let _ = std::fs::remove_file(self.out.join("haul.csv"));
         if let (Kind::ToS3 | Kind::ThenUpload, Some(s3)) = (kind, self.s3) {
             s3.empty_bucket()?;
         }
@@ -331,6 +337,10 @@ impl Trial for Runs<'_> {
         let kind = self.kinds[contender];
         let summary: Value = serde_json::from_str(seen.stdout.trim())
             .with_context(|| format!("haul printed {:?}", seen.stdout))?;
+        let wanted = if kind == Kind::Csv { "csv" } else { "parquet" };
+        if !matches!(kind, Kind::ThenPyarrow | Kind::ThenDuckdb) && summary["format"] != wanted {
+            bail!("{kind:?} wrote {}, not {wanted}", summary["format"]);
+        }
         let mut rows = summary["records"].as_u64().context("records")?;
         // A converter's output is counted again, as it wrote it.
         if let (Kind::ThenPyarrow | Kind::ThenDuckdb, Some(path)) = (kind, self.parquet_of(kind)) {
@@ -343,15 +353,16 @@ impl Trial for Runs<'_> {
     }
 }
 
-/// haul's bulk query to `to` (the format from its extension, or a folder), as a user runs it
-/// (gzip off, as in the download benchmark, so that loopback does not measure compression).
-fn haul(bench: &Bench, sim: &Sim, limit: Duration, to: &Path) -> Job {
+/// haul's bulk query to `to` (a file, or a folder when it ends in `/`) in `format`, as a user
+/// runs it (gzip off, as in the download benchmark, so that loopback does not measure
+/// compression).
+fn haul(bench: &Bench, sim: &Sim, limit: Duration, to: &Path, format: &str) -> Job {
     Job::new(bench.haul(), limit)
         .env("SF_INSTANCE_URL", sim.instance_url.clone())
         .env("SF_ACCESS_TOKEN", sim.access_token.clone())
         .env("SF_API_VERSION", "62.0")
         .args(["--quiet", "--json", "sf", "query", SOQL, "--no-gzip"])
-        .arg("-o")
+        .args(["--format", format, "-o"])
         .arg(to)
         .args(["--concurrency", "8", "--max-records"])
         .arg(PAGE_ROWS.to_string())
