@@ -219,6 +219,15 @@ async fn the_schema_comes_from_describe_with_relationship_paths() {
         "Account.Name takes Account's Name type, nullable through the relationship"
     );
     assert_eq!(contacts.columns[2].ty, ColumnType::Date);
+    // A record's own Id is its key; an id reached through a lookup (AccountId) repeats.
+    let unique: Vec<&str> = schema
+        .columns
+        .iter()
+        .chain(&contacts.columns)
+        .filter(|c| c.unique)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(unique, ["Id", "Id"]);
 
     let address = sf
         .query_schema("SELECT Id, BillingAddress FROM Account")

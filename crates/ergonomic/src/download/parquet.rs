@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
 use super::decimal;
@@ -177,11 +178,17 @@ impl ParquetEncoder {
         compression: Compression,
         delimiter: u8,
     ) -> Result<Self> {
-        let properties = WriterProperties::builder()
+        let mut properties = WriterProperties::builder()
             .set_compression(compression.codec())
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
-            .build();
+            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
+        // A dictionary of values that never repeat is all cost: hashing every value, and a bigger
+        // file (the values once in the dictionary, then an index a row).
+        for column in schema.schema.columns.iter().filter(|c| c.unique) {
+            properties = properties
+                .set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
+        }
+        let properties = properties.build();
         let writer = ArrowWriter::try_new(Vec::new(), schema.arrow.clone(), Some(properties))
             .map_err(encoding)?;
         let columns = schema
@@ -431,13 +438,62 @@ fn parse_float(text: &str) -> std::result::Result<f64, String> {
 
 /// Days since 1970-01-01.
 fn parse_date(text: &str) -> std::result::Result<i32, String> {
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| e.to_string())?;
+    let date = match fixed_date(text.as_bytes()) {
+        Some(date) => date,
+        None => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| e.to_string())?,
+    };
     let days = date.signed_duration_since(NaiveDate::default()).num_days();
     i32::try_from(days).map_err(|_| "it is out of range".into())
 }
 
+/// The digits of `text` as a number, if they are all digits.
+fn digits(text: &[u8]) -> Option<u32> {
+    text.iter().try_fold(0u32, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    })
+}
+
+/// `YYYY-MM-DD` exactly, read without a format string (the form every Salesforce date takes;
+/// anything else goes to chrono's parser).
+fn fixed_date(text: &[u8]) -> Option<NaiveDate> {
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *text else {
+        return None;
+    };
+    NaiveDate::from_ymd_opt(
+        i32::try_from(digits(&[y0, y1, y2, y3])?).ok()?,
+        digits(&[m0, m1])?,
+        digits(&[d0, d1])?,
+    )
+}
+
+/// Milliseconds since 1970 UTC from `YYYY-MM-DDTHH:MM:SS.sssZ` or `...+0000` exactly, the
+/// forms Salesforce's Bulk and REST APIs print, read without a format string: date-times are
+/// often a third of a result's values, and chrono's general parser was the largest cost of the
+/// Parquet encoder. Anything else (other offsets, other precisions) goes to chrono.
+fn fixed_timestamp(text: &[u8]) -> Option<i64> {
+    let (date, time, zone) = (text.get(..10)?, text.get(10..23)?, text.get(23..)?);
+    if !matches!(zone, b"Z" | b"z" | b"+0000") {
+        return None;
+    }
+    let [b'T', h0, h1, b':', n0, n1, b':', s0, s1, b'.', f0, f1, f2] = *time else {
+        return None;
+    };
+    let (hour, minute, second) = (digits(&[h0, h1])?, digits(&[n0, n1])?, digits(&[s0, s1])?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let days = fixed_date(date)?
+        .signed_duration_since(NaiveDate::default())
+        .num_days();
+    let millis = i64::from(((hour * 60 + minute) * 60 + second) * 1000 + digits(&[f0, f1, f2])?);
+    Some(days * 86_400_000 + millis)
+}
+
 /// Milliseconds since 1970 UTC, from `2024-01-02T03:04:05.000Z` or `...+0000` (any offset).
 fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
+    if let Some(millis) = fixed_timestamp(text.as_bytes()) {
+        return Ok(millis);
+    }
     let instant = match text.strip_suffix(['Z', 'z']) {
         Some(utc) => NaiveDateTime::parse_from_str(utc, "%Y-%m-%dT%H:%M:%S%.f")
             .map_err(|e| e.to_string())?
@@ -515,6 +571,24 @@ mod tests {
             Column::new("Time", ColumnType::Time, true),
             Column::new("Tags", ColumnType::Utf8List, true),
         ])
+    }
+
+    #[test]
+    fn a_unique_column_has_no_dictionary_and_the_others_keep_theirs() {
+        let schema = Schema::new(vec![
+            Column::new("Id", ColumnType::Utf8, false).unique(true),
+            Column::new("Kind", ColumnType::Utf8, true),
+        ]);
+        let mut csv = String::from("\"Id\",\"Kind\"\n");
+        for i in 0..1_000 {
+            csv.push_str(&format!("\"id{i}\",\"kind{}\"\n", i % 3));
+        }
+        let (bytes, rows) = encode_all(schema, &[&csv]).unwrap();
+        assert_eq!(rows, 1_000);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+        let group = reader.metadata().row_group(0);
+        assert_eq!(group.column(0).dictionary_page_offset(), None, "Id");
+        assert!(group.column(1).dictionary_page_offset().is_some(), "Kind");
     }
 
     #[test]
@@ -610,5 +684,37 @@ mod tests {
         assert!(parse_date("2024-02-30").is_err());
         assert!(parse_boolean("yes").is_err());
         assert!(parse_float("NaN").is_err());
+        for bad in [
+            "2024-13-01T00:00:00.000Z",
+            "2024-01-01T24:00:00.000Z",
+            "2024-01-01T00:60:00.000Z",
+            "2024-0a-01T00:00:00.000Z",
+            "2024-01-01 00:00:00.000Z",
+        ] {
+            assert!(parse_timestamp(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fixed-form readers agree with chrono's general parser on every instant.
+        #[test]
+        fn the_fixed_forms_read_as_chrono_reads_them(
+            millis in -2_208_988_800_000i64..7_258_118_400_000,
+        ) {
+            let instant = DateTime::from_timestamp_millis(millis).unwrap();
+            for text in [
+                instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                instant.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string(),
+            ] {
+                proptest::prop_assert_eq!(fixed_timestamp(text.as_bytes()), Some(millis));
+                let general = NaiveDateTime::parse_from_str(&text[..23], "%Y-%m-%dT%H:%M:%S%.f")
+                    .unwrap()
+                    .and_utc()
+                    .timestamp_millis();
+                proptest::prop_assert_eq!(general, millis);
+            }
+            let day = instant.format("%Y-%m-%d").to_string();
+            proptest::prop_assert_eq!(fixed_date(day.as_bytes()), Some(instant.date_naive()));
+        }
     }
 }

@@ -30,16 +30,27 @@ pub struct Column {
     /// Whether it may hold nulls (empty CSV fields). An empty field in a column that may not is an
     /// error naming the row and the column.
     pub nullable: bool,
+    /// Whether every row holds a different value (a key, such as a record's own id): Parquet
+    /// stores such a column without a dictionary, which could only make it bigger and slower.
+    #[serde(default)]
+    pub unique: bool,
 }
 
 impl Column {
-    /// A column named `name`, of type `ty`.
+    /// A column named `name`, of type `ty`, whose values may repeat.
     pub fn new(name: impl Into<String>, ty: ColumnType, nullable: bool) -> Self {
         Self {
             name: name.into(),
             ty,
             nullable,
+            unique: false,
         }
+    }
+
+    /// Says whether every row holds a different value (see [`Column::unique`](Self#structfield.unique)).
+    pub fn unique(mut self, unique: bool) -> Self {
+        self.unique = unique;
+        self
     }
 }
 

@@ -64,7 +64,9 @@ impl Salesforce {
                 self.field_at(&mut described, object, &path).await?;
             let ty = column_type(&path, &field, described.components(&field))?;
             let nullable = through_relationship || field.nillable.unwrap_or(true);
-            columns.push(Column::new(path, ty, nullable));
+            // The object's own id is its key; an id reached through a relationship repeats.
+            let unique = !through_relationship && field.type_ == FieldType::Id;
+            columns.push(Column::new(path, ty, nullable).unique(unique));
         }
         Ok(Schema::new(columns))
     }
