@@ -295,8 +295,10 @@ pub(crate) enum Api {
 pub(crate) enum Format {
     /// CSV as the server sends it, with one header row.
     Csv,
-    /// One JSON object a row, keyed by column; empty values become null (a folder gets one
-    /// `.jsonl` file a page).
+    /// One JSON object a row, keyed by column, each value typed from describe: numbers as
+    /// numbers, decimals as strings of their exact value, dates and times as ISO 8601 strings
+    /// (date-times in UTC), multi-selects as arrays; empty values become null (a folder gets one
+    /// `.jsonl` file a page). With --api rest, values as the REST API types them.
     Jsonl,
     /// Typed Parquet, each column's type from describe (a folder gets one `.parquet` file a page).
     Parquet,

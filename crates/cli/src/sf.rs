@@ -91,16 +91,24 @@ async fn run_query(
         .into());
     }
     let sf = &target.client;
-    // Typed before the job is submitted, so that a field Parquet cannot hold costs no job.
+    // Typed before the job is submitted, so that a field describe cannot type costs no job.
     let schema = match format {
-        Format::Parquet => Some(sf.query_schema(&args.soql).await.map_err(|error| {
-            if error.is_invalid_input() {
-                anyhow::Error::from(Usage(error.to_string()))
-            } else {
-                error.into()
-            }
-        })?),
-        _ => None,
+        Format::Parquet | Format::Jsonl => {
+            Some(sf.query_schema(&args.soql).await.map_err(|error| {
+                if !error.is_invalid_input() {
+                    return error.into();
+                }
+                let hint = match format {
+                    Format::Jsonl => {
+                        " (--format jsonl types each column from describe; --format csv keeps \
+                         the server's text as it is)"
+                    }
+                    _ => "",
+                };
+                anyhow::Error::from(Usage(format!("{error}{hint}")))
+            })?)
+        }
+        Format::Csv => None,
     };
     let job = match resumable_job(sf, &destination, args.resume).await? {
         Some(job) => job,

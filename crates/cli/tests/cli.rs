@@ -229,6 +229,100 @@ async fn query_writes_jsonl_and_folders() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn query_writes_typed_jsonl_from_describe_and_refuses_what_describe_cannot_type() {
+    let sim = sim().await;
+    let dir = TempDir::new("typed-jsonl");
+    let soql = "SELECT Id, NumberOfEmployees, AnnualRevenue, Tax_Number__c, Services__c, \
+                CreatedDate, IsDeleted FROM Account";
+    let csv = dir.join("accounts.csv");
+    let jsonl = dir.join("accounts.jsonl");
+    for (format, output) in [("csv", &csv), ("jsonl", &jsonl)] {
+        let result = haul_at(&sim)
+            .args(["--json", "sf", "query", soql, "--max-records", "5000"])
+            .args(["--format", format, "-o"])
+            .arg(output)
+            .output()
+            .unwrap();
+        assert!(result.status.success(), "{}", stderr(&result));
+        let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+        assert_eq!(
+            (&summary["format"], &summary["records"]),
+            (&format.into(), &12_000.into())
+        );
+    }
+    let mut reader = csv::Reader::from_path(&csv).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), rows.len());
+    let mut exponents = 0;
+    for (row, line) in rows.iter().zip(&lines) {
+        assert_eq!(line["Id"].as_str(), Some(&row[0]));
+        match &row[1] {
+            "" => assert!(line["NumberOfEmployees"].is_null()),
+            n => assert_eq!(line["NumberOfEmployees"].as_i64(), n.parse().ok(), "{line}"),
+        }
+        // currency(18, 2): an exact string with its two decimals (as the simulator prints
+        // them), never a float.
+        match &row[2] {
+            "" => assert!(line["AnnualRevenue"].is_null()),
+            revenue => assert_eq!(line["AnnualRevenue"].as_str(), Some(revenue), "{line}"),
+        }
+        // double(18, 0) printed as Java prints doubles: `1.6147805824397E13` becomes its digits.
+        match &row[3] {
+            "" => assert!(line["Tax_Number__c"].is_null()),
+            tax => {
+                exponents += usize::from(tax.contains('E'));
+                let typed = line["Tax_Number__c"].as_str().unwrap();
+                assert!(typed.bytes().all(|b| b.is_ascii_digit()), "{line}");
+                assert_eq!(typed.parse::<f64>().unwrap(), tax.parse::<f64>().unwrap());
+            }
+        }
+        match &row[4] {
+            "" => assert!(line["Services__c"].is_null()),
+            services => {
+                let typed: Vec<&str> = line["Services__c"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap())
+                    .collect();
+                assert_eq!(typed.join(";"), services);
+            }
+        }
+        assert_eq!(line["CreatedDate"].as_str(), Some(&row[5]));
+        assert_eq!(line["IsDeleted"].as_bool(), Some(&row[6] == "true"));
+    }
+    assert!(exponents > 0, "no Tax_Number__c in exponent notation");
+
+    // Describe types no compound field: refused before a job is submitted, naming the
+    // components to select instead.
+    let jobs = || {
+        sim.stats()
+            .count("POST", "/services/data/{version}/jobs/query")
+    };
+    let submitted = jobs();
+    let result = haul_at(&sim)
+        .current_dir(&dir.0)
+        .args(["sf", "query", "SELECT Id, BillingAddress FROM Account"])
+        .args(["--format", "jsonl", "-o", "x.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(2), "{}", stderr(&result));
+    let said = stderr(&result);
+    assert!(
+        said.contains("BillingStreet") && said.contains("--format csv"),
+        "{said}"
+    );
+    assert!(!dir.join("x.jsonl").exists());
+    assert_eq!(jobs(), submitted, "no job is submitted for a refused query");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn query_writes_parquet_by_extension_and_refuses_what_parquet_cannot_do() {
     let sim = sim().await;
     let dir = TempDir::new("parquet");

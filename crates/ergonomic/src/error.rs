@@ -88,8 +88,8 @@ pub enum Error {
         /// What disagreed.
         detail: String,
     },
-    /// A downloaded value does not read as its column's type (a typed format such as Parquet): the
-    /// download stops and publishes nothing.
+    /// A downloaded value does not read as its column's type (a typed format: Parquet, or JSON
+    /// lines given a schema): the download stops and publishes nothing.
     #[error("row {row}, column {column}: {value:?} is not {expected}")]
     #[non_exhaustive]
     InvalidValue {

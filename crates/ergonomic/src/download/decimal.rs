@@ -1,6 +1,6 @@
 //! Exact decimals: a number's text, in plain (`-12.50`) or exponent notation (`1.5E+7`,
 //! `-2.50e-3`), read into an integer of units of `10^-scale`, never through a float and never
-//! rounded.
+//! rounded; and written back as plain text with every digit of its scale.
 
 /// The largest precision a 128-bit decimal holds.
 pub(crate) const MAX_PRECISION: u8 = 38;
@@ -74,6 +74,30 @@ pub(crate) fn parse(text: &str, precision: u8, scale: u8) -> Result<i128, String
         value *= 10;
     }
     Ok(if negative { -value } else { value })
+}
+
+/// `units` of `10^-scale` as plain text: no exponent, every digit of the scale written (`1234.50`
+/// at scale 2), a `0` before the point (`0.05`), `-` before a negative value.
+pub(crate) fn to_text(units: i128, scale: u8) -> String {
+    let digits = units.unsigned_abs().to_string();
+    let scale = usize::from(scale);
+    let mut text = String::with_capacity(digits.len() + scale + 3);
+    if units < 0 {
+        text.push('-');
+    }
+    if scale == 0 {
+        text.push_str(&digits);
+    } else if digits.len() <= scale {
+        text.push_str("0.");
+        text.extend(std::iter::repeat_n('0', scale - digits.len()));
+        text.push_str(&digits);
+    } else {
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        text.push_str(whole);
+        text.push('.');
+        text.push_str(fraction);
+    }
+    text
 }
 
 #[cfg(test)]
@@ -154,6 +178,21 @@ mod tests {
         assert!(parse("1", 5, 6).is_err());
     }
 
+    #[test]
+    fn written_back_with_every_digit_of_the_scale() {
+        assert_eq!(to_text(123_450, 2), "1234.50");
+        assert_eq!(to_text(-5, 2), "-0.05");
+        assert_eq!(to_text(0, 2), "0.00");
+        assert_eq!(to_text(0, 0), "0");
+        assert_eq!(to_text(16_147_805_824_397, 0), "16147805824397");
+        assert_eq!(to_text(-250, 5), "-0.00250");
+        assert_eq!(to_text(100, 2), "1.00");
+        assert_eq!(
+            to_text(i128::MIN, 38),
+            "-1.70141183460469231731687303715884105728"
+        );
+    }
+
     proptest! {
         /// Any value of a decimal(p, s), printed plainly or in exponent notation with any
         /// exponent, reads back as exactly itself.
@@ -179,6 +218,8 @@ mod tests {
             let e = if upper { 'E' } else { 'e' };
             let text = format!("{sign}{mantissa}{e}{exponent:+}");
             prop_assert_eq!(parse(&text, precision, scale), Ok(units), "{}", text);
+            // Written back plainly, it reads as itself again.
+            prop_assert_eq!(parse(&to_text(units, scale), precision, scale), Ok(units));
         }
 
         /// A value with one significant digit beyond the scale is refused.

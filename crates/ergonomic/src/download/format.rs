@@ -20,7 +20,15 @@ pub enum Format {
     /// The server's CSV, byte for byte; a single-file download keeps one header row.
     #[default]
     Csv,
-    /// One JSON object a row, keyed by column name; an empty field becomes `null`.
+    /// One JSON object a row; an empty field becomes `null`. Without a [`Schema`], every value is
+    /// a string, keyed by the header row's column names. With one (see
+    /// [`DownloadBuilder::schema`](super::DownloadBuilder::schema)), keyed by the schema's column
+    /// names, each value is read as its column's type by the rules Parquet reads by and written
+    /// as: text, a string; a boolean, `true` or `false`; an integer or a float, a JSON number; a
+    /// decimal, a string of its exact value with every digit of its scale (`"1234.50"` at scale 2,
+    /// exponent notation expanded: `"16147805824397"`), so that no digit is lost to a float; a
+    /// date, `"2024-01-02"`; a date-time, in UTC with milliseconds (`"2024-01-02T03:04:05.000Z"`);
+    /// a time of day, `"03:04:05.000"`; a multi-select, an array of strings.
     Jsonl,
     /// Typed Parquet, its columns' types given by a [`Schema`] (see
     /// [`DownloadBuilder::schema`](super::DownloadBuilder::schema)), its pages compressed so. A
@@ -51,11 +59,13 @@ impl Format {
     }
 }
 
-/// A format with what it needs to write partitions: the schema, for Parquet.
+/// A format with what it needs to write partitions: the schema that types it (Parquet's, or JSON
+/// lines' when given one), and Parquet's Arrow form of it.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoding {
     format: Format,
-    schema: Option<Arc<ParquetSchema>>,
+    schema: Option<Arc<Schema>>,
+    parquet: Option<Arc<ParquetSchema>>,
 }
 
 impl Encoding {
@@ -64,22 +74,36 @@ impl Encoding {
         Self {
             format: Format::Csv,
             schema: None,
+            parquet: None,
         }
     }
 
-    /// `format`, typed by `schema`: Parquet needs one (and checks it); the text formats do
-    /// without.
+    /// `format`, typed by `schema`: Parquet needs one; JSON lines are typed by one when given;
+    /// CSV passes through as received, whatever the schema. A schema that types the output is
+    /// checked here, before anything is sent.
     pub(crate) fn new(format: Format, schema: Option<Schema>) -> Result<Self> {
-        let schema = match (format, schema) {
+        let (schema, parquet) = match (format, schema) {
             (Format::Parquet(_), None) => {
                 return Err(Error::invalid_input(
                     "Parquet needs the columns' types: give the download a schema",
                 ));
             }
-            (Format::Parquet(_), Some(schema)) => Some(Arc::new(ParquetSchema::new(schema)?)),
-            (_, _) => None,
+            (Format::Parquet(_), Some(schema)) => {
+                let schema = Arc::new(schema);
+                let parquet = Arc::new(ParquetSchema::new(schema.clone())?);
+                (Some(schema), Some(parquet))
+            }
+            (Format::Jsonl, Some(schema)) => {
+                schema.check()?;
+                (Some(Arc::new(schema)), None)
+            }
+            (Format::Csv, _) | (Format::Jsonl, None) => (None, None),
         };
-        Ok(Self { format, schema })
+        Ok(Self {
+            format,
+            schema,
+            parquet,
+        })
     }
 
     pub(crate) fn format(&self) -> Format {
@@ -88,15 +112,18 @@ impl Encoding {
 
     /// The schema the output is typed by, if any.
     pub(crate) fn schema(&self) -> Option<&Schema> {
-        self.schema.as_deref().map(ParquetSchema::schema)
+        self.schema.as_deref()
     }
 
     /// An encoder for one partition; `delimiter` gives the CSV's column delimiter, asked only by
     /// formats that parse fields (CSV passes through whatever the delimiter).
     pub(crate) fn encoder(&self, delimiter: impl FnOnce() -> Result<u8>) -> Result<Encoder> {
-        let fields = match (self.format, &self.schema) {
+        let fields = match (self.format, &self.parquet) {
             (Format::Csv, _) => Fields::None,
-            (Format::Jsonl, _) => Fields::Jsonl(Box::new(JsonlEncoder::new(delimiter()?))),
+            (Format::Jsonl, _) => Fields::Jsonl(Box::new(match &self.schema {
+                Some(schema) => JsonlEncoder::typed(schema.clone(), delimiter()?),
+                None => JsonlEncoder::new(delimiter()?),
+            })),
             (Format::Parquet(compression), Some(schema)) => Fields::Parquet(Box::new(
                 ParquetEncoder::new(schema.clone(), compression, delimiter()?)?,
             )),
@@ -218,6 +245,39 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    #[test]
+    fn a_schema_types_json_lines_and_is_checked_before_anything_is_sent() {
+        use crate::download::schema::{Column, ColumnType};
+
+        let schema = Schema::new(vec![
+            Column::new("Id", ColumnType::Utf8, false),
+            Column::new("Count", ColumnType::Int32, true),
+        ]);
+        let typed = Encoding::new(Format::Jsonl, Some(schema.clone())).unwrap();
+        assert_eq!(typed.schema(), Some(&schema));
+        let mut encoder = typed.encoder(|| Ok(b',')).unwrap();
+        let out = encoder
+            .encode(Bytes::from_static(b"Id,Count\na,7\n"))
+            .unwrap();
+        assert_eq!(out, "{\"Id\":\"a\",\"Count\":7}\n");
+        assert_eq!(encoder.finish().unwrap().1, 1);
+        // CSV passes through whatever the schema, and records none.
+        let csv = Encoding::new(Format::Csv, Some(schema)).unwrap();
+        assert_eq!(csv.schema(), None);
+        let bad = Schema::new(vec![Column::new(
+            "A",
+            ColumnType::Decimal {
+                precision: 39,
+                scale: 0,
+            },
+            true,
+        )]);
+        let error = Encoding::new(Format::Jsonl, Some(bad)).unwrap_err();
+        assert!(error.is_invalid_input(), "{error}");
+        let error = Encoding::new(Format::Jsonl, Some(Schema::new(Vec::new()))).unwrap_err();
+        assert!(error.is_invalid_input(), "{error}");
     }
 
     #[test]

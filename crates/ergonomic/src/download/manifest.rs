@@ -79,8 +79,8 @@ impl ManifestSource {
 pub struct ManifestColumn {
     /// Its name, as the results' CSV header row gives it.
     pub name: String,
-    /// Its type, when the download was typed by a [`Schema`] (Parquet); `None` when the values
-    /// are the service's text (CSV, JSON lines).
+    /// Its type, when the download was typed by a [`Schema`] (Parquet, or JSON lines given one);
+    /// `None` when the values are the service's text (CSV, untyped JSON lines).
     #[serde(rename = "type")]
     pub ty: Option<ColumnType>,
     /// Whether it may hold nulls, when the download was typed by a [`Schema`].

@@ -7,8 +7,9 @@
 //!   `Sforce-Locator` chain) and fetches one partition as a stream of CSV bytes, with the row count
 //!   the server declares for it when it does. A family implements it; the engine knows no family.
 //! - a **format** ([`Format`]) turns each partition's CSV into what is written (CSV passed through,
-//!   JSON lines, or Parquet typed by a [`Schema`] that the family takes from the service's
-//!   metadata), counts its rows and checks them against the declared count.
+//!   JSON lines, or Parquet; Parquet, and JSON lines when given one, typed by a [`Schema`] that the
+//!   family takes from the service's metadata), counts its rows and checks them against the
+//!   declared count.
 //! - a **sink** ([`sink`]) is where the partitions land: one file (CSV parts concatenated with one
 //!   header row, or Parquet parts' row groups appended under one footer) or a folder of part
 //!   files, on local disk or in an object store (S3, Google Cloud Storage, Azure; see
@@ -40,6 +41,7 @@ mod schema;
 mod sink;
 pub(crate) mod source;
 mod store;
+mod value;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -132,11 +134,13 @@ impl DownloadBuilder {
         self
     }
 
-    /// The columns' types, which [`Format::Parquet`] needs (the text formats do without): take
-    /// it from the service's metadata, such as
+    /// The columns' types, which [`Format::Parquet`] needs and [`Format::Jsonl`] is typed by
+    /// (without one, JSON lines hold strings; CSV passes through as received, whatever the
+    /// schema): take it from the service's metadata, such as
     /// [`Salesforce::query_schema`](crate::Salesforce::query_schema). A value that does not read as
     /// its column's type stops the download with [`Error::InvalidValue`](crate::Error::InvalidValue),
-    /// and nothing is published.
+    /// and nothing is published. The schema is kept in the checkpoint: a resumed download must be
+    /// given the same.
     pub fn schema(mut self, schema: Schema) -> Self {
         self.schema = Some(schema);
         self

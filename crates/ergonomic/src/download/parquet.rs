@@ -12,16 +12,15 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, TimeUnit};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
-use super::decimal;
 use super::records::{Fields, Records};
 use super::schema::{ColumnType, Schema};
+use super::value::{TypedRecords, Value};
 use crate::error::{Error, Result};
 
 /// Rows read into Arrow arrays before they go to the Parquet writer.
@@ -30,8 +29,6 @@ const BATCH_ROWS: usize = 8192;
 /// writer holds one row group of each partition in flight.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 const ROW_GROUP_BYTES: usize = 16 << 20;
-/// Characters of a refused value shown in an error.
-const VALUE_SHOWN: usize = 200;
 
 /// How Parquet pages are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -95,46 +92,23 @@ impl std::str::FromStr for Compression {
 /// A [`Schema`] checked and turned into Arrow's, shared by every partition of a download.
 #[derive(Debug)]
 pub(crate) struct ParquetSchema {
-    schema: Schema,
+    schema: Arc<Schema>,
     arrow: Arc<arrow_schema::Schema>,
 }
 
 impl ParquetSchema {
-    /// Checks that `schema` can be written (decimal precisions within 1 to 38, scale within).
-    pub(crate) fn new(schema: Schema) -> Result<Self> {
-        if schema.columns.is_empty() {
-            return Err(Error::invalid_input("a Parquet schema needs a column"));
-        }
-        let fields = schema
+    /// Checks that `schema` can be written (see [`Schema::check`]).
+    pub(crate) fn new(schema: Arc<Schema>) -> Result<Self> {
+        schema.check()?;
+        let fields: Vec<Field> = schema
             .columns
             .iter()
-            .map(|column| {
-                if let ColumnType::Decimal { precision, scale } = column.ty
-                    && (precision == 0 || precision > decimal::MAX_PRECISION || scale > precision)
-                {
-                    return Err(Error::invalid_input(format!(
-                        "column {}: decimal({precision}, {scale}) cannot be written (precision 1 \
-                         to {}, scale at most the precision)",
-                        column.name,
-                        decimal::MAX_PRECISION
-                    )));
-                }
-                Ok(Field::new(
-                    &column.name,
-                    data_type(column.ty),
-                    column.nullable,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .map(|column| Field::new(&column.name, data_type(column.ty), column.nullable))
+            .collect();
         Ok(Self {
             schema,
             arrow: Arc::new(arrow_schema::Schema::new(fields)),
         })
-    }
-
-    /// The schema as given.
-    pub(crate) fn schema(&self) -> &Schema {
-        &self.schema
     }
 }
 
@@ -164,11 +138,10 @@ pub(crate) struct ParquetEncoder {
 /// The encoder's state apart from the CSV parser, so that the parser's callback can borrow it.
 struct State {
     schema: Arc<ParquetSchema>,
+    typed: TypedRecords,
     columns: Vec<ColumnBuilder>,
     writer: ArrowWriter<Vec<u8>>,
-    header_seen: bool,
-    /// Rows read, from 1 (the header not counted), and rows not yet handed to the writer.
-    rows: u64,
+    /// Rows not yet handed to the writer.
     batched: usize,
 }
 
@@ -200,11 +173,10 @@ impl ParquetEncoder {
         Ok(Self {
             records: Records::new(delimiter),
             state: State {
+                typed: TypedRecords::new(schema.schema.clone()),
                 schema,
                 columns,
                 writer,
-                header_seen: false,
-                rows: 0,
                 batched: 0,
             },
         })
@@ -212,7 +184,7 @@ impl ParquetEncoder {
 
     /// Rows read so far (the header not counted).
     pub(crate) fn rows(&self) -> u64 {
-        self.state.rows
+        self.state.typed.rows()
     }
 
     /// Parses `input`, appending to `out` what the Parquet writer has finished (whole row groups).
@@ -228,7 +200,7 @@ impl ParquetEncoder {
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> Result<()> {
         let state = &mut self.state;
         self.records.finish(&mut |fields| state.record(fields))?;
-        if !state.header_seen {
+        if !state.typed.header_seen() {
             return Err(Error::integrity("the partition has no header row"));
         }
         state.write_batch()?;
@@ -240,57 +212,12 @@ impl ParquetEncoder {
 
 impl State {
     fn record(&mut self, fields: Fields<'_>) -> Result<()> {
-        let columns = &self.schema.schema.columns;
-        if fields.len() != columns.len() {
-            return Err(Error::integrity(format!(
-                "row {} has {} fields, the schema {} columns",
-                self.rows,
-                fields.len(),
-                columns.len()
-            )));
-        }
-        if !self.header_seen {
-            for (name, column) in fields.iter().zip(columns) {
-                if !name.eq_ignore_ascii_case(column.name.as_bytes()) {
-                    return Err(Error::integrity(format!(
-                        "the results' columns are {:?}, the schema's {:?}",
-                        fields
-                            .iter()
-                            .map(String::from_utf8_lossy)
-                            .collect::<Vec<_>>(),
-                        columns.iter().map(|c| &c.name).collect::<Vec<_>>()
-                    )));
-                }
-            }
-            self.header_seen = true;
-            return Ok(());
-        }
-        self.rows += 1;
-        for ((value, column), builder) in fields.iter().zip(columns).zip(&mut self.columns) {
-            let refused = |expected: String| Error::InvalidValue {
-                row: self.rows,
-                column: column.name.clone(),
-                value: String::from_utf8_lossy(value)
-                    .chars()
-                    .take(VALUE_SHOWN)
-                    .collect(),
-                expected,
-            };
-            if value.is_empty() {
-                if !column.nullable {
-                    return Err(refused(format!(
-                        "{} (the column may not be null)",
-                        column.ty
-                    )));
-                }
-                builder.append_null();
-                continue;
-            }
-            let text = std::str::from_utf8(value)
-                .map_err(|_| refused(format!("{}: it is not UTF-8", column.ty)))?;
-            builder
-                .append(text)
-                .map_err(|why| refused(format!("{}: {why}", column.ty)))?;
+        let columns = &mut self.columns;
+        if !self
+            .typed
+            .read(&fields, |index, value| columns[index].append(value))?
+        {
+            return Ok(()); // The header row.
         }
         self.batched += 1;
         if self.batched >= BATCH_ROWS {
@@ -333,7 +260,7 @@ enum ColumnBuilder {
     Boolean(BooleanBuilder),
     Int32(Int32Builder),
     Int64(Int64Builder),
-    Decimal(Decimal128Builder, u8, u8),
+    Decimal(Decimal128Builder),
     Float64(Float64Builder),
     Date(Date32Builder),
     Timestamp(TimestampMillisecondBuilder),
@@ -348,11 +275,9 @@ impl ColumnBuilder {
             ColumnType::Boolean => Self::Boolean(BooleanBuilder::new()),
             ColumnType::Int32 => Self::Int32(Int32Builder::new()),
             ColumnType::Int64 => Self::Int64(Int64Builder::new()),
-            ColumnType::Decimal { precision, scale } => Self::Decimal(
-                Decimal128Builder::new().with_data_type(data_type(ty)),
-                precision,
-                scale,
-            ),
+            ColumnType::Decimal { .. } => {
+                Self::Decimal(Decimal128Builder::new().with_data_type(data_type(ty)))
+            }
             ColumnType::Float64 => Self::Float64(Float64Builder::new()),
             ColumnType::Date => Self::Date(Date32Builder::new()),
             ColumnType::Timestamp => {
@@ -369,7 +294,7 @@ impl ColumnBuilder {
             Self::Boolean(b) => b.append_null(),
             Self::Int32(b) => b.append_null(),
             Self::Int64(b) => b.append_null(),
-            Self::Decimal(b, ..) => b.append_null(),
+            Self::Decimal(b) => b.append_null(),
             Self::Float64(b) => b.append_null(),
             Self::Date(b) => b.append_null(),
             Self::Timestamp(b) => b.append_null(),
@@ -378,28 +303,29 @@ impl ColumnBuilder {
         }
     }
 
-    /// Appends a value read from `text` (never empty), or says why it cannot be.
-    fn append(&mut self, text: &str) -> std::result::Result<(), String> {
-        match self {
-            Self::Utf8(b) => b.append_value(text),
-            Self::Boolean(b) => b.append_value(parse_boolean(text)?),
-            Self::Int32(b) => b.append_value(text.parse().map_err(|e| format!("{e}"))?),
-            Self::Int64(b) => b.append_value(text.parse().map_err(|e| format!("{e}"))?),
-            Self::Decimal(b, precision, scale) => {
-                b.append_value(decimal::parse(text, *precision, *scale)?);
-            }
-            Self::Float64(b) => b.append_value(parse_float(text)?),
-            Self::Date(b) => b.append_value(parse_date(text)?),
-            Self::Timestamp(b) => b.append_value(parse_timestamp(text)?),
-            Self::Time(b) => b.append_value(parse_time(text)?),
-            Self::Utf8List(b) => {
-                for item in text.split(';') {
+    /// Appends `value` (`None` for null), read as this column's type.
+    fn append(&mut self, value: Option<Value<'_>>) {
+        let Some(value) = value else {
+            return self.append_null();
+        };
+        match (self, value) {
+            (Self::Utf8(b), Value::Utf8(text)) => b.append_value(text),
+            (Self::Boolean(b), Value::Boolean(v)) => b.append_value(v),
+            (Self::Int32(b), Value::Int32(v)) => b.append_value(v),
+            (Self::Int64(b), Value::Int64(v)) => b.append_value(v),
+            (Self::Decimal(b), Value::Decimal { units, .. }) => b.append_value(units),
+            (Self::Float64(b), Value::Float64(v)) => b.append_value(v),
+            (Self::Date(b), Value::Date(days)) => b.append_value(days),
+            (Self::Timestamp(b), Value::Timestamp(ms)) => b.append_value(ms),
+            (Self::Time(b), Value::Time(ms)) => b.append_value(ms),
+            (Self::Utf8List(b), Value::Utf8List(list)) => {
+                for item in Value::items(list) {
                     b.values().append_value(item);
                 }
                 b.append(true);
             }
+            (_, value) => unreachable!("{value:?} was read by another column's type"),
         }
-        Ok(())
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -408,7 +334,7 @@ impl ColumnBuilder {
             Self::Boolean(b) => Arc::new(b.finish()),
             Self::Int32(b) => Arc::new(b.finish()),
             Self::Int64(b) => Arc::new(b.finish()),
-            Self::Decimal(b, ..) => Arc::new(b.finish()),
+            Self::Decimal(b) => Arc::new(b.finish()),
             Self::Float64(b) => Arc::new(b.finish()),
             Self::Date(b) => Arc::new(b.finish()),
             Self::Timestamp(b) => Arc::new(b.finish()),
@@ -418,110 +344,10 @@ impl ColumnBuilder {
     }
 }
 
-fn parse_boolean(text: &str) -> std::result::Result<bool, String> {
-    if text.eq_ignore_ascii_case("true") {
-        Ok(true)
-    } else if text.eq_ignore_ascii_case("false") {
-        Ok(false)
-    } else {
-        Err("expected true or false".into())
-    }
-}
-
-fn parse_float(text: &str) -> std::result::Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(value) if value.is_finite() => Ok(value),
-        Ok(_) => Err("it is not a finite number".into()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Days since 1970-01-01.
-fn parse_date(text: &str) -> std::result::Result<i32, String> {
-    let date = match fixed_date(text.as_bytes()) {
-        Some(date) => date,
-        None => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| e.to_string())?,
-    };
-    let days = date.signed_duration_since(NaiveDate::default()).num_days();
-    i32::try_from(days).map_err(|_| "it is out of range".into())
-}
-
-/// The digits of `text` as a number, if they are all digits.
-fn digits(text: &[u8]) -> Option<u32> {
-    text.iter().try_fold(0u32, |n, &b| {
-        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
-    })
-}
-
-/// `YYYY-MM-DD` exactly, read without a format string (the form every Salesforce date takes;
-/// anything else goes to chrono's parser).
-fn fixed_date(text: &[u8]) -> Option<NaiveDate> {
-    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *text else {
-        return None;
-    };
-    NaiveDate::from_ymd_opt(
-        i32::try_from(digits(&[y0, y1, y2, y3])?).ok()?,
-        digits(&[m0, m1])?,
-        digits(&[d0, d1])?,
-    )
-}
-
-/// Milliseconds since 1970 UTC from `YYYY-MM-DDTHH:MM:SS.sssZ` or `...+0000` exactly, the
-/// forms Salesforce's Bulk and REST APIs print, read without a format string: date-times are
-/// often a third of a result's values, and chrono's general parser was the largest cost of the
-/// Parquet encoder. Anything else (other offsets, other precisions) goes to chrono.
-fn fixed_timestamp(text: &[u8]) -> Option<i64> {
-    let (date, time, zone) = (text.get(..10)?, text.get(10..23)?, text.get(23..)?);
-    if !matches!(zone, b"Z" | b"z" | b"+0000") {
-        return None;
-    }
-    let [b'T', h0, h1, b':', n0, n1, b':', s0, s1, b'.', f0, f1, f2] = *time else {
-        return None;
-    };
-    let (hour, minute, second) = (digits(&[h0, h1])?, digits(&[n0, n1])?, digits(&[s0, s1])?);
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let days = fixed_date(date)?
-        .signed_duration_since(NaiveDate::default())
-        .num_days();
-    let millis = i64::from(((hour * 60 + minute) * 60 + second) * 1000 + digits(&[f0, f1, f2])?);
-    Some(days * 86_400_000 + millis)
-}
-
-/// Milliseconds since 1970 UTC, from `2024-01-02T03:04:05.000Z` or `...+0000` (any offset).
-fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
-    if let Some(millis) = fixed_timestamp(text.as_bytes()) {
-        return Ok(millis);
-    }
-    let instant = match text.strip_suffix(['Z', 'z']) {
-        Some(utc) => NaiveDateTime::parse_from_str(utc, "%Y-%m-%dT%H:%M:%S%.f")
-            .map_err(|e| e.to_string())?
-            .and_utc(),
-        None => DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
-            .map_err(|e| e.to_string())?
-            .to_utc(),
-    };
-    if instant.nanosecond() % 1_000_000 != 0 {
-        return Err("it is more precise than a millisecond".into());
-    }
-    Ok(instant.timestamp_millis())
-}
-
-/// Milliseconds since midnight, from `03:04:05.000Z`.
-fn parse_time(text: &str) -> std::result::Result<i32, String> {
-    let time = text.strip_suffix(['Z', 'z']).unwrap_or(text);
-    let time = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").map_err(|e| e.to_string())?;
-    if time.nanosecond() % 1_000_000 != 0 {
-        return Err("it is more precise than a millisecond".into());
-    }
-    Ok((time.num_seconds_from_midnight() * 1000 + time.nanosecond() / 1_000_000) as i32)
-}
-
 /// A whole partition's Parquet file as bytes, for tests.
 #[cfg(test)]
 pub(crate) fn encode_all(schema: Schema, csv: &[&str]) -> Result<(bytes::Bytes, u64)> {
-    let schema = Arc::new(ParquetSchema::new(schema)?);
+    let schema = Arc::new(ParquetSchema::new(Arc::new(schema))?);
     let mut encoder = ParquetEncoder::new(schema, Compression::Zstd, b',')?;
     let mut out = Vec::new();
     for chunk in csv {
@@ -669,52 +495,5 @@ mod tests {
         assert!(encode_all(schema.clone(), &["id\na\n"]).is_ok());
         let error = encode_all(schema, &["Name\na\n"]).unwrap_err();
         assert!(error.is_integrity(), "{error}");
-    }
-
-    #[test]
-    fn timestamps_and_times_parse_in_the_forms_salesforce_sends() {
-        assert_eq!(parse_timestamp("1970-01-01T00:00:01.000Z"), Ok(1000));
-        assert_eq!(parse_timestamp("1970-01-01T00:00:01.000+0000"), Ok(1000));
-        assert_eq!(parse_timestamp("1970-01-01T00:00:01+00:00"), Ok(1000));
-        assert!(parse_timestamp("1970-01-01T00:00:01.0001Z").is_err());
-        assert!(parse_timestamp("1970-01-01").is_err());
-        assert_eq!(parse_time("00:00:01.500Z"), Ok(1500));
-        assert!(parse_time("25:00:00.000Z").is_err());
-        assert_eq!(parse_date("1969-12-31"), Ok(-1));
-        assert!(parse_date("2024-02-30").is_err());
-        assert!(parse_boolean("yes").is_err());
-        assert!(parse_float("NaN").is_err());
-        for bad in [
-            "2024-13-01T00:00:00.000Z",
-            "2024-01-01T24:00:00.000Z",
-            "2024-01-01T00:60:00.000Z",
-            "2024-0a-01T00:00:00.000Z",
-            "2024-01-01 00:00:00.000Z",
-        ] {
-            assert!(parse_timestamp(bad).is_err(), "{bad}");
-        }
-    }
-
-    proptest::proptest! {
-        /// The fixed-form readers agree with chrono's general parser on every instant.
-        #[test]
-        fn the_fixed_forms_read_as_chrono_reads_them(
-            millis in -2_208_988_800_000i64..7_258_118_400_000,
-        ) {
-            let instant = DateTime::from_timestamp_millis(millis).unwrap();
-            for text in [
-                instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-                instant.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string(),
-            ] {
-                proptest::prop_assert_eq!(fixed_timestamp(text.as_bytes()), Some(millis));
-                let general = NaiveDateTime::parse_from_str(&text[..23], "%Y-%m-%dT%H:%M:%S%.f")
-                    .unwrap()
-                    .and_utc()
-                    .timestamp_millis();
-                proptest::prop_assert_eq!(general, millis);
-            }
-            let day = instant.format("%Y-%m-%d").to_string();
-            proptest::prop_assert_eq!(fixed_date(day.as_bytes()), Some(instant.date_naive()));
-        }
     }
 }

@@ -1,8 +1,11 @@
-//! The columns of a result and their types, as the service's metadata states them: what a typed
-//! format (Parquet) writes. A family builds it from its own metadata (Salesforce's describe); the
-//! engine never infers a type from the values.
+//! The columns of a result and their types, as the service's metadata states them: what the typed
+//! formats (Parquet, and JSON lines given a schema) write. A family builds it from its own metadata
+//! (Salesforce's describe); the engine never infers a type from the values.
 
 use serde::{Deserialize, Serialize};
+
+use super::decimal;
+use crate::error::{Error, Result};
 
 /// The columns of a result, in the order its CSV holds them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +19,27 @@ impl Schema {
     /// A schema of these columns, in this order.
     pub fn new(columns: Vec<Column>) -> Self {
         Self { columns }
+    }
+
+    /// Checks that values can be read by it: a column at least, decimal precisions within 1 to
+    /// 38, each scale within its precision.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.columns.is_empty() {
+            return Err(Error::invalid_input("a schema needs a column"));
+        }
+        for column in &self.columns {
+            if let ColumnType::Decimal { precision, scale } = column.ty
+                && (precision == 0 || precision > decimal::MAX_PRECISION || scale > precision)
+            {
+                return Err(Error::invalid_input(format!(
+                    "column {}: decimal({precision}, {scale}) cannot be written (precision 1 to \
+                     {}, scale at most the precision)",
+                    column.name,
+                    decimal::MAX_PRECISION
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

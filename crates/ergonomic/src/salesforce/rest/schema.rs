@@ -16,7 +16,8 @@ const MAX_PRECISION: i64 = 38;
 
 impl Salesforce {
     /// The columns of `soql`'s results and their types, from describe: what a typed download
-    /// ([`Format::Parquet`](crate::download::Format::Parquet)) is given with
+    /// ([`Format::Parquet`](crate::download::Format::Parquet), or
+    /// [`Format::Jsonl`](crate::download::Format::Jsonl) typed) is given with
     /// [`DownloadBuilder::schema`](crate::download::DownloadBuilder::schema).
     ///
     /// Each item of the SELECT list must be a field path. The FROM object is described, and so is
