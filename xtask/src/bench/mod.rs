@@ -18,6 +18,7 @@ mod ingest;
 mod looker;
 pub(crate) mod measure;
 mod parquet;
+mod profile;
 pub(crate) mod report;
 pub(crate) mod sim;
 mod target;

@@ -16,6 +16,7 @@ use serde_json::Value;
 use self::ceiling::{Pages, Sink};
 use super::contender::{self, Contender, Order, Trial};
 use super::measure::{Job, Measurement};
+use super::profile::Profile;
 use super::sim::Sim;
 use super::{Bench, Section};
 
@@ -89,45 +90,6 @@ print(json.dumps({
 }))
 "#;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Profile {
-    Loopback,
-    Wan,
-}
-
-impl Profile {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Loopback => "loopback",
-            Self::Wan => "WAN (50 ms, 8 MB/s a connection)",
-        }
-    }
-
-    fn tag(self) -> &'static str {
-        match self {
-            Self::Loopback => "loopback",
-            Self::Wan => "wan",
-        }
-    }
-
-    fn sim_args(self) -> Vec<String> {
-        match self {
-            Self::Loopback => Vec::new(),
-            Self::Wan => ["--latency-ms", "50", "--bandwidth-mbps", "64"]
-                .map(String::from)
-                .to_vec(),
-        }
-    }
-
-    /// Loopback runs take seconds; the WAN is limited to 8 MB/s a connection.
-    fn limit(self, rows: u64) -> Duration {
-        match self {
-            Self::Loopback => Duration::from_secs(300),
-            Self::Wan => Duration::from_secs(60 + rows / 4_000),
-        }
-    }
-}
-
 /// One profile and data size, and what its contenders measured.
 #[derive(Debug)]
 struct Config {
@@ -175,9 +137,10 @@ fn run_config(bench: &Bench, profile: Profile, rows: u64) -> Result<Config> {
     )?;
     let pages = Pages::prepare(&sim)?;
     let out = bench.work.join("out");
+    let limit = profile.limit(rows, Duration::ZERO);
     let jobs = CONTENDERS
         .iter()
-        .map(|&(_, kind)| contender_job(bench, &sim, &pages, &tag, kind, profile.limit(rows)))
+        .map(|&(_, kind)| contender_job(bench, &sim, &pages, &tag, kind, limit))
         .collect::<Result<_>>()?;
     let mut contenders: Vec<Contender> =
         CONTENDERS.iter().map(|(n, _)| Contender::new(*n)).collect();

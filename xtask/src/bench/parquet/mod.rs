@@ -15,6 +15,7 @@ use serde_json::Value;
 use self::s3::S3;
 use super::contender::{self, Contender, Order, Trial};
 use super::measure::{Job, Measurement};
+use super::profile::Profile;
 use super::sim::Sim;
 use super::{Bench, Section};
 
@@ -90,44 +91,6 @@ print(json.dumps({
 }))
 "#;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Profile {
-    Loopback,
-    Wan,
-}
-
-impl Profile {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Loopback => "loopback",
-            Self::Wan => "WAN (50 ms, 8 MB/s a connection)",
-        }
-    }
-
-    fn tag(self) -> &'static str {
-        match self {
-            Self::Loopback => "loopback",
-            Self::Wan => "wan",
-        }
-    }
-
-    fn sim_args(self) -> Vec<String> {
-        match self {
-            Self::Loopback => Vec::new(),
-            Self::Wan => ["--latency-ms", "50", "--bandwidth-mbps", "64"]
-                .map(String::from)
-                .to_vec(),
-        }
-    }
-
-    fn limit(self, rows: u64) -> Duration {
-        match self {
-            Self::Loopback => Duration::from_secs(300),
-            Self::Wan => Duration::from_secs(120 + rows / 4_000),
-        }
-    }
-}
-
 /// One profile and data size, and what its contenders measured.
 #[derive(Debug)]
 struct Config {
@@ -191,9 +154,11 @@ fn run_config(bench: &Bench, profile: Profile, rows: u64, s3: Option<&S3>) -> Re
         rows,
         s3,
     };
+    // The conversions after the download get a minute more on the WAN.
+    let limit = profile.limit(rows, Duration::from_secs(60));
     trial.jobs = kinds
         .iter()
-        .map(|&(_, kind)| trial.job_of(&sim, kind, profile.limit(rows)))
+        .map(|&(_, kind)| trial.job_of(&sim, kind, limit))
         .collect::<Result<_>>()?;
     let mut contenders: Vec<Contender> = kinds.iter().map(|(n, _)| Contender::new(*n)).collect();
     contender::rounds(
