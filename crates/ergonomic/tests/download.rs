@@ -586,13 +586,7 @@ async fn a_checkpoint_of_another_format_is_refused() {
         .unwrap();
     // The second page (the first with a locator) is refused, so the first run stops with one page
     // in its checkpoint.
-    let results = "/services/data/{version}/jobs/query/{id}/results";
-    sim.misbehave_next_where(
-        "GET",
-        results,
-        "locator=",
-        Misbehaviour::huge_error(400, 100),
-    );
+    common::refuse_next_page(&sim, "locator=");
     let first = done
         .download()
         .concurrency(1)

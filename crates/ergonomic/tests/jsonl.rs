@@ -360,12 +360,7 @@ async fn an_interrupted_typed_download_resumes_with_the_same_schema_only() {
             .format(Format::Jsonl)
     };
     // The third page is refused, so the first run stops with two pages in its checkpoint.
-    sim.misbehave_next_where(
-        "GET",
-        "/services/data/{version}/jobs/query/{id}/results",
-        &format!("locator={}", sim.result_locator(1_000)),
-        haul_sim::Misbehaviour::huge_error(400, 100),
-    );
+    common::refuse_next_page(&sim, &format!("locator={}", sim.result_locator(1_000)));
     let first = download()
         .schema(schema.clone())
         .to_file(&file)

@@ -8,6 +8,18 @@ use haul::auth::{AccessToken, ClientCredentials};
 use haul::{RetryPolicy, Salesforce};
 use haul_sim::{Sim, SimBuilder};
 
+/// The next request for the result page whose query contains `locator` (such as `locator=` for
+/// any page but the first) is refused with a 400: a download stops there, its earlier pages
+/// checkpointed.
+pub fn refuse_next_page(sim: &Sim, locator: &str) {
+    sim.misbehave_next_where(
+        "GET",
+        "/services/data/{version}/jobs/query/{id}/results",
+        locator,
+        haul_sim::Misbehaviour::huge_error(400, 100),
+    );
+}
+
 pub fn sim() -> SimBuilder {
     Sim::builder()
         .seed(7)
