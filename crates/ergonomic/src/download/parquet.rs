@@ -23,6 +23,9 @@ use super::records::{Fields, Records};
 use super::schema::{ColumnType, Schema};
 use crate::error::{Error, Result};
 
+mod rows;
+pub(crate) use rows::RowWriter;
+
 /// Rows read into Arrow arrays before they go to the Parquet writer.
 const BATCH_ROWS: usize = 8192;
 /// A row group ends at this many rows, or at [`ROW_GROUP_BYTES`], whichever comes first: the
