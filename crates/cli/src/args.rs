@@ -252,12 +252,16 @@ pub(crate) struct LookerRunManyArgs {
     /// The queries' ids.
     #[arg(required = true)]
     pub(crate) query_ids: Vec<String>,
-    /// The result format, such as csv, json, json_detail or txt.
+    /// The result format, such as csv, json, json_detail or txt; or parquet: typed Parquet, each
+    /// column's type from the field metadata of a json_detail result.
     #[arg(long, default_value = "csv")]
     pub(crate) format: String,
     /// Output folder: one file a query, named after its id.
     #[arg(long, short)]
     pub(crate) output: PathBuf,
+    /// With --format parquet: how pages are compressed [default: zstd].
+    #[arg(long, value_enum)]
+    pub(crate) compression: Option<Compression>,
 }
 
 #[derive(Debug, Args)]

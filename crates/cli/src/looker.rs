@@ -98,7 +98,17 @@ async fn run_one_parquet(looker: &Looker, args: LookerRunArgs) -> Result<Outcome
 }
 
 async fn run_many(looker: &Looker, args: LookerRunManyArgs) -> Result<Outcome> {
-    let format = LookerResultFormat::from(args.format.as_str());
+    let parquet = args.format.eq_ignore_ascii_case("parquet");
+    if args.compression.is_some() && !parquet {
+        anyhow::bail!("--compression applies to --format parquet only");
+    }
+    let compression = args.compression.unwrap_or_default().library();
+    // Parquet is written from json_detail, whose field metadata types the columns.
+    let format = if parquet {
+        LookerResultFormat::JsonDetail
+    } else {
+        LookerResultFormat::from(args.format.as_str())
+    };
     std::fs::create_dir_all(&args.output).with_context(|| args.output.display().to_string())?;
     let results = looker
         .run_queries(args.query_ids.clone())
@@ -108,15 +118,25 @@ async fn run_many(looker: &Looker, args: LookerRunManyArgs) -> Result<Outcome> {
     let mut summary = Vec::new();
     let mut failures = Vec::new();
     for (query_id, result) in args.query_ids.iter().zip(results) {
+        let result = result.and_then(|results| {
+            if parquet {
+                let typed = results.to_parquet(compression)?;
+                Ok((typed.bytes, Some(typed.rows)))
+            } else {
+                Ok((results.into_bytes(), None))
+            }
+        });
         match result {
-            Ok(results) => {
+            Ok((bytes, rows)) => {
                 let path = args
                     .output
                     .join(format!("{query_id}.{}", extension(&args.format)));
-                write_atomically(&path, results.bytes()).await?;
-                summary.push(
-                    json!({"query_id": query_id, "bytes": results.bytes().len(), "path": path}),
-                );
+                write_atomically(&path, &bytes).await?;
+                let mut entry = json!({"query_id": query_id, "bytes": bytes.len(), "path": path});
+                if let Some(rows) = rows {
+                    entry["rows"] = rows.into();
+                }
+                summary.push(entry);
             }
             Err(error) => {
                 eprintln!("haul: query {query_id}: {error:#}");
@@ -141,6 +161,7 @@ fn extension(format: &str) -> &str {
         "md" => "md",
         "sql" => "sql",
         "xlsx" => "xlsx",
+        "parquet" => "parquet",
         _ => "json",
     }
 }

@@ -828,6 +828,28 @@ async fn looker_writes_typed_parquet_by_extension() {
     );
     assert!(!dir.join("orders.parquet.part").exists());
 
+    let mut many = haul();
+    looker_env(&mut many);
+    let result = many
+        .args([
+            "--json", "looker", "run-many", &id, "--format", "parquet", "-o",
+        ])
+        .arg(dir.join("many"))
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(summary["results"][0]["rows"], 50, "{summary}");
+    let zstd = looker
+        .run_query(&id)
+        .parquet(haul::download::Compression::Zstd)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("many").join(format!("{id}.parquet"))).unwrap(),
+        zstd.bytes.to_vec()
+    );
+
     let mut compressed_csv = haul();
     looker_env(&mut compressed_csv);
     let result = compressed_csv
