@@ -53,7 +53,8 @@ impl RowWriter {
     /// Appends one row: a cell for each column, in the schema's order; `None` is null, `Some` the
     /// value's text in the form a CSV field of that column's type takes (`Some("")` is an empty
     /// text, not a null). A cell that does not read as its column's type is an
-    /// [`Error::InvalidValue`] naming the row, the column and the value.
+    /// [`Error::InvalidValue`] naming the row, the column and the value. After an error the
+    /// row's earlier cells are already appended: the writer is spent, drop it.
     pub(crate) fn push<'a>(
         &mut self,
         cells: impl IntoIterator<Item = Option<&'a str>>,
