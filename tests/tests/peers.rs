@@ -397,3 +397,28 @@ async fn pyarrow_and_duckdb_read_haul_parquet_as_its_csv_typed() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyarrow_and_duckdb_read_haul_looker_parquet_as_its_json_typed() {
+    let sim = Sim::builder().start().await.expect("sim");
+    let mut command = python("looker_parquet_peer.py");
+    command
+        .env("HAUL_BIN", haul_bin())
+        .env("LOOKER_BASE_URL", sim.looker_base_url())
+        .env("LOOKER_CLIENT_ID", sim.looker_client_id())
+        .env("LOOKER_CLIENT_SECRET", sim.looker_client_secret())
+        .env("HAUL_PEER_WORKDIR", temp_dir("looker-parquet"));
+    let seen = run_peer(command).await;
+    assert_eq!(seen["rows"], 2_000, "{seen}");
+    assert_eq!(seen["parquet_rows"], 2_000, "{seen}");
+    assert_eq!(seen["duckdb_rows"], 2_000, "{seen}");
+    assert_eq!(seen["names_ok"], true, "{seen}");
+    assert_eq!(seen["pyarrow_types_ok"], true, "{seen}");
+    assert_eq!(seen["duckdb_types_ok"], true, "{seen}");
+    assert!(
+        seen["nulls"].as_u64() > Some(0),
+        "nulls among the values compared: {seen}"
+    );
+    assert_eq!(seen["mismatches"], 0, "{seen}");
+    sim.shutdown().await;
+}

@@ -221,12 +221,30 @@ pub(crate) enum LookerCommand {
 pub(crate) struct LookerRunArgs {
     /// The query's id.
     pub(crate) query_id: String,
-    /// The result format, such as csv, json, json_detail or txt.
-    #[arg(long, default_value = "csv")]
-    pub(crate) format: String,
+    /// The result format, such as csv, json, json_detail or txt; or parquet: typed Parquet, each
+    /// column's type from the field metadata of a json_detail result [default: parquet for an
+    /// output ending in `.parquet`, else csv].
+    #[arg(long)]
+    pub(crate) format: Option<String>,
     /// Output file.
     #[arg(long, short)]
     pub(crate) output: PathBuf,
+    /// With --format parquet: how pages are compressed [default: zstd].
+    #[arg(long, value_enum)]
+    pub(crate) compression: Option<Compression>,
+}
+
+impl LookerRunArgs {
+    /// The format: as given, else by the output's extension (`.parquet`), else CSV.
+    pub(crate) fn output_format(&self) -> String {
+        self.format.clone().unwrap_or_else(|| {
+            let parquet = self
+                .output
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+            if parquet { "parquet" } else { "csv" }.to_owned()
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -234,12 +252,16 @@ pub(crate) struct LookerRunManyArgs {
     /// The queries' ids.
     #[arg(required = true)]
     pub(crate) query_ids: Vec<String>,
-    /// The result format, such as csv, json, json_detail or txt.
+    /// The result format, such as csv, json, json_detail or txt; or parquet: typed Parquet, each
+    /// column's type from the field metadata of a json_detail result.
     #[arg(long, default_value = "csv")]
     pub(crate) format: String,
     /// Output folder: one file a query, named after its id.
     #[arg(long, short)]
     pub(crate) output: PathBuf,
+    /// With --format parquet: how pages are compressed [default: zstd].
+    #[arg(long, value_enum)]
+    pub(crate) compression: Option<Compression>,
 }
 
 #[derive(Debug, Args)]
@@ -353,4 +375,16 @@ pub(crate) enum JobKind {
 pub(crate) struct JobIdArgs {
     /// The job's id (18 characters, starting 750): a query job, or else an ingest job.
     pub(crate) id: String,
+}
+
+impl Compression {
+    /// The library's compression of the same name.
+    pub(crate) fn library(self) -> haul::download::Compression {
+        match self {
+            Self::Zstd => haul::download::Compression::Zstd,
+            Self::Snappy => haul::download::Compression::Snappy,
+            Self::Gzip => haul::download::Compression::Gzip,
+            Self::None => haul::download::Compression::Uncompressed,
+        }
+    }
 }

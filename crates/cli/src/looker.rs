@@ -28,7 +28,15 @@ pub(crate) async fn run(args: LookerArgs, display: Display) -> Result<Outcome> {
 }
 
 async fn run_one(looker: &Looker, args: LookerRunArgs) -> Result<Outcome> {
-    let format = LookerResultFormat::from(args.format.as_str());
+    let format = args.output_format();
+    if format.eq_ignore_ascii_case("parquet") {
+        return run_one_parquet(looker, args).await;
+    }
+    if args.compression.is_some() {
+        anyhow::bail!("--compression applies to --format parquet only");
+    }
+    let format_name = format;
+    let format = LookerResultFormat::from(format_name.as_str());
     let mut stream = looker
         .run_query(&args.query_id)
         .format(format)
@@ -58,12 +66,49 @@ async fn run_one(looker: &Looker, args: LookerRunArgs) -> Result<Outcome> {
         .await
         .with_context(|| args.output.display().to_string())?;
     Ok(Outcome::Json(
-        json!({"query_id": args.query_id, "format": args.format, "bytes": bytes, "path": args.output}),
+        json!({"query_id": args.query_id, "format": format_name, "bytes": bytes, "path": args.output}),
     ))
 }
 
+/// Runs the query as json_detail (whose field metadata types the columns) and writes one typed
+/// Parquet file. Looker sends a task's result in one body, so it is converted in memory.
+async fn run_one_parquet(looker: &Looker, args: LookerRunArgs) -> Result<Outcome> {
+    let compression = args.compression.unwrap_or_default().library();
+    let parquet = looker
+        .run_query(&args.query_id)
+        .abort_on_drop(true)
+        .parquet(compression)
+        .await?;
+    write_atomically(&args.output, &parquet.bytes).await?;
+    let columns: Vec<_> = parquet
+        .schema
+        .columns
+        .iter()
+        .map(|c| json!({"name": c.name, "type": c.ty}))
+        .collect();
+    Ok(Outcome::Json(json!({
+        "query_id": args.query_id,
+        "format": "parquet",
+        "compression": compression.as_str(),
+        "rows": parquet.rows,
+        "bytes": parquet.bytes.len(),
+        "columns": columns,
+        "path": args.output,
+    })))
+}
+
 async fn run_many(looker: &Looker, args: LookerRunManyArgs) -> Result<Outcome> {
-    let format = LookerResultFormat::from(args.format.as_str());
+    let parquet = args.format.eq_ignore_ascii_case("parquet");
+    if args.compression.is_some() && !parquet {
+        anyhow::bail!("--compression applies to --format parquet only");
+    }
+    let compression = args.compression.unwrap_or_default().library();
+    // Parquet is written from json_detail, whose field metadata types the columns.
+    let format = if parquet {
+        LookerResultFormat::JsonDetail
+    } else {
+        LookerResultFormat::from(args.format.as_str())
+    };
     std::fs::create_dir_all(&args.output).with_context(|| args.output.display().to_string())?;
     let results = looker
         .run_queries(args.query_ids.clone())
@@ -73,15 +118,25 @@ async fn run_many(looker: &Looker, args: LookerRunManyArgs) -> Result<Outcome> {
     let mut summary = Vec::new();
     let mut failures = Vec::new();
     for (query_id, result) in args.query_ids.iter().zip(results) {
+        let result = result.and_then(|results| {
+            if parquet {
+                let typed = results.to_parquet(compression)?;
+                Ok((typed.bytes, Some(typed.rows)))
+            } else {
+                Ok((results.into_bytes(), None))
+            }
+        });
         match result {
-            Ok(results) => {
+            Ok((bytes, rows)) => {
                 let path = args
                     .output
                     .join(format!("{query_id}.{}", extension(&args.format)));
-                write_atomically(&path, results.bytes()).await?;
-                summary.push(
-                    json!({"query_id": query_id, "bytes": results.bytes().len(), "path": path}),
-                );
+                write_atomically(&path, &bytes).await?;
+                let mut entry = json!({"query_id": query_id, "bytes": bytes.len(), "path": path});
+                if let Some(rows) = rows {
+                    entry["rows"] = rows.into();
+                }
+                summary.push(entry);
             }
             Err(error) => {
                 eprintln!("haul: query {query_id}: {error:#}");
@@ -106,6 +161,7 @@ fn extension(format: &str) -> &str {
         "md" => "md",
         "sql" => "sql",
         "xlsx" => "xlsx",
+        "parquet" => "parquet",
         _ => "json",
     }
 }

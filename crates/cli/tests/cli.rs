@@ -854,6 +854,113 @@ async fn looker_runs_one_query_and_many() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn looker_writes_typed_parquet_by_extension() {
+    let sim = Sim::builder().start().await.unwrap();
+    let looker = haul::Looker::builder()
+        .base_url(sim.looker_base_url())
+        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .build()
+        .unwrap();
+    let query = haul::looker::Query::new("thelook", "orders")
+        .fields(["orders.status", "orders.created_time", "orders.count"])
+        .sort("orders.created_time")
+        .limit(50);
+    let id = looker.create_query(query).await.unwrap();
+    let looker_env = |command: &mut Command| {
+        command
+            .env("LOOKER_BASE_URL", sim.looker_base_url())
+            .env("LOOKER_CLIENT_ID", sim.looker_client_id())
+            .env("LOOKER_CLIENT_SECRET", sim.looker_client_secret());
+    };
+    let dir = TempDir::new("looker-parquet");
+    let file = dir.join("orders.parquet");
+    let mut run = haul();
+    looker_env(&mut run);
+    let result = run
+        .args([
+            "--json",
+            "looker",
+            "run",
+            &id,
+            "--compression",
+            "snappy",
+            "-o",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(
+        (
+            &summary["format"],
+            &summary["compression"],
+            &summary["rows"]
+        ),
+        (&"parquet".into(), &"snappy".into(), &50.into())
+    );
+    assert_eq!(
+        summary["columns"],
+        serde_json::json!([
+            {"name": "orders.status", "type": "utf8"},
+            {"name": "orders.created_time", "type": "timestamp"},
+            {"name": "orders.count", "type": "int64"},
+        ])
+    );
+    let written = std::fs::read(&file).unwrap();
+    assert!(written.starts_with(b"PAR1") && written.ends_with(b"PAR1"));
+    let expected = looker
+        .run_query(&id)
+        .parquet(haul::download::Compression::Snappy)
+        .await
+        .unwrap();
+    assert_eq!(
+        written,
+        expected.bytes.to_vec(),
+        "the library's file, byte for byte"
+    );
+    assert!(!dir.join("orders.parquet.part").exists());
+
+    let mut many = haul();
+    looker_env(&mut many);
+    let result = many
+        .args([
+            "--json", "looker", "run-many", &id, "--format", "parquet", "-o",
+        ])
+        .arg(dir.join("many"))
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(summary["results"][0]["rows"], 50, "{summary}");
+    let zstd = looker
+        .run_query(&id)
+        .parquet(haul::download::Compression::Zstd)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("many").join(format!("{id}.parquet"))).unwrap(),
+        zstd.bytes.to_vec()
+    );
+
+    let mut compressed_csv = haul();
+    looker_env(&mut compressed_csv);
+    let result = compressed_csv
+        .args(["looker", "run", &id, "--compression", "zstd", "-o"])
+        .arg(dir.join("orders.csv"))
+        .output()
+        .unwrap();
+    assert_ne!(result.status.code(), Some(0));
+    assert!(
+        stderr(&result).contains("--format parquet"),
+        "{}",
+        stderr(&result)
+    );
+    assert!(!dir.join("orders.csv").exists());
+    sim.shutdown().await;
+}
+
 /// The request heads sent to a local server that answers every request with a Salesforce 404.
 fn request_heads(args: &[&str]) -> Vec<String> {
     use std::io::{Read, Write};

@@ -55,6 +55,7 @@ pub(crate) use format::Encoding;
 pub use format::Format;
 pub use manifest::{Manifest, ManifestColumn, ManifestFile, ManifestSource};
 pub use parquet::Compression;
+pub(crate) use parquet::RowWriter;
 pub use schema::{Column, ColumnType, Schema};
 use sink::Target;
 use source::Source;

@@ -23,6 +23,9 @@ use super::schema::{ColumnType, Schema};
 use super::value::{TypedRecords, Value};
 use crate::error::{Error, Result};
 
+mod rows;
+pub(crate) use rows::RowWriter;
+
 /// Rows read into Arrow arrays before they go to the Parquet writer.
 const BATCH_ROWS: usize = 8192;
 /// A row group ends at this many rows, or at [`ROW_GROUP_BYTES`], whichever comes first: the
@@ -110,6 +113,21 @@ impl ParquetSchema {
             arrow: Arc::new(arrow_schema::Schema::new(fields)),
         })
     }
+
+    /// How every Parquet file of this schema is written.
+    fn properties(&self, compression: Compression) -> WriterProperties {
+        let mut properties = WriterProperties::builder()
+            .set_compression(compression.codec())
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
+        // A dictionary of values that never repeat is all cost: hashing every value, and a bigger
+        // file (the values once in the dictionary, then an index a row).
+        for column in self.schema.columns.iter().filter(|c| c.unique) {
+            properties = properties
+                .set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
+        }
+        properties.build()
+    }
 }
 
 fn data_type(ty: ColumnType) -> DataType {
@@ -151,19 +169,12 @@ impl ParquetEncoder {
         compression: Compression,
         delimiter: u8,
     ) -> Result<Self> {
-        let mut properties = WriterProperties::builder()
-            .set_compression(compression.codec())
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
-        // A dictionary of values that never repeat is all cost: hashing every value, and a bigger
-        // file (the values once in the dictionary, then an index a row).
-        for column in schema.schema.columns.iter().filter(|c| c.unique) {
-            properties = properties
-                .set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
-        }
-        let properties = properties.build();
-        let writer = ArrowWriter::try_new(Vec::new(), schema.arrow.clone(), Some(properties))
-            .map_err(encoding)?;
+        let writer = ArrowWriter::try_new(
+            Vec::new(),
+            schema.arrow.clone(),
+            Some(schema.properties(compression)),
+        )
+        .map_err(encoding)?;
         let columns = schema
             .schema
             .columns

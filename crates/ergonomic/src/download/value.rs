@@ -13,7 +13,7 @@ use super::schema::{Column, ColumnType, Schema};
 use crate::error::{Error, Result};
 
 /// Characters of a refused value shown in an error.
-const VALUE_SHOWN: usize = 200;
+pub(crate) const VALUE_SHOWN: usize = 200;
 
 /// A field's value, read as its column's type.
 #[derive(Debug, Clone, Copy, PartialEq)]

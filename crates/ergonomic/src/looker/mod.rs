@@ -41,6 +41,7 @@ mod results;
 mod session;
 mod status;
 mod task;
+mod typed;
 
 use std::sync::Arc;
 
@@ -54,6 +55,7 @@ pub use query::Query;
 pub use results::{QueryResults, TaskResults};
 pub use status::{TaskProgress, failed_job};
 pub use task::{QueryTask, RunQuery};
+pub use typed::ParquetResults;
 pub use types::QueryTask as QueryTaskInfo;
 
 use self::session::Session;

@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 
 use super::results::{Body, TaskResults, failure_message};
 use super::status::{TaskProgress, describe};
+use super::typed::ParquetResults;
 use super::{Looker, QueryTaskInfo, api_error};
+use crate::download::Compression;
 use crate::error::{Error, Result};
 use crate::poll::{BackoffPolicy, Phase, Pollable, Poller, WaitOptions};
 use crate::retry::{self, Replay};
@@ -127,8 +129,8 @@ impl TaskOptions {
 }
 
 /// Describes a task before it is started. Finish with [`submit`](Self::submit) for a handle, or
-/// with [`bytes`](Self::bytes), [`text`](Self::text), [`rows`](Self::rows) or
-/// [`stream`](Self::stream) to start it, wait, and read the results in one call.
+/// with [`bytes`](Self::bytes), [`text`](Self::text), [`rows`](Self::rows),
+/// [`parquet`](Self::parquet) or [`stream`](Self::stream) to start it, wait, and read the results in one call.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct RunQuery {
@@ -214,6 +216,19 @@ impl RunQuery {
     /// Starts the task, waits, and returns the results as a stream of chunks.
     pub async fn stream(self) -> Result<BoxStream<'static, Result<Bytes>>> {
         self.submit().await?.stream().await
+    }
+
+    /// Starts the task in a format that carries field types (`json_detail`, unless `json_bi` was
+    /// chosen), waits, and returns the results as one typed Parquet file (see
+    /// [`QueryResults::to_parquet`]).
+    ///
+    /// [`QueryResults::to_parquet`]: super::QueryResults::to_parquet
+    pub async fn parquet(mut self, compression: Compression) -> Result<ParquetResults> {
+        if self.task.format != LookerResultFormat::JsonBi {
+            self.task.format = LookerResultFormat::JsonDetail;
+        }
+        let task = self.submit().await?;
+        task.wait().await?.read().await?.to_parquet(compression)
     }
 }
 

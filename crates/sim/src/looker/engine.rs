@@ -364,7 +364,7 @@ pub(crate) fn render(
         "sql" => text(table.sql.clone()),
         "json_detail" => json(json_detail(table, task_id, runtime)),
         "json_bi" => json(
-            json!({ "metadata": { "fields": field_metadata(table), "sql": table.sql }, "rows": row_objects(table) }),
+            json!({ "metadata": { "fields": field_metadata(table, false), "sql": table.sql }, "rows": row_objects(table) }),
         ),
         _ => json(Value::from(row_objects(table))),
     }
@@ -473,7 +473,7 @@ fn json_detail(table: &Table, task_id: &str, runtime: f64) -> Value {
         .collect();
     json!({
         "id": task_id,
-        "fields": field_metadata(table),
+        "fields": field_metadata(table, true),
         "data": data,
         "sql": table.sql,
         "runtime": runtime,
@@ -494,7 +494,9 @@ pub(crate) fn error_detail(task_id: &str, sql: &str, message: &str) -> Value {
     })
 }
 
-fn field_metadata(table: &Table) -> Value {
+/// Each field's metadata: `json_detail` gives the explore field's (`LookmlModelExploreField`, with
+/// `is_numeric`), `json_bi` a `JsonBiField` (name, type, category, view, label; no `is_numeric`).
+fn field_metadata(table: &Table, detail: bool) -> Value {
     let mut dims = Vec::new();
     let mut measures = Vec::new();
     let mut seen = HashSet::new();
@@ -510,9 +512,19 @@ fn field_metadata(table: &Table) -> Value {
         meta.insert("type".into(), json!(kind.type_name()));
         meta.insert("view".into(), json!(view));
         meta.insert(
-            "is_numeric".into(),
-            json!(matches!(kind, Kind::Number) || kind.is_measure()),
+            "category".into(),
+            json!(if kind.is_measure() {
+                "measure"
+            } else {
+                "dimension"
+            }),
         );
+        if detail {
+            meta.insert(
+                "is_numeric".into(),
+                json!(matches!(kind, Kind::Number) || kind.is_measure()),
+            );
+        }
         if kind.is_measure() {
             measures.push(Value::Object(meta))
         } else {

@@ -15,8 +15,13 @@ pub(crate) enum Kind {
     Number,
     /// A text dimension.
     Text,
-    /// A date dimension (`YYYY-MM-DD`).
+    /// A date dimension (`YYYY-MM-DD`): a dimension group's `date` timeframe.
     Date,
+    /// A date-time dimension (`YYYY-MM-DD HH:MM:SS`, in the query's time zone, without an offset):
+    /// a dimension group's `time` timeframe.
+    Time,
+    /// A `yesno` dimension: `"Yes"` or `"No"`.
+    YesNo,
     /// A dimension whose SQL fails: selecting it makes the task end in `error`.
     Broken,
     /// `count` of distinct rows of the view.
@@ -38,6 +43,8 @@ impl Kind {
             Self::Number => "number",
             Self::Text | Self::Broken => "string",
             Self::Date => "date_date",
+            Self::Time => "date_time",
+            Self::YesNo => "yesno",
             Self::Count => "count",
             Self::Sum(_) => "sum",
             Self::Average(_) => "average",
@@ -101,6 +108,7 @@ pub(crate) static VIEWS: &[View] = &[
             f("user_id", Kind::Number),
             f("status", Kind::Text),
             f("created_date", Kind::Date),
+            f("created_time", Kind::Time),
             f("bad_sql", Kind::Broken),
             f("count", Kind::Count),
         ],
@@ -113,6 +121,7 @@ pub(crate) static VIEWS: &[View] = &[
             f("order_id", Kind::Number),
             f("sale_price", Kind::Number),
             f("returned_date", Kind::Date),
+            f("is_returned", Kind::YesNo),
             f("count", Kind::Count),
             f("total_sale_price", Kind::Sum("sale_price")),
             f("average_sale_price", Kind::Average("sale_price")),
@@ -298,6 +307,18 @@ impl Data {
                 Value::from((h % 20_000) as f64 / 100.0 + 1.0)
             }
             ("order_items", "returned_date") if !h.is_multiple_of(10) => Value::Null,
+            ("order_items", "is_returned") => {
+                let returned = self.h(view, "returned_date", index).is_multiple_of(10);
+                Value::from(if returned { "Yes" } else { "No" })
+            }
+            ("orders", "created_time") => {
+                let day = chrono::NaiveDate::from_ymd_opt(2019, 1, 1).unwrap_or_default()
+                    + chrono::Days::new(self.h(view, "created_date", index) % (5 * 365));
+                let second =
+                    chrono::NaiveTime::from_num_seconds_from_midnight_opt((h % 86_400) as u32, 0)
+                        .unwrap_or_default();
+                Value::from(day.and_time(second).format("%Y-%m-%d %H:%M:%S").to_string())
+            }
             ("products", "category") => pick(CATEGORIES),
             ("products", "brand") => pick(BRANDS),
             ("products", "name") => Value::from(format!(
