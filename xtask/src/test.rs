@@ -1,7 +1,8 @@
 //! `cargo xtask test`: install the peer clients, then run every test of the workspace.
 //!
 //! The peer-conformance tests drive real clients (simple-salesforce and looker_sdk in Python, jsforce in
-//! Node) against haul-sim; the object-store tests start moto's S3 server from the same Python venv.
+//! Node) against haul-sim; the object-store tests start moto's S3 server from the same Python venv,
+//! and Azurite (Microsoft's Azure Blob emulator) from the same node_modules.
 //! They are installed under `target/peers/` from the pinned lists in `tests/peers/`, and
 //! reinstalled only when those lists change.
 

@@ -15,7 +15,12 @@
 //!
 //! Each cloud is configured as its own tools are, from the environment (`AWS_*`, `GOOGLE_*`,
 //! `AZURE_*`), plus [`Destination::option`]. For S3, `AWS_ENDPOINT_URL` names an S3-compatible
-//! store, and an `http://` endpoint is allowed plain HTTP.
+//! store, and an `http://` endpoint is allowed plain HTTP. Likewise for Azure,
+//! `AZURE_STORAGE_ENDPOINT` (`azure_endpoint`) names another Blob endpoint, such as Azurite's
+//! `http://127.0.0.1:10000/devstoreaccount1` (with `AZURE_STORAGE_ACCOUNT_NAME` and
+//! `AZURE_STORAGE_ACCOUNT_KEY`), and an `http://` one is allowed plain HTTP; object_store's own
+//! switch for Azurite, `AZURE_STORAGE_USE_EMULATOR=true`, takes the emulator's address from
+//! `AZURITE_BLOB_STORAGE_URL` (default `http://127.0.0.1:10000`) and its well-known account.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -323,10 +328,14 @@ fn build_store(url: &StoreUrl, options: &[(String, String)]) -> Result<Arc<dyn O
             Arc::new(builder.build().map_err(bad)?)
         }
         Cloud::Azure => {
-            use object_store::azure::MicrosoftAzureBuilder;
+            use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
             let mut builder = MicrosoftAzureBuilder::from_env().with_url(url.url.as_str());
             for (key, value) in options {
                 builder = builder.with_config(key.parse().map_err(bad)?, value);
+            }
+            let endpoint = builder.get_config_value(&AzureConfigKey::Endpoint);
+            if endpoint.is_some_and(|endpoint| endpoint.starts_with("http://")) {
+                builder = builder.with_allow_http(true);
             }
             Arc::new(builder.build().map_err(bad)?)
         }
