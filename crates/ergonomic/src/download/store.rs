@@ -9,9 +9,11 @@
 //! the size, and nothing is staged whole on local disk. Such an upload cannot be resumed (the
 //! store client cannot reopen a multipart upload that another process started, and an upload is
 //! not readable until complete), so a resumable download to a single object is refused; on
-//! failure or cancellation the upload is aborted, so the store keeps none of its parts. A process
-//! killed outright cannot abort it: the store keeps the parts until a lifecycle rule (S3's
-//! `AbortIncompleteMultipartUpload`) removes them, and the object never appears.
+//! failure or cancellation the upload is aborted, and the object never appears. On S3 and GCS the
+//! abort also drops the uploaded parts; Azure has no such call (object_store's abort does nothing
+//! there), and its uncommitted blocks expire on their own after seven days. A process killed
+//! outright cannot abort it: the store keeps the parts until a lifecycle rule (S3's
+//! `AbortIncompleteMultipartUpload`) or that expiry removes them.
 //!
 //! Each cloud is configured as its own tools are, from the environment (`AWS_*`, `GOOGLE_*`,
 //! `AZURE_*`), plus [`Destination::option`]. For S3, `AWS_ENDPOINT_URL` names an S3-compatible
@@ -575,8 +577,9 @@ impl StoreTarget {
         }
     }
 
-    /// Cleans up after a failed download: aborts a single object's upload (so that the store
-    /// keeps none of its parts) and removes the local spill folder.
+    /// Cleans up after a failed download: aborts a single object's upload (the object never
+    /// appears; see the module docs for what each store keeps of its parts) and removes the
+    /// local spill folder.
     pub(crate) async fn discard(&self) {
         if let Some(upload) = self.upload.lock().await.take()
             && let Err(error) = upload.abort().await
