@@ -5,22 +5,23 @@
 //! complete output is not overwritten unless asked; a cancelled upload resumes sending only the
 //! parts that are missing; a store that refuses gives a clear error and no manifest.
 //!
+//! The client asks for no gzip: the simulator's bandwidth cap then sets the pace the cancels
+//! rely on.
+//!
 //! Needs `HAUL_PEER_PYTHON` (a python with `moto[server]`): `cargo xtask test` sets it.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use haul::Salesforce;
-use haul::auth::AccessToken;
-use haul::download::{ColumnType, Destination, DownloadBuilder, Format, Manifest};
-use haul::salesforce::query::CompletedQueryJob;
+use common::*;
+use haul::download::{ColumnType, Destination, Format, Manifest};
 use haul_sim::{NetworkProfile, Sim};
-use sha2::{Digest, Sha256};
 
 /// Longest the S3 server may take to answer its first request.
 const STARTUP: Duration = Duration::from_secs(60);
-const SOQL: &str = "SELECT Id, Name FROM Account";
 
 /// moto's S3 server on a free port of 127.0.0.1, killed when dropped.
 struct S3Server {
@@ -207,73 +208,15 @@ fn fastrand_name() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The text of every `<name>` element of an XML answer.
-fn elements(xml: &str, name: &str) -> Vec<String> {
-    let open = format!("<{name}>");
-    let close = format!("</{name}>");
-    xml.split(&open)
-        .skip(1)
-        .filter_map(|rest| rest.split(&close).next().map(str::to_owned))
-        .collect()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn client(sim: &Sim) -> Salesforce {
-    Salesforce::builder()
-        .instance_url(sim.instance_url())
-        .auth(AccessToken::new(sim.access_token()))
-        // Uncompressed, so that the simulator's bandwidth cap sets the pace the cancels rely on.
-        .gzip(false)
-        .build()
-        .unwrap()
-}
-
-async fn finished_job(sf: &Salesforce) -> CompletedQueryJob {
-    sf.bulk_query(SOQL)
-        .submit()
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap()
-}
-
-fn pages(job: &CompletedQueryJob) -> DownloadBuilder {
-    job.download()
-        .max_records(50_000)
-        .concurrency(4)
-        .query(SOQL)
-}
-
 /// Checks a manifest read from the store against the objects it lists.
 async fn check_manifest(s3: &S3Server, bucket: &str, folder: &str, manifest: &Manifest) {
+    let mut read = Vec::new();
     for file in &manifest.files {
-        let key = format!("{folder}{}", file.path);
-        let bytes = s3.get(bucket, &key).await.expect("a listed object exists");
-        assert_eq!(file.sha256, sha256(&bytes), "{key}");
-        assert_eq!(file.bytes, bytes.len() as u64, "{key}");
+        let name = format!("{folder}{}", file.path);
+        let bytes = s3.get(bucket, &name).await.expect("a listed file exists");
+        read.push((file.path.clone(), bytes));
     }
-    assert_eq!(
-        manifest.rows,
-        manifest.files.iter().map(|f| f.rows).sum::<u64>()
-    );
-}
-
-fn manifest_of(bytes: &[u8]) -> Manifest {
-    serde_json::from_slice(bytes).unwrap()
+    check_manifest_files(manifest, &read);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,9 +229,9 @@ async fn a_folder_and_a_single_object_in_s3_equal_local_downloads_byte_for_byte(
         .unwrap();
     let s3 = S3Server::start("equal").await;
     s3.create_bucket("lake").await;
-    let sf = client(&sim);
+    let sf = client(&sim, false);
     let done = finished_job(&sf).await;
-    let local = temp_dir("equal");
+    let local = temp_dir("store-equal");
 
     let file = pages(&done)
         .to_file(local.join("accounts.csv"))
@@ -389,7 +332,7 @@ async fn typed_parquet_lands_in_s3_as_a_folder_with_a_typed_manifest() {
         .unwrap();
     let s3 = S3Server::start("parquet").await;
     s3.create_bucket("lake").await;
-    let sf = client(&sim);
+    let sf = client(&sim, false);
     let soql = "SELECT Id, Name, AnnualRevenue, CreatedDate FROM Account";
     let schema = sf.query_schema(soql).await.unwrap();
     let done = sf
@@ -406,7 +349,7 @@ async fn typed_parquet_lands_in_s3_as_a_folder_with_a_typed_manifest() {
             .format(Format::parquet())
             .schema(schema.clone())
     };
-    let local = temp_dir("parquet");
+    let local = temp_dir("store-parquet");
     parquet().to_dir(local.join("accounts")).await.unwrap();
     let report = parquet()
         .to(s3.destination("s3://lake/accounts/"))
@@ -467,7 +410,7 @@ async fn a_complete_output_in_s3_is_overwritten_only_when_asked() {
         .unwrap();
     let s3 = S3Server::start("overwrite").await;
     s3.create_bucket("lake").await;
-    let sf = client(&sim);
+    let sf = client(&sim, false);
     let done = finished_job(&sf).await;
     let to = |max: u64| done.download().max_records(max);
 
@@ -532,7 +475,7 @@ async fn a_cancelled_upload_resumes_sending_only_the_missing_parts() {
         .unwrap();
     let s3 = S3Server::start("resume").await;
     s3.create_bucket("lake").await;
-    let sf = client(&sim);
+    let sf = client(&sim, false);
     let done = finished_job(&sf).await;
     let download = || {
         done.download()
@@ -590,7 +533,7 @@ async fn a_cancelled_upload_resumes_sending_only_the_missing_parts() {
         "the resumed run sent exactly the missing parts, once each"
     );
 
-    let local = temp_dir("resume");
+    let local = temp_dir("store-resume");
     done.download()
         .max_records(5_000)
         .to_dir(local.join("pages"))
@@ -621,7 +564,7 @@ async fn a_cancelled_single_object_upload_is_aborted_and_cannot_be_resumed() {
         .unwrap();
     let s3 = S3Server::start("abort").await;
     s3.create_bucket("lake").await;
-    let sf = client(&sim);
+    let sf = client(&sim, false);
     let done = finished_job(&sf).await;
 
     let error = done
@@ -667,7 +610,7 @@ async fn a_store_that_refuses_gives_a_clear_error_and_no_manifest() {
         .unwrap();
     let s3 = S3Server::start("refuse").await;
     s3.create_bucket("lake").await;
-    let sf = client(&sim);
+    let sf = client(&sim, false);
     let done = finished_job(&sf).await;
 
     for url in ["s3://no-such-bucket/accounts/", "s3://no-such-bucket/a.csv"] {
