@@ -3,6 +3,11 @@
 
 use std::time::Duration;
 
+use anyhow::Result;
+
+use super::Bench;
+use super::sim::Sim;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Profile {
     Loopback,
@@ -33,6 +38,28 @@ impl Profile {
                 .map(String::from)
                 .to_vec(),
         }
+    }
+
+    /// haul-sim under this profile with `rows` Accounts and jobs that complete at once, logging to
+    /// `target/bench/logs/{tag}-sim.log`; returns the tag (`benchmark-profile-rows`) and the sim.
+    pub(super) fn start_accounts(
+        self,
+        bench: &Bench,
+        benchmark: &str,
+        rows: u64,
+    ) -> Result<(String, Sim)> {
+        eprintln!("bench: {benchmark}, {}, {rows} rows", self.name());
+        let tag = format!("{benchmark}-{}-{rows}", self.tag());
+        let mut args = vec![
+            "--rows".to_owned(),
+            format!("Account={rows}"),
+            "--job-seconds".into(),
+            "0".into(),
+        ];
+        args.extend(self.sim_args());
+        let log = bench.logs.join(format!("{tag}-sim.log"));
+        let sim = Sim::start(&bench.root, &args, &log)?;
+        Ok((tag, sim))
     }
 
     /// How long a contender may take for `rows` before it is killed: loopback runs take

@@ -121,20 +121,7 @@ pub(super) fn run(bench: &Bench) -> Result<Section> {
 }
 
 fn run_config(bench: &Bench, profile: Profile, rows: u64) -> Result<Config> {
-    eprintln!("bench: download, {}, {rows} rows", profile.name());
-    let tag = format!("download-{}-{rows}", profile.tag());
-    let mut args = vec![
-        "--rows".to_owned(),
-        format!("Account={rows}"),
-        "--job-seconds".into(),
-        "0".into(),
-    ];
-    args.extend(profile.sim_args());
-    let sim = Sim::start(
-        &bench.root,
-        &args,
-        &bench.logs.join(format!("{tag}-sim.log")),
-    )?;
+    let (tag, sim) = profile.start_accounts(bench, "download", rows)?;
     let pages = Pages::prepare(&sim)?;
     let out = bench.work.join("out");
     let limit = profile.limit(rows, Duration::ZERO);

@@ -127,20 +127,7 @@ pub(super) fn run(bench: &Bench) -> Result<Section> {
 }
 
 fn run_config(bench: &Bench, profile: Profile, rows: u64, s3: Option<&S3>) -> Result<Config> {
-    eprintln!("bench: parquet, {}, {rows} rows", profile.name());
-    let tag = format!("parquet-{}-{rows}", profile.tag());
-    let mut args = vec![
-        "--rows".to_owned(),
-        format!("Account={rows}"),
-        "--job-seconds".into(),
-        "0".into(),
-    ];
-    args.extend(profile.sim_args());
-    let sim = Sim::start(
-        &bench.root,
-        &args,
-        &bench.logs.join(format!("{tag}-sim.log")),
-    )?;
+    let (tag, sim) = profile.start_accounts(bench, "parquet", rows)?;
     let kinds: Vec<(&str, Kind)> = LOCAL
         .iter()
         .chain(s3.map_or(&[][..], |_| &STORE[..]))
