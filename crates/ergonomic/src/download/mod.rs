@@ -27,6 +27,7 @@
 
 mod checkpoint;
 mod decimal;
+mod digest;
 mod engine;
 mod fetch;
 mod format;

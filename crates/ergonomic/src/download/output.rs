@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use super::digest::{DigestFeed, RunningDigest};
 use super::part::{PartData, blocking};
 use crate::csv_scan::HeaderSplitter;
 use crate::error::{Error, Result};
@@ -33,6 +34,8 @@ pub(crate) struct OrderedOutput {
     path: PathBuf,
     file: Arc<File>,
     syncer: Arc<Syncer>,
+    /// The file's SHA-256, taken as partitions are appended.
+    digest: RunningDigest,
 }
 
 /// The background sync's state.
@@ -51,10 +54,12 @@ impl OrderedOutput {
     pub(crate) async fn open(path: PathBuf, keep: u64) -> Result<Self> {
         let opened = path.clone();
         let file = blocking(move || open_truncated(&opened, keep)).await?;
+        let digest = RunningDigest::start(&path, keep)?;
         Ok(Self {
             path,
             file: Arc::new(file),
             syncer: Arc::default(),
+            digest,
         })
     }
 
@@ -72,7 +77,7 @@ impl OrderedOutput {
         page: usize,
         header: Option<&mut Option<String>>,
     ) -> Result<u64> {
-        let (file, output) = (self.file.clone(), self.path.clone());
+        let (file, output, digest) = (self.file.clone(), self.path.clone(), self.digest.feed());
         let rule = match &header {
             None => HeaderRule::None,
             Some(None) => HeaderRule::Keep,
@@ -84,6 +89,7 @@ impl OrderedOutput {
                 path: &output,
                 page,
                 rule,
+                digest,
             };
             match &data {
                 PartData::Held { chunks, .. } => writer.chunks(chunks),
@@ -117,8 +123,14 @@ impl OrderedOutput {
         }));
     }
 
-    /// Flushes the file to disk, so that the rename that follows never publishes missing data.
-    pub(crate) async fn sync(&self) -> Result<()> {
+    /// Flushes the file to disk, so that the rename that follows never publishes missing data, and
+    /// returns its SHA-256 and length.
+    pub(crate) async fn finish(self) -> Result<(String, u64)> {
+        self.sync().await?;
+        self.digest.finish().await
+    }
+
+    async fn sync(&self) -> Result<()> {
         let (file, path, syncer) = (self.file.clone(), self.path.clone(), self.syncer.clone());
         blocking(move || {
             let failed = syncer
@@ -171,6 +183,7 @@ struct Appender<'a> {
     path: &'a Path,
     page: usize,
     rule: HeaderRule,
+    digest: DigestFeed,
 }
 
 impl Appender<'_> {
@@ -196,9 +209,12 @@ impl Appender<'_> {
         for chunk in chunks {
             let dropped = skip.min(chunk.len() as u64);
             skip -= dropped;
-            let rest = &chunk[dropped as usize..];
-            self.write(rest)?;
+            let rest = chunk.slice(dropped as usize..);
+            self.write(&rest)?;
             appended += rest.len() as u64;
+            if !rest.is_empty() {
+                self.digest.bytes(rest);
+            }
         }
         Ok((appended, header.map(text)))
     }
@@ -214,8 +230,10 @@ impl Appender<'_> {
         part.seek(SeekFrom::Start(skip))
             .map_err(|e| Error::io(part_path, e))?;
         let mut output = self.output;
-        let appended =
-            std::io::copy(&mut part, &mut output).map_err(|e| Error::io(self.path, e))?;
+        let io = |e| Error::io(self.path, e);
+        let start = output.stream_position().map_err(io)?;
+        let appended = std::io::copy(&mut part, &mut output).map_err(io)?;
+        self.digest.range(start, appended);
         Ok((appended, header.map(text)))
     }
 

@@ -364,7 +364,8 @@ impl LocalSink {
     }
 
     /// Moves the output into place, removes what the download kept on the side, and writes the
-    /// manifest, last, with each file's digest read back from the disk.
+    /// manifest, last, with each file's digest: a CSV or JSON-lines single file's taken while it was
+    /// written (see `digest.rs`), the others read back from the disk.
     ///
     /// The checkpoint goes first: a crash right after leaves a complete temporary file and no
     /// checkpoint, so the next run starts over; the other order could leave a checkpoint vouching
@@ -385,21 +386,24 @@ impl LocalSink {
                     "the results have no partitions",
                 ));
             }
-            let written = match output {
+            let (written, digest) = match output {
                 FileOutput::Bytes(output) => {
-                    output.sync().await?;
-                    output.path().to_path_buf()
+                    let path = output.path().to_path_buf();
+                    (path, Some(output.finish().await?))
                 }
                 FileOutput::Parquet(output) => {
                     let path = output.path().to_path_buf();
                     output.finish().await?;
-                    path
+                    (path, None)
                 }
             };
             tokio::fs::rename(&written, &final_path)
                 .await
                 .map_err(|e| Error::io(&final_path, e))?;
-            let (sha256, bytes) = digest_file(&final_path).await?;
+            let (sha256, bytes) = match digest {
+                Some(taken) => taken,
+                None => digest_file(&final_path).await?,
+            };
             size = Some(bytes);
             let name = final_path
                 .file_name()
