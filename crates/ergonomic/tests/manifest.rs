@@ -106,6 +106,32 @@ async fn a_single_file_manifest_sits_beside_it_and_matches_it() {
     sim.shutdown().await;
 }
 
+/// The single file's digest is taken while it is written: over the prefix kept from an interrupted
+/// run, and over partitions appended from their part files (the test above covers partitions held
+/// in memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_file_manifest_digests_the_kept_prefix_and_the_appended_part_files() {
+    let sim = sim().rows("Contact", 6_000).start().await.unwrap();
+    let sf = client(&sim);
+    let dir = TempDir::new("manifest-resume");
+    let output = dir.join("contacts.csv");
+    let done = finished_job(&sf).await;
+    // The fourth page is refused, so the first run keeps three pages.
+    common::refuse_next_page(&sim, &format!("locator={}", sim.result_locator(1_500)));
+    let download = || done.download().concurrency(1).max_records(500).resume(true);
+    let first = download().to_file(&output).await.unwrap_err();
+    assert_eq!(first.status(), Some(400), "{first}");
+    // No memory budget: every partition goes through its part file.
+    let report = download().memory(0).to_file(&output).await.unwrap();
+    assert_eq!((report.resumed_pages, report.records), (3, 6_000));
+    let bytes = std::fs::read(&output).unwrap();
+    let manifest = manifest_at(&dir.join("contacts.csv.manifest.json"));
+    assert_eq!(manifest.files[0].sha256, sha256(&bytes));
+    assert_eq!(manifest.files[0].bytes, bytes.len() as u64);
+    assert_eq!(csv_rows(&bytes), 6_000);
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn json_lines_name_the_columns_of_the_csv_they_came_from() {
     let sim = sim().rows("Contact", 300).start().await.unwrap();
