@@ -15,6 +15,11 @@
 //! - Data is generated from (seed, object, row index) on demand; ingest and Async SOQL changes
 //!   sit in an overlay that later queries see.
 //! - Timing: a job spends a tenth of the job duration waiting, the rest in progress.
+//! - The org's clock is real time plus the simulated days skipped with [`Sim::next_day`] (`POST
+//!   /__sim/next-day`); audit stamps (whole seconds, one per ingest job), job infos and the
+//!   `Date` of Salesforce answers read it. Daily limits (`DailyApiRequests`,
+//!   `DailyBulkV2QueryJobs`, `DailyBulkApiBatches`) are spent over a simulated day and given
+//!   back whole by the next, where a real org rolls a 24-hour window.
 //!
 //! Layout: `shared` is the core every family builds on (configuration, OAuth tokens, the one job
 //! lifecycle, faults, network profiles, middleware, statistics, CSV, ids, generated data); each
