@@ -419,10 +419,9 @@ impl Generator {
     /// creation so that no row is modified before it was created.
     fn modified(&self, ordinal: usize, row: u64) -> Option<u64> {
         let created = self.created[ordinal]?;
-        let burst = self.bursts[ordinal];
-        if burst > 0 {
+        if let Some(burst) = row.checked_div(self.bursts[ordinal]) {
             let salt = self.salts[ordinal][created];
-            return Some(TEN_YEARS + reduce(mix(salt ^ (row / burst)), YEAR));
+            return Some(TEN_YEARS + reduce(mix(salt ^ burst), YEAR));
         }
         let created_hash = self.hash(ordinal, created, row);
         let created = reduce(created_hash, TEN_YEARS);
