@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::salesforce::errors::{self, error, parse_body};
 use crate::shared::Shared;
-use crate::shared::data::schema::{self, ObjectSchema};
+use crate::shared::data::schema;
 use crate::shared::ids;
 
 /// The `/__sim` routes.
@@ -114,7 +114,7 @@ pub(crate) fn undelete(
     object: &str,
     ids: &[&str],
 ) -> Result<Vec<Undeleted>, String> {
-    let Some(schema) = schema::object(object).filter(|o| has_recycle_bin(o)) else {
+    let Some(schema) = schema::object(object).filter(|o| o.has_recycle_bin()) else {
         return Err(format!("sObject type '{object}' cannot be undeleted"));
     };
     let results = core.org.edit(schema, |editor| {
@@ -141,9 +141,4 @@ pub(crate) fn undelete(
             .collect()
     });
     Ok(results)
-}
-
-/// Objects with a Recycle Bin (and so `IsDeleted`) can be undeleted.
-fn has_recycle_bin(object: &ObjectSchema) -> bool {
-    object.field_index("IsDeleted").is_some()
 }

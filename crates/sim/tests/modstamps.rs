@@ -232,6 +232,15 @@ async fn the_next_day_stamps_later_changes_and_job_infos_a_day_later() {
         DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.3f%z").expect("job info format")
     };
     assert!(created(&second) >= created(&first) + TimeDelta::days(1));
+    ingest(&sim, "insert", "Name\nWednesday Co\n").await;
+    let all = "SELECT Id, CreatedDate, LastModifiedDate, SystemModstamp FROM Account";
+    let inserted = rows(&sim, "query", all)
+        .await
+        .pop()
+        .expect("the inserted row");
+    assert_eq!(inserted["CreatedDate"], inserted["SystemModstamp"]);
+    assert_eq!(inserted["LastModifiedDate"], inserted["SystemModstamp"]);
+    assert!(time(&inserted["CreatedDate"]) >= tuesday, "{inserted:?}");
 
     let r = client()
         .get(sf(&sim, "/limits"))
