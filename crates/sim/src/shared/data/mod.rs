@@ -449,6 +449,23 @@ mod tests {
     }
 
     #[test]
+    fn only_rows_in_the_recycle_bin_are_undeleted() {
+        let org = Org::for_tests(3, |name| (name == "Account").then_some(4));
+        let account = schema::object("Account").expect("exists");
+        let deleted = account.field_index("IsDeleted").expect("field");
+        org.edit(account, |e| {
+            e.delete(0, false);
+            e.delete(1, true);
+        });
+        let restored = org.edit(account, |e| [0, 1, 2, 9].map(|row| e.undelete(row)));
+        assert_eq!(restored, [true, false, false, false]);
+        let after = org.snapshot(account);
+        assert_eq!(after.live_count(), 3);
+        assert!(after.visible(0, false) && !after.visible(1, true));
+        assert_eq!(after.value(deleted, 0).as_deref(), Some("false"));
+    }
+
+    #[test]
     fn edits_stamp_the_audit_fields_as_a_real_org_does() {
         let org = Org::for_tests(2, |name| (name == "Contact").then_some(3));
         let contact = schema::object("Contact").expect("exists");
