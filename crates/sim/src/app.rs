@@ -6,20 +6,19 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::response::Response;
-use axum::routing::{get, post};
 
 use crate::SimBuilder;
+use crate::control;
 use crate::looker::{self, Looker};
 use crate::salesforce::async_soql::AsyncQueries;
 use crate::salesforce::ingest::{IngestJobs, MAX_UPLOAD};
 use crate::salesforce::query::{self, QueryJobs};
 use crate::salesforce::rest_api::RestApi;
 use crate::salesforce::{self, Salesforce};
-use crate::shared::data::Org;
+use crate::shared::calendar::Calendar;
+use crate::shared::data::{Org, Shape};
 use crate::shared::faults::Faults;
 use crate::shared::lifecycle::Clock;
 use crate::shared::middleware::{self, Outer};
@@ -42,21 +41,28 @@ impl App {
     /// The simulator `builder` describes; its jobs stop when `shutdown` turns true.
     pub(crate) fn new(builder: &SimBuilder, shutdown: watch::Receiver<bool>) -> Self {
         let rows = |name: &str| builder.rows.get(name).copied();
+        let bursts = |name: &str| builder.modstamp_bursts.get(name).copied();
         let config = Config {
             seed: builder.seed,
             profile: builder.profile,
             token_lifetime: builder.token_lifetime,
         };
+        let shape = Shape {
+            seed: builder.seed,
+            rows: &rows,
+            bursts: &bursts,
+        };
         let core = Arc::new(Core::new(
             config,
             Clock::new(builder.job_duration, shutdown),
-            Org::new(builder.seed, rows),
+            Org::new(&shape, Calendar::default()),
             Faults::new(builder.faults.clone()),
         ));
         let query = query::Options {
             default_page_size: builder.default_page_size,
             list_page_size: builder.list_page_size,
             timeout_rows: builder.query_timeout_rows,
+            daily_jobs: builder.daily_query_jobs,
         };
         let looker = looker::Options {
             legacy_204: builder.legacy_looker_204,
@@ -104,38 +110,11 @@ impl App {
         Router::new()
             .merge(salesforce)
             .merge(looker::routes(&self.looker))
-            .merge(control(&self.core))
+            .merge(control::routes(&self.core))
             .fallback(middleware::fallback)
             .layer(from_fn_with_state(outer.clone(), middleware::outer))
             // Uploads may be up to the documented 150 MB; anything bigger gets the vendor's error.
             .layer(DefaultBodyLimit::max(MAX_UPLOAD + 1024 * 1024))
             .with_state(outer)
     }
-}
-
-/// The `/__sim` routes, for tests and tools that drive the binary.
-fn control<S: Clone + Send + Sync + 'static>(core: &Shared) -> Router<S> {
-    Router::new()
-        .route("/__sim/stats", get(stats))
-        .route("/__sim/faults", get(faults))
-        .route("/__sim/expire-tokens", post(expire_tokens))
-        .with_state(core.clone())
-}
-
-/// `GET /__sim/stats`: requests by method, route and status, as JSON.
-async fn stats(State(st): State<Shared>) -> Response {
-    salesforce::errors::json(StatusCode::OK, &st.stats.snapshot())
-}
-
-/// `GET /__sim/faults`: faults injected so far, by kind, as JSON (see `FaultCounts`).
-async fn faults(State(st): State<Shared>) -> Response {
-    salesforce::errors::json(StatusCode::OK, &st.faults.counts())
-}
-
-/// `POST /__sim/expire-tokens`: invalidates every access token issued so far, of both realms, as
-/// [`crate::Sim::expire_tokens`] does (refresh tokens and client credentials keep working). Lets a
-/// test running the binary force token refreshes at moments it chooses. Answers 204.
-async fn expire_tokens(State(st): State<Shared>) -> StatusCode {
-    st.tokens.expire_all();
-    StatusCode::NO_CONTENT
 }

@@ -35,9 +35,19 @@ pub struct SimArgs {
     /// Fixed Salesforce access token to accept (default: a generated one).
     #[arg(long)]
     pub token: Option<String>,
-    /// Salesforce API requests allowed before REQUEST_LIMIT_EXCEEDED.
+    /// Salesforce API requests allowed a simulated day (DailyApiRequests; every REST and Bulk
+    /// API request counts, result downloads too); then 403 REQUEST_LIMIT_EXCEEDED until
+    /// `POST /__sim/next-day`.
     #[arg(long, default_value_t = 1_000_000)]
     pub api_limit: u64,
+    /// Bulk API 2.0 query jobs allowed a simulated day (DailyBulkV2QueryJobs); then job creation
+    /// gets 400 LIMIT_EXCEEDED until `POST /__sim/next-day`.
+    #[arg(long, value_name = "JOBS", default_value_t = 10_000)]
+    pub daily_query_jobs: u64,
+    /// Consecutive generated rows of an object that share one SystemModstamp, as a data load
+    /// stamps them, e.g. `--modstamp-burst Account=5000` (default: every row its own).
+    #[arg(long = "modstamp-burst", value_name = "OBJECT=N")]
+    pub modstamp_bursts: Vec<String>,
     /// Lifetime of issued access tokens, in seconds (default: one year). Looker reports at most
     /// an hour. `POST /__sim/expire-tokens` ends them all at once.
     #[arg(long, value_name = "SECONDS")]
@@ -61,13 +71,15 @@ impl SimArgs {
             .addr(self.addr)
             .seed(self.seed)
             .job_duration(Duration::from_secs_f64(self.job_seconds))
-            .api_limit(self.api_limit);
+            .api_limit(self.api_limit)
+            .daily_query_jobs(self.daily_query_jobs);
         for entry in &self.rows {
-            let (object, n) = entry
-                .split_once('=')
-                .and_then(|(o, n)| Some((o, n.trim().replace('_', "").parse::<u64>().ok()?)))
-                .ok_or_else(|| SimError::Argument(format!("--rows {entry}: expected OBJECT=N")))?;
-            builder = builder.rows(object.trim(), n);
+            let (object, n) = object_count("--rows", entry)?;
+            builder = builder.rows(object, n);
+        }
+        for entry in &self.modstamp_bursts {
+            let (object, n) = object_count("--modstamp-burst", entry)?;
+            builder = builder.modstamp_bursts(object, n);
         }
         let latency = Duration::from_millis(self.latency_ms);
         builder = builder.profile(match self.bandwidth_mbps {
@@ -95,6 +107,14 @@ impl SimArgs {
         }
         Ok(builder)
     }
+}
+
+/// `OBJECT=N` of the option `flag` (`N` may have `_` separators).
+fn object_count<'a>(flag: &str, entry: &'a str) -> Result<(&'a str, u64), SimError> {
+    entry
+        .split_once('=')
+        .and_then(|(o, n)| Some((o.trim(), n.trim().replace('_', "").parse::<u64>().ok()?)))
+        .ok_or_else(|| SimError::Argument(format!("{flag} {entry}: expected OBJECT=N")))
 }
 
 /// The one JSON line printed when the simulator is ready.

@@ -15,6 +15,11 @@
 //! - Data is generated from (seed, object, row index) on demand; ingest and Async SOQL changes
 //!   sit in an overlay that later queries see.
 //! - Timing: a job spends a tenth of the job duration waiting, the rest in progress.
+//! - The org's clock is real time plus the simulated days skipped with [`Sim::next_day`] (`POST
+//!   /__sim/next-day`); audit stamps (whole seconds, one per ingest job), job infos and the
+//!   `Date` of Salesforce answers read it. Daily limits (`DailyApiRequests`,
+//!   `DailyBulkV2QueryJobs`, `DailyBulkApiBatches`) are spent over a simulated day and given
+//!   back whole by the next, where a real org rolls a 24-hour window.
 //!
 //! Layout: `shared` is the core every family builds on (configuration, OAuth tokens, the one job
 //! lifecycle, faults, network profiles, middleware, statistics, CSV, ids, generated data); each
@@ -28,6 +33,7 @@
 
 mod app;
 pub mod cli;
+mod control;
 mod looker;
 mod salesforce;
 mod shared;
@@ -100,6 +106,8 @@ pub struct SimBuilder {
     looker_result_ttl: Duration,
     token: Option<String>,
     query_timeout_rows: Option<u64>,
+    daily_query_jobs: u64,
+    modstamp_bursts: BTreeMap<String, u64>,
 }
 
 impl Default for SimBuilder {
@@ -119,6 +127,8 @@ impl Default for SimBuilder {
             looker_result_ttl: Duration::from_secs(3_600),
             token: None,
             query_timeout_rows: None,
+            daily_query_jobs: 10_000,
+            modstamp_bursts: BTreeMap::new(),
         }
     }
 }
@@ -169,9 +179,27 @@ impl SimBuilder {
         self
     }
 
-    /// Salesforce API requests allowed before `REQUEST_LIMIT_EXCEEDED`; default 1 000 000.
+    /// Salesforce API requests allowed a day (`DailyApiRequests`); the next one is refused with
+    /// 403 `REQUEST_LIMIT_EXCEEDED` until [`Sim::next_day`]. Every request to the versioned REST
+    /// and Bulk API resources counts, result downloads included; default 1 000 000.
     pub fn api_limit(mut self, limit: u64) -> Self {
         self.api_limit = limit;
+        self
+    }
+
+    /// Bulk API 2.0 query jobs allowed a day (`DailyBulkV2QueryJobs`); creating the next one is
+    /// refused with 400 `LIMIT_EXCEEDED` until [`Sim::next_day`]; default 10 000, the
+    /// documented allocation.
+    pub fn daily_query_jobs(mut self, jobs: u64) -> Self {
+        self.daily_query_jobs = jobs;
+        self
+    }
+
+    /// Every run of `rows` consecutive generated rows of `object` shares one `SystemModstamp`
+    /// (and `LastModifiedDate`), as the rows of a data load a real org stamps within one second
+    /// do; default: every generated row has its own. 0 turns bursts off.
+    pub fn modstamp_bursts(mut self, object: &str, rows: u64) -> Self {
+        self.modstamp_bursts.insert(object.to_owned(), rows);
         self
     }
 
@@ -322,9 +350,42 @@ impl Sim {
         self.app.core.stats.snapshot()
     }
 
-    /// Salesforce API requests counted against the limit so far.
+    /// Salesforce API requests counted against the daily limit today (since the start or the
+    /// last [`Sim::next_day`]).
     pub fn api_usage(&self) -> u64 {
         self.app.salesforce.usage()
+    }
+
+    /// Bulk API 2.0 query jobs asked for today (`DailyBulkV2QueryJobs` spent), refused ones
+    /// included.
+    pub fn query_jobs_used(&self) -> u64 {
+        self.app.query.created()
+    }
+
+    /// Now on the org's clock: real time plus a day for every [`Sim::next_day`]. Audit fields,
+    /// job infos and the `Date` of Salesforce answers read this clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.app.core.calendar.now()
+    }
+
+    /// Begins the next simulated day (also `POST /__sim/next-day`): the org's clock moves 24
+    /// hours on, so later changes are stamped a day later, and every daily allowance
+    /// (`DailyApiRequests`, `DailyBulkV2QueryJobs`, `DailyBulkApiBatches`) is whole again. Real
+    /// orgs count these over a rolling 24-hour window; the simulator gives everything back at
+    /// once, so that a test says when a spent budget returns. Returns the days skipped so far.
+    pub fn next_day(&self) -> u32 {
+        self.app.core.calendar.next_day()
+    }
+
+    /// Restores soft-deleted records of `object` from the Recycle Bin (also `POST
+    /// /__sim/undelete`), as SOAP API's `undelete()` does; none of the APIs haul-sim serves can.
+    /// Each record gets `IsDeleted` false and its `SystemModstamp` and `LastModifiedDate` moved
+    /// to now, one stamp for all of them. Returns how many were restored; an id that is not in
+    /// the Recycle Bin (live, hard-deleted or unknown) is left alone. An error for an object
+    /// without a Recycle Bin.
+    pub fn undelete(&self, object: &str, ids: &[&str]) -> Result<u64, SimError> {
+        let results = control::undelete(&self.app.core, object, ids).map_err(SimError::Argument)?;
+        Ok(results.iter().filter(|r| r.error.is_none()).count() as u64)
     }
 
     /// The state of a query job, or `None` if there is no such job (never created, or deleted).

@@ -4,6 +4,11 @@
 use clap::Parser;
 
 /// Simulator of Salesforce Bulk API 2.0, Async SOQL and Looker 4.0 query tasks.
+///
+/// Control routes for tests (no token needed, never counted as API requests): `GET
+/// /__sim/stats`, `GET /__sim/faults`, `POST /__sim/expire-tokens`, `POST /__sim/next-day` (the
+/// org's clock moves a day on and the daily limits come back), `POST /__sim/undelete` with
+/// `{"object": "Account", "ids": [...]}` (restores records from the Recycle Bin).
 #[derive(Debug, Parser)]
 #[command(name = "haul-sim", version)]
 struct Cli {

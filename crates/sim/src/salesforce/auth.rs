@@ -57,11 +57,24 @@ pub(crate) async fn guard(
     with_usage(&sf, next.run(request).await, used)
 }
 
-/// Adds `Sforce-Limit-Info: api-usage=used/limit`.
+/// Adds `Sforce-Limit-Info: api-usage=used/limit` (REST API Developer Guide, "Limit Info
+/// Header"), and a `Date` read from the org's clock, so that after [`crate::Sim::next_day`] the
+/// server's time agrees with the stamps it writes (the HTTP server adds the real time only to
+/// answers without one).
 pub(crate) fn with_usage(sf: &Salesforce, mut response: Response, used: u64) -> Response {
     let value = format!("api-usage={used}/{}", sf.api_limit);
+    let date = sf
+        .core
+        .calendar
+        .now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&value) {
-        response.headers_mut().insert("sforce-limit-info", value);
+        headers.insert("sforce-limit-info", value);
+    }
+    if let Ok(date) = HeaderValue::from_str(&date) {
+        headers.insert(header::DATE, date);
     }
     response
 }

@@ -1,9 +1,12 @@
 //! `GET /services/data/vXX.X/limits`: the org's limits that matter to these APIs, each
-//! `{"Max": .., "Remaining": ..}` (REST API Developer Guide, "Limits"). The counts are the org's
-//! own: `DailyApiRequests` is the count the bearer-token guard spends and enforces
-//! (`REQUEST_LIMIT_EXCEEDED` once it is gone), `DailyBulkV2QueryJobs` every query job created,
-//! `DataStorageMB` the live rows at 2 KB each (Salesforce Help, "Data and File Storage
-//! Allocations": most records count 2 KB).
+//! `{"Max": .., "Remaining": ..}` (REST API Developer Guide, "Limits" and "List Organization
+//! Limits"). The daily counts are spent over the simulated day (`shared/calendar.rs`) and all
+//! come back at `Sim::next_day`: `DailyApiRequests` is the count the bearer-token guard spends
+//! and enforces (every versioned REST and Bulk API request, "Each HTTP request counts as one
+//! call", Salesforce Help 000382576), `DailyBulkV2QueryJobs` every query job asked for (enforced
+//! by the query family), `DailyBulkApiBatches` one per 10 000 rows an ingest job processed (not
+//! enforced); `DataStorageMB` the live rows at 2 KB each (Salesforce Help, "Data and File
+//! Storage Allocations": most records count 2 KB).
 
 use std::sync::Arc;
 
@@ -20,8 +23,6 @@ use super::rest::both;
 use super::{Salesforce, errors};
 use crate::shared::data::schema::OBJECTS;
 
-/// Daily Bulk API 2.0 query jobs per org (api-facts §1.8).
-const DAILY_QUERY_JOBS: u64 = 10_000;
 /// Daily Bulk API batches shared by Bulk 1.0 and ingest (api-facts §2.8).
 const DAILY_BATCHES: u64 = 15_000;
 /// Data storage of the org (an Enterprise Edition's 10 GB base allocation).
@@ -60,20 +61,20 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
 async fn limits(State(counted): State<Counted>) -> Response {
     let limit = counted.sf.api_limit;
     let used = counted.sf.usage();
-    let query_jobs = counted.query.created();
+    let (query_jobs, daily_query_jobs) = (counted.query.created(), counted.query.daily_limit());
     let rows: u64 = OBJECTS
         .iter()
         .map(|o| counted.sf.core.org.snapshot(o).live_count())
         .sum();
     let used_mb = (rows * RECORD_KB).div_ceil(1024);
-    let ingest_jobs = counted.ingest.count() as u64;
+    let batches = counted.ingest.batches_used();
     errors::json(
         StatusCode::OK,
         &json!({
             "DailyApiRequests": { "Max": limit, "Remaining": limit.saturating_sub(used) },
-            "DailyBulkV2QueryJobs": { "Max": DAILY_QUERY_JOBS, "Remaining": DAILY_QUERY_JOBS.saturating_sub(query_jobs) },
+            "DailyBulkV2QueryJobs": { "Max": daily_query_jobs, "Remaining": daily_query_jobs.saturating_sub(query_jobs) },
             "DailyBulkV2QueryFileStorageMB": { "Max": 976_562, "Remaining": 976_562 },
-            "DailyBulkApiBatches": { "Max": DAILY_BATCHES, "Remaining": DAILY_BATCHES.saturating_sub(ingest_jobs) },
+            "DailyBulkApiBatches": { "Max": DAILY_BATCHES, "Remaining": DAILY_BATCHES.saturating_sub(batches) },
             "DataStorageMB": { "Max": DATA_STORAGE_MB, "Remaining": DATA_STORAGE_MB.saturating_sub(used_mb) },
         }),
     )

@@ -13,7 +13,6 @@ pub(crate) mod rest;
 pub(crate) mod rest_api;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -22,6 +21,7 @@ use axum::response::Response;
 use axum::routing::post;
 
 use crate::shared::Shared;
+use crate::shared::calendar::Daily;
 use crate::shared::surface::Surface;
 
 /// The org-wide state of the Salesforce side: the API requests counted against the daily limit.
@@ -29,27 +29,27 @@ use crate::shared::surface::Surface;
 pub(crate) struct Salesforce {
     pub(crate) core: Shared,
     pub(crate) api_limit: u64,
-    usage: AtomicU64,
+    usage: Daily,
 }
 
 impl Salesforce {
-    /// The Salesforce side of `core`, allowing `api_limit` API requests.
+    /// The Salesforce side of `core`, allowing `api_limit` API requests a simulated day.
     pub(crate) fn new(core: Shared, api_limit: u64) -> Self {
         Self {
+            usage: Daily::new(&core.calendar),
             core,
             api_limit,
-            usage: AtomicU64::new(0),
         }
     }
 
-    /// API requests counted so far.
+    /// API requests counted today.
     pub(crate) fn usage(&self) -> u64 {
-        self.usage.load(Ordering::SeqCst)
+        self.usage.used()
     }
 
-    /// Counts one more API request; the count including it.
+    /// Counts one more API request; today's count including it.
     fn count_request(&self) -> u64 {
-        self.usage.fetch_add(1, Ordering::SeqCst) + 1
+        self.usage.spend(1)
     }
 }
 

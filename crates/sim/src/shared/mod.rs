@@ -1,8 +1,10 @@
 //! The simulator's shared core: what every family builds on (configuration, OAuth tokens, the
-//! job lifecycle, the faults engine, network profiles, the middleware, statistics, CSV, ids, the
-//! random generator and the generated data). Nothing here imports a family.
+//! job lifecycle, the simulated calendar, the faults engine, network profiles, the middleware,
+//! statistics, CSV, ids, the random generator and the generated data). Nothing here imports a
+//! family.
 
 pub(crate) mod body;
+pub(crate) mod calendar;
 pub(crate) mod csv;
 pub(crate) mod data;
 pub(crate) mod faults;
@@ -21,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use self::calendar::Calendar;
 use self::data::Org;
 use self::faults::Faults;
 use self::lifecycle::Clock;
@@ -42,6 +45,8 @@ pub(crate) struct Config {
 pub(crate) struct Core {
     pub(crate) config: Config,
     pub(crate) clock: Clock,
+    /// The org's clock (what audit fields and job infos are stamped with) and its days.
+    pub(crate) calendar: Calendar,
     pub(crate) credentials: Credentials,
     pub(crate) org: Org,
     pub(crate) tokens: Tokens,
@@ -56,8 +61,10 @@ pub(crate) struct Core {
 pub(crate) type Shared = Arc<Core>;
 
 impl Core {
+    /// The core of `org`, whose calendar becomes everyone's.
     pub(crate) fn new(config: Config, clock: Clock, org: Org, faults: Faults) -> Self {
         Self {
+            calendar: org.calendar().clone(),
             credentials: Credentials::from_seed(config.seed),
             tokens: Tokens::new(config.seed),
             config,

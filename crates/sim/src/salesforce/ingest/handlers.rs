@@ -7,7 +7,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use haul_types::{ApiVersion, ColumnDelimiter, IngestJobState, IngestOperation, LineEnding};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -63,7 +62,7 @@ fn new_job(fam: &IngestJobs, version: ApiVersion, req: CreateBody) -> Result<Ing
     if !delimiter.is_known() || !line_ending.is_known() {
         return Err(invalid_job("Invalid columnDelimiter or lineEnding"));
     }
-    let now = Utc::now();
+    let now = fam.core.calendar.now();
     Ok(IngestJob {
         id: ids::id_string("750", fam.core.next_serial()),
         object,
@@ -237,7 +236,7 @@ pub(super) async fn patch(
     }
     let closing = wanted == Some(IngestJobState::UploadComplete);
     if let Some(state) = wanted {
-        job.touch(state);
+        job.touch(state, fam.core.calendar.now());
     }
     if job.state == IngestJobState::Aborted {
         abort_outcome(job);

@@ -87,10 +87,10 @@ impl IngestJob {
         Value::Object(map)
     }
 
-    /// Moves the job to `state`, now.
-    pub(super) fn touch(&mut self, state: IngestJobState) {
+    /// Moves the job to `state` at `now` (the org's clock).
+    pub(super) fn touch(&mut self, state: IngestJobState, now: DateTime<Utc>) {
         self.state = state;
-        self.modified = Utc::now();
+        self.modified = now;
     }
 
     /// How to apply the job's rows.
@@ -127,7 +127,7 @@ impl Jobs for IngestJobs {
         else {
             return Step::Gone;
         };
-        job.touch(IngestJobState::InProgress);
+        job.touch(IngestJobState::InProgress, self.core.calendar.now());
         Step::Running(Work {
             plan: job.plan(),
             data: job.data.clone().unwrap_or_default(),
@@ -142,6 +142,10 @@ impl Jobs for IngestJobs {
     /// The rows were applied to the org even if the job was aborted meanwhile, so the outcome
     /// is kept whatever the state; only a job still running becomes done.
     fn finish(&self, id: &str, processed: Processed, ran: Duration) {
+        let outcome = match &processed {
+            Ok(outcome) | Err((_, outcome)) => outcome,
+        };
+        self.spend_batches((outcome.successes.len() + outcome.failures.len()) as u64);
         let mut jobs = lock(&self.jobs);
         let Some(job) = jobs.get_mut(id) else { return };
         job.processing_ms = ran.as_millis() as u64;
@@ -157,7 +161,7 @@ impl Jobs for IngestJobs {
             }
         };
         if job.state == IngestJobState::InProgress {
-            job.touch(done);
+            job.touch(done, self.core.calendar.now());
         }
     }
 }

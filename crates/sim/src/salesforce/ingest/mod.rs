@@ -5,6 +5,11 @@
 //! Choices: closing a job without data processes zero rows (JobComplete); result files are
 //! served once the job is terminal, before that 400 `INVALIDJOBSTATE`; a second upload is 400
 //! `INVALIDJOBSTATE` with the vendor's "Found multiple contents" text.
+//!
+//! Batches: Bulk API 2.0 "creates a separate batch for every 10,000 records in your job data",
+//! besides an empty parent batch that does not count ("Understanding Bulk API 2.0 Ingest";
+//! "Bulk API and Bulk API 2.0 Limits and Allocations"), so a processed job spends one of the
+//! org's daily batches (`DailyBulkApiBatches`) for each 10 000 rows it processed.
 
 mod handlers;
 mod job;
@@ -20,11 +25,15 @@ use haul_types::IngestJobState;
 
 use self::job::IngestJob;
 use super::rest::both;
+use crate::shared::calendar::Daily;
 use crate::shared::faults::Switch;
 use crate::shared::{Shared, lock};
 
 /// Largest upload accepted: the documented 150 MB (of base64, which the simulator does not apply).
 pub(crate) const MAX_UPLOAD: usize = 150 * 1024 * 1024;
+
+/// Records a Bulk API 2.0 batch holds.
+const BATCH_ROWS: u64 = 10_000;
 
 /// The ingest family: its jobs and fault hook.
 #[derive(Debug)]
@@ -34,12 +43,15 @@ pub(crate) struct IngestJobs {
     list_page_size: usize,
     jobs: Mutex<BTreeMap<String, IngestJob>>,
     fail_next: Switch,
+    /// Batches processed today.
+    batches: Daily,
 }
 
 impl IngestJobs {
     /// No jobs yet; listings show `list_page_size` jobs a page.
     pub(crate) fn new(core: Shared, list_page_size: usize) -> Self {
         Self {
+            batches: Daily::new(&core.calendar),
             core,
             list_page_size,
             jobs: Mutex::default(),
@@ -52,9 +64,14 @@ impl IngestJobs {
         lock(&self.jobs).get(id).map(|j| j.state.clone())
     }
 
-    /// Jobs that exist now (deleted ones not counted).
-    pub(crate) fn count(&self) -> usize {
-        lock(&self.jobs).len()
+    /// Batches processed today (of the org's daily batch allocation).
+    pub(crate) fn batches_used(&self) -> u64 {
+        self.batches.used()
+    }
+
+    /// Spends the batches a job that processed `rows` rows took.
+    fn spend_batches(&self, rows: u64) {
+        self.batches.spend(rows.div_ceil(BATCH_ROWS));
     }
 
     /// The next job created ends in `Failed`, with an `errorMessage`.

@@ -334,13 +334,7 @@ fn insert(
     if let Some(error) = missing_required(object, &values) {
         return Err(error);
     }
-    if let Some(created) = object.field_index("CreatedDate") {
-        values[created] = Some(
-            chrono::Utc::now()
-                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                .to_string(),
-        );
-    }
+    // The editor stamps the audit fields, `CreatedDate` included.
     Ok((editor.insert(values), true))
 }
 

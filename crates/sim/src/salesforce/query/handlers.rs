@@ -6,7 +6,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::Utc;
 use haul_types::{ApiVersion, ColumnDelimiter, LineEnding, QueryJobState, QueryOperation};
 use serde::Deserialize;
 use serde_json::Value;
@@ -53,7 +52,7 @@ fn new_job(fam: &QueryJobs, version: ApiVersion, req: CreateBody) -> Result<Quer
     };
     let soql = soql::parse(&text).map_err(|e| error(StatusCode::BAD_REQUEST, e.code, e.message))?;
     bulk_supports(&soql)?;
-    let now = Utc::now();
+    let now = fam.core.calendar.now();
     Ok(QueryJob {
         id: ids::id_string("750", fam.core.next_serial()),
         operation,
@@ -65,7 +64,8 @@ fn new_job(fam: &QueryJobs, version: ApiVersion, req: CreateBody) -> Result<Quer
         modified: now,
         state: QueryJobState::UploadComplete,
         results: None,
-        fail: fam.fail_next.take(),
+        // Armed once the job is accepted, so that a refused one does not use the switch up.
+        fail: false,
         error_message: None,
         processing_ms: 0,
     })
@@ -123,14 +123,21 @@ pub(super) async fn create(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let job = match new_job(&fam, version, req) {
+    let mut job = match new_job(&fam, version, req) {
         Ok(j) => j,
         Err(r) => return r,
     };
+    let asked = fam.created.spend(1);
+    if asked > fam.options.daily_jobs {
+        let message = format!(
+            "Max bulk v2 query jobs ({}) per 24 hrs has been reached ({asked})",
+            fam.options.daily_jobs
+        );
+        return error(StatusCode::BAD_REQUEST, "LIMIT_EXCEEDED", message);
+    }
+    job.fail = fam.fail_next.take();
     let info = Value::Object(job.short_info());
     let id = job.id.clone();
-    fam.created
-        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     lock(&fam.jobs).insert(id.clone(), job);
     fam.core.clock.start(fam.clone(), id);
     errors::json(StatusCode::OK, &info)
@@ -228,7 +235,7 @@ pub(super) async fn patch(
             format!("Aborting already {was} Job not allowed"),
         );
     }
-    job.touch(QueryJobState::Aborted);
+    job.touch(QueryJobState::Aborted, fam.core.calendar.now());
     errors::json(StatusCode::OK, &Value::Object(job.short_info()))
 }
 

@@ -86,10 +86,10 @@ impl QueryJob {
         Value::Object(map)
     }
 
-    /// Moves the job to `state`, now.
-    pub(super) fn touch(&mut self, state: QueryJobState) {
+    /// Moves the job to `state` at `now` (the org's clock).
+    pub(super) fn touch(&mut self, state: QueryJobState, now: DateTime<Utc>) {
         self.state = state;
-        self.modified = Utc::now();
+        self.modified = now;
     }
 }
 
@@ -114,7 +114,7 @@ impl Jobs for QueryJobs {
         else {
             return Step::Gone;
         };
-        job.touch(QueryJobState::InProgress);
+        job.touch(QueryJobState::InProgress, self.core.calendar.now());
         Step::Running(Work {
             snapshot: self.core.org.snapshot(job.soql.object),
             parents: parents(&self.core.org, &job.soql),
@@ -144,10 +144,10 @@ impl Jobs for QueryJobs {
             job.error_message = Some(QUERY_TIMEOUT.to_owned());
         }
         if job.fail || timed_out {
-            job.touch(QueryJobState::Failed);
+            job.touch(QueryJobState::Failed, self.core.calendar.now());
         } else {
             job.results = Some(Arc::new(results));
-            job.touch(QueryJobState::JobComplete);
+            job.touch(QueryJobState::JobComplete, self.core.calendar.now());
         }
     }
 }

@@ -30,11 +30,6 @@ pub(super) struct VersionOnly {
     version: String,
 }
 
-/// Objects with a Recycle Bin (and so `IsDeleted`) can be undeleted.
-fn undeletable(object: &ObjectSchema) -> bool {
-    object.field_index("IsDeleted").is_some()
-}
-
 /// What Describe Global says of an object; sObject Describe starts from the same flags.
 fn summary(object: &ObjectSchema, version: &str) -> Map<String, Value> {
     let base = format!("/services/data/{version}/sobjects/{}", object.name);
@@ -64,7 +59,7 @@ fn summary(object: &ObjectSchema, version: &str) -> Map<String, Value> {
         "retrieveable": true,
         "searchable": !big,
         "triggerable": !big,
-        "undeletable": undeletable(object),
+        "undeletable": object.has_recycle_bin(),
         "updateable": writable && !big,
         "urls": {
             "rowTemplate": format!("{base}/{{ID}}"),

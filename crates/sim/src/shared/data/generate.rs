@@ -193,12 +193,16 @@ pub(crate) struct Generator {
     base_rows: Vec<u64>,
     /// Per object: the index of `CreatedDate`, which `LastModifiedDate` follows.
     created: Vec<Option<usize>>,
+    /// Per object: how many consecutive rows share one modification stamp (0: none do).
+    bursts: Vec<u64>,
     /// `YYYY-MM-DD` of every day from 2015 on, so dates are copied, not computed.
     days: Vec<[u8; 10]>,
 }
 
 impl Generator {
-    pub(crate) fn new(seed: u64, base_rows: Vec<u64>) -> Self {
+    /// Values for `seed`, with `base_rows` generated rows and modification stamps shared by runs
+    /// of `bursts` rows, per object in `OBJECTS` order.
+    pub(crate) fn new(seed: u64, base_rows: Vec<u64>, bursts: Vec<u64>) -> Self {
         let salts = OBJECTS
             .iter()
             .map(|o| {
@@ -245,6 +249,7 @@ impl Generator {
             ref_rows,
             base_rows,
             created,
+            bursts,
             days,
         }
     }
@@ -362,14 +367,9 @@ impl Generator {
                 write_time(secs % 86_400, out);
             }
             Gen::Modified => {
-                let Some(created) = self.created[ordinal] else {
+                let Some(secs) = self.modified(ordinal, row) else {
                     return false;
                 };
-                // Drawn from the creation's hash, not this field's, so that every field that
-                // uses it holds the same time.
-                let created_hash = self.hash(ordinal, created, row);
-                let created = reduce(created_hash, TEN_YEARS);
-                let secs = created + reduce(mix(created_hash ^ 0x9E37_79B9_7F4A_7C15), YEAR);
                 out.extend_from_slice(&self.days[(secs / 86_400) as usize]);
                 write_time(secs % 86_400, out);
             }
@@ -409,6 +409,23 @@ impl Generator {
             _ => return false,
         }
         true
+    }
+
+    /// Seconds after 2015 at which a generated row was last modified, drawn from the creation's
+    /// hash, not a field's, so that every field that uses it (`LastModifiedDate`,
+    /// `SystemModstamp`) holds the same time: within a year after the row's creation; or, in
+    /// an object with bursts, one time for each run of `bursts` consecutive rows (a data load
+    /// that stamped them all within one second), drawn in the year after every generated
+    /// creation so that no row is modified before it was created.
+    fn modified(&self, ordinal: usize, row: u64) -> Option<u64> {
+        let created = self.created[ordinal]?;
+        if let Some(burst) = row.checked_div(self.bursts[ordinal]) {
+            let salt = self.salts[ordinal][created];
+            return Some(TEN_YEARS + reduce(mix(salt ^ burst), YEAR));
+        }
+        let created_hash = self.hash(ordinal, created, row);
+        let created = reduce(created_hash, TEN_YEARS);
+        Some(created + reduce(mix(created_hash ^ 0x9E37_79B9_7F4A_7C15), YEAR))
     }
 }
 
@@ -555,7 +572,7 @@ mod tests {
 
     #[test]
     fn csv_form_is_the_quoted_raw_form() {
-        let g = Generator::new(7, vec![50; OBJECTS.len()]);
+        let g = Generator::new(7, vec![50; OBJECTS.len()], vec![0; OBJECTS.len()]);
         for (ordinal, object) in OBJECTS.iter().enumerate() {
             for field in 0..object.fields.len() {
                 for row in 0..50 {
@@ -591,10 +608,46 @@ mod tests {
     }
 
     #[test]
+    fn bursts_share_one_modification_stamp_that_follows_every_creation() {
+        let ordinal = OBJECTS
+            .iter()
+            .position(|o| o.name == "Account")
+            .expect("Account");
+        let account = &OBJECTS[ordinal];
+        let field = |name| account.field_index(name).expect("audit field");
+        let g = Generator::new(5, vec![100; OBJECTS.len()], vec![40; OBJECTS.len()]);
+        let text = |name, row| {
+            let mut out = Vec::new();
+            assert!(g.write(account, ordinal, field(name), row, &mut out));
+            String::from_utf8(out).expect("ASCII")
+        };
+        let stamps: Vec<String> = (0..100).map(|r| text("SystemModstamp", r)).collect();
+        assert!(stamps[..40].iter().all(|s| *s == stamps[0]), "{stamps:?}");
+        assert!(
+            stamps[40..80].iter().all(|s| *s == stamps[40]),
+            "{stamps:?}"
+        );
+        assert_ne!(stamps[0], stamps[40]);
+        assert_ne!(stamps[40], stamps[80]);
+        for (row, stamp) in stamps.iter().enumerate() {
+            let row = row as u64;
+            assert_eq!(*stamp, text("LastModifiedDate", row));
+            // The fixed-width format sorts as time does.
+            assert!(*stamp > text("CreatedDate", row), "row {row}");
+        }
+        let plain = Generator::new(5, vec![100; OBJECTS.len()], vec![0; OBJECTS.len()]);
+        let mut first = Vec::new();
+        let mut second = Vec::new();
+        plain.write(account, ordinal, field("SystemModstamp"), 0, &mut first);
+        plain.write(account, ordinal, field("SystemModstamp"), 1, &mut second);
+        assert_ne!(first, second, "without bursts every row has its own stamp");
+    }
+
+    #[test]
     fn values_are_deterministic_per_seed_and_vary_between_rows() {
         let account = schema::object("Account").expect("exists");
-        let a = Generator::new(42, vec![10; OBJECTS.len()]);
-        let b = Generator::new(43, vec![10; OBJECTS.len()]);
+        let a = Generator::new(42, vec![10; OBJECTS.len()], vec![0; OBJECTS.len()]);
+        let b = Generator::new(43, vec![10; OBJECTS.len()], vec![0; OBJECTS.len()]);
         let render = |g: &Generator, row| {
             let mut out = Vec::new();
             g.write(account, 0, 1, row, &mut out);

@@ -1,8 +1,15 @@
-//! The deterministic org: generated rows plus the overlay of changes made by ingest and Async SOQL.
+//! The deterministic org: generated rows plus the overlay of changes made by ingest, Async SOQL
+//! and the simulator's undelete hook.
 //!
 //! Row `i < base` of an object is generated on demand from the seed; rows inserted later take the
 //! indices after the generated ones. Updates and deletions sit in the overlay, which is copied on
 //! write so that a running query keeps the consistent snapshot it started from.
+//!
+//! Every change stamps the audit fields with the org's clock ([`Calendar`]) in whole seconds, and
+//! one edit (one ingest job, one Async SOQL copy, one undelete) reads the clock once: all the rows
+//! it changes share one `SystemModstamp`, as the rows of a data load that a real org processes
+//! within one second do. Those shared stamps are the boundary an incremental reader must not lose
+//! rows on.
 
 pub(crate) mod generate;
 mod objects;
@@ -16,6 +23,7 @@ use std::sync::{Arc, RwLock};
 use generate::Generator;
 use schema::{Gen, OBJECTS, ObjectSchema};
 
+use crate::shared::calendar::Calendar;
 use crate::shared::ids;
 
 /// A row stored in the overlay: every field of the object, in schema order.
@@ -181,19 +189,51 @@ impl Snapshot {
 pub(crate) struct Org {
     generator: Arc<Generator>,
     overlays: RwLock<Vec<Arc<Overlay>>>,
+    calendar: Calendar,
+}
+
+/// What the generated part of an org looks like, per object by name.
+pub(crate) struct Shape<'a> {
+    /// The seed every value is drawn from.
+    pub(crate) seed: u64,
+    /// Generated rows (absent: the object's default).
+    pub(crate) rows: &'a dyn Fn(&str) -> Option<u64>,
+    /// Consecutive rows that share one modification stamp (absent or 0: every row its own).
+    pub(crate) bursts: &'a dyn Fn(&str) -> Option<u64>,
 }
 
 impl Org {
-    /// An org with `rows(name)` generated rows per object.
-    pub(crate) fn new(seed: u64, rows: impl Fn(&str) -> Option<u64>) -> Self {
+    /// An org generated as `shape` says, whose changes are stamped on `calendar`.
+    pub(crate) fn new(shape: &Shape<'_>, calendar: Calendar) -> Self {
         let base = OBJECTS
             .iter()
-            .map(|o| rows(o.name).unwrap_or(o.default_rows))
+            .map(|o| (shape.rows)(o.name).unwrap_or(o.default_rows))
+            .collect();
+        let bursts = OBJECTS
+            .iter()
+            .map(|o| (shape.bursts)(o.name).unwrap_or(0))
             .collect();
         Self {
-            generator: Arc::new(Generator::new(seed, base)),
+            generator: Arc::new(Generator::new(shape.seed, base, bursts)),
             overlays: RwLock::new(vec![Arc::default(); OBJECTS.len()]),
+            calendar,
         }
+    }
+
+    /// The clock changes are stamped with.
+    pub(crate) fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// An org of `rows(name)` rows per object, no bursts, on a calendar of its own.
+    #[cfg(test)]
+    pub(crate) fn for_tests(seed: u64, rows: impl Fn(&str) -> Option<u64>) -> Self {
+        let shape = Shape {
+            seed,
+            rows: &rows,
+            bursts: &|_| None,
+        };
+        Self::new(&shape, Calendar::default())
     }
 
     /// A consistent view of `object` now.
@@ -226,6 +266,7 @@ impl Org {
         let mut editor = Editor {
             view: current,
             overlay: &mut overlay,
+            now: self.calendar.audit_stamp(),
         };
         let result = f(&mut editor);
         overlays[ordinal] = Arc::new(overlay);
@@ -239,6 +280,8 @@ pub(crate) struct Editor<'a> {
     /// The object as it was before this edit began (plus nothing of it).
     view: Snapshot,
     overlay: &'a mut Overlay,
+    /// The one audit stamp of every change this edit makes.
+    now: String,
 }
 
 impl Editor<'_> {
@@ -255,11 +298,11 @@ impl Editor<'_> {
         let row = self.view.base() + self.overlay.inserted.len() as u64;
         let id = ids::id_string(self.view.object.key_prefix, row);
         values[ObjectSchema::ID] = Some(id.clone());
-        let now = audit_now();
+        let now = self.now.as_str();
         for (name, value) in [
-            ("CreatedDate", now.as_str()),
-            ("LastModifiedDate", &now),
-            ("SystemModstamp", &now),
+            ("CreatedDate", now),
+            ("LastModifiedDate", now),
+            ("SystemModstamp", now),
             ("IsDeleted", "false"),
         ] {
             if let Some(index) = self.view.object.field_index(name) {
@@ -272,7 +315,7 @@ impl Editor<'_> {
 
     /// Sets some fields of a live row, and its modification stamps to now, as a real org does.
     pub(crate) fn update(&mut self, row: u64, changes: &[(usize, Option<String>)]) {
-        let now = Some(audit_now());
+        let now = Some(self.now.clone());
         let mut all = changes.to_vec();
         all.extend(self.stamp("LastModifiedDate", now.clone()));
         all.extend(self.stamp("SystemModstamp", now));
@@ -305,16 +348,34 @@ impl Editor<'_> {
     /// stamps moved to now, as the Recycle Bin keeps it) or hard.
     pub(crate) fn delete(&mut self, row: u64, hard: bool) {
         if !hard {
-            let now = Some(audit_now());
-            let mut changes: Vec<_> = self
-                .stamp("IsDeleted", Some("true".to_owned()))
-                .into_iter()
-                .collect();
-            changes.extend(self.stamp("SystemModstamp", now.clone()));
-            changes.extend(self.stamp("LastModifiedDate", now));
-            self.set(row, &changes);
+            self.mark_deleted(row, true);
         }
         self.overlay.deleted.insert(row, hard);
+    }
+
+    /// Restores a row from the Recycle Bin (`IsDeleted` false again, its modification stamps
+    /// moved to now, as for any change a user makes); false, with nothing changed, for a row
+    /// that is not there: live, hard-deleted (hard deletes bypass the Recycle Bin), or never
+    /// created.
+    pub(crate) fn undelete(&mut self, row: u64) -> bool {
+        if self.overlay.deleted.get(&row) != Some(&false) {
+            return false;
+        }
+        self.overlay.deleted.remove(&row);
+        self.mark_deleted(row, false);
+        true
+    }
+
+    /// Sets `IsDeleted` and moves the modification stamps to now.
+    fn mark_deleted(&mut self, row: u64, deleted: bool) {
+        let now = Some(self.now.clone());
+        let mut changes: Vec<_> = self
+            .stamp("IsDeleted", Some(deleted.to_string()))
+            .into_iter()
+            .collect();
+        changes.extend(self.stamp("SystemModstamp", now.clone()));
+        changes.extend(self.stamp("LastModifiedDate", now));
+        self.set(row, &changes);
     }
 
     /// Whether the row exists and is not deleted, counting this edit's changes.
@@ -352,16 +413,6 @@ impl Editor<'_> {
     }
 }
 
-/// Now in the format of date-times in query results, for audit fields: whole seconds, as a
-/// real org stores date-times (their milliseconds always read `.000`), so that the rows one
-/// job changes within a second share their stamps, the boundary an incremental reader must not
-/// lose rows on.
-fn audit_now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S.000Z")
-        .to_string()
-}
-
 fn ordinal(object: &'static ObjectSchema) -> usize {
     OBJECTS
         .iter()
@@ -375,7 +426,7 @@ mod tests {
 
     #[test]
     fn edits_are_visible_to_later_snapshots_only() {
-        let org = Org::new(1, |name| (name == "Account").then_some(3));
+        let org = Org::for_tests(1, |name| (name == "Account").then_some(3));
         let account = schema::object("Account").expect("exists");
         let before = org.snapshot(account);
         let id = org.edit(account, |e| {
@@ -398,8 +449,25 @@ mod tests {
     }
 
     #[test]
+    fn only_rows_in_the_recycle_bin_are_undeleted() {
+        let org = Org::for_tests(3, |name| (name == "Account").then_some(4));
+        let account = schema::object("Account").expect("exists");
+        let deleted = account.field_index("IsDeleted").expect("field");
+        org.edit(account, |e| {
+            e.delete(0, false);
+            e.delete(1, true);
+        });
+        let restored = org.edit(account, |e| [0, 1, 2, 9].map(|row| e.undelete(row)));
+        assert_eq!(restored, [true, false, false, false]);
+        let after = org.snapshot(account);
+        assert_eq!(after.live_count(), 3);
+        assert!(after.visible(0, false) && !after.visible(1, true));
+        assert_eq!(after.value(deleted, 0).as_deref(), Some("false"));
+    }
+
+    #[test]
     fn edits_stamp_the_audit_fields_as_a_real_org_does() {
-        let org = Org::new(2, |name| (name == "Contact").then_some(3));
+        let org = Org::for_tests(2, |name| (name == "Contact").then_some(3));
         let contact = schema::object("Contact").expect("exists");
         let field = |name: &str| contact.field_index(name).expect("field");
         let before = org.snapshot(contact);

@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn filters_limits_and_renders_quoted_csv() {
-        let org = Org::new(9, |name| (name == "Account").then_some(500));
+        let org = Org::for_tests(9, |name| (name == "Account").then_some(500));
         let account = schema::object("Account").expect("exists");
         let all = evaluate(
             org.snapshot(account),
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn doubles_embedded_quotes() {
-        let org = Org::new(3, |_| Some(300));
+        let org = Org::for_tests(3, |_| Some(300));
         let account = schema::object("Account").expect("exists");
         let rs = evaluate(
             org.snapshot(account),

@@ -275,6 +275,12 @@ impl ObjectSchema {
     /// The index of the `Id` field, first in every object.
     pub(crate) const ID: usize = 0;
 
+    /// Whether deleted records go to the Recycle Bin (the object has `IsDeleted`), so that
+    /// `queryAll` sees them and they can be undeleted.
+    pub(crate) fn has_recycle_bin(&self) -> bool {
+        self.field_index("IsDeleted").is_some()
+    }
+
     /// Whether this is a custom object (`__c`) or a big object (`__b`).
     pub(crate) fn custom(&self) -> bool {
         self.name.ends_with("__c") || self.name.ends_with("__b")
