@@ -1,7 +1,9 @@
 //! What the object-store tests (`store.rs` on moto's S3, `azure.rs` on Azurite) share: the job
-//! they download, the client of haul-sim, and the checks of what lands.
+//! they download, the client of haul-sim, and the checks of what lands; moto's server (`moto`).
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 
