@@ -1,8 +1,8 @@
 //! A fault-injecting HTTP proxy on 127.0.0.1, put between haul and a real S3 server (moto's): it
 //! forwards every request as it came, and answers the `UploadPart` request a test picks
 //! (`PUT /bucket/key?partNumber=N&uploadId=U`, by key and part number) itself with an S3 error,
-//! so that a test sees what haul does when a store refuses one part of an upload. It logs every `UploadPart` it receives,
-//! refused or forwarded, so that a test can count what was sent.
+//! so that a test sees what haul does when a store refuses one part of an upload. It logs every
+//! `UploadPart` it receives, refused or forwarded, so that a test can count what was sent.
 //!
 //! A refused request's body is read whole before the answer, as a store reads it: the client then
 //! sees the error answer, not a connection closed under its upload.
@@ -53,7 +53,8 @@ impl Refusal {
 /// One `UploadPart` request the proxy received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadPart {
-    /// The object's key, without the bucket (`accounts/part-00003.csv`).
+    /// The object's key, without the bucket, as the request's path spells it
+    /// (`accounts/part-00003.csv`).
     pub key: String,
     /// The part's number, from 1.
     pub number: u32,
@@ -184,7 +185,8 @@ fn upload_part(method: &Method, uri: &Uri) -> Option<(String, u32)> {
     upload.then_some((key.to_owned(), number?))
 }
 
-/// Headers that belong to one connection, not to the request or answer they travel with.
+/// Headers that belong to one connection, not to the request or answer they travel with; and
+/// `Host`, which names the proxy (moto does not check the signature that covers it).
 fn hop_by_hop(name: &HeaderName) -> bool {
     [header::CONNECTION, header::TRANSFER_ENCODING, header::HOST]
         .iter()
