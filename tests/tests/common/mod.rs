@@ -1,7 +1,11 @@
-//! What the object-store tests (`store.rs` on moto's S3, `azure.rs` on Azurite) share: the job
-//! they download, the client of haul-sim, and the checks of what lands.
+//! What the object-store tests (`store.rs` and `store_faults.rs` on moto's S3, `azure.rs` on
+//! Azurite) share: the job they download, the client of haul-sim, and the checks of what lands;
+//! moto's server (`moto`) and a fault-injecting proxy to put in front of it (`fault_proxy`).
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod fault_proxy;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 

@@ -33,6 +33,7 @@ mod fetch;
 mod format;
 mod jsonl;
 mod manifest;
+mod multipart;
 mod output;
 mod parquet;
 mod parquet_file;

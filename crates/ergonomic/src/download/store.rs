@@ -30,7 +30,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use url::Url;
@@ -40,6 +40,7 @@ use super::checkpoint::{Checkpoint, CommittedPage};
 use super::manifest::{
     FILE_MANIFEST_SUFFIX, FOLDER_MANIFEST, Manifest, ManifestFile, ManifestSource, hex,
 };
+use super::multipart::Multipart;
 use super::part::{PartData, Reservation};
 use super::sink::part_name;
 use crate::csv_scan::HeaderSplitter;
@@ -375,7 +376,7 @@ pub(crate) struct StoreTarget {
     parts_dir: PathBuf,
     /// A single object's multipart upload, kept here so that a failed or cancelled download
     /// can abort it after the work that fed it is gone.
-    upload: tokio::sync::Mutex<Option<WriteMultipart>>,
+    upload: tokio::sync::Mutex<Option<Multipart>>,
 }
 
 impl std::fmt::Debug for StoreTarget {
@@ -622,12 +623,10 @@ impl StoreSink {
                 .await?;
         } else {
             let object = target.object();
-            let upload = target
-                .store
-                .put_multipart(&object)
+            let upload = Multipart::start(&*target.store, &object, CHUNK)
                 .await
                 .map_err(|e| store_error("start upload", target.shown(&object), e))?;
-            *target.upload.lock().await = Some(WriteMultipart::new_with_chunk_size(upload, CHUNK));
+            *target.upload.lock().await = Some(upload);
         }
         Ok(Self {
             target,
@@ -702,7 +701,7 @@ impl StoreSink {
     }
 
     /// Feeds the single object's upload, waiting while [`UPLOADS_AT_ONCE`] parts are in flight.
-    async fn send(&mut self, upload: &mut WriteMultipart, chunk: Bytes) -> Result<()> {
+    async fn send(&mut self, upload: &mut Multipart, chunk: Bytes) -> Result<()> {
         let object = self.target.object();
         upload
             .wait_for_capacity(UPLOADS_AT_ONCE)
@@ -734,8 +733,9 @@ impl StoreSink {
             self.target.store.put(&path, payload).await.map_err(fail)?;
             return Ok((length, Some(hex(&digest.finalize()))));
         }
-        let upload = self.target.store.put_multipart(&path).await.map_err(fail)?;
-        let mut upload = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+        let mut upload = Multipart::start(&*self.target.store, &path, CHUNK)
+            .await
+            .map_err(fail)?;
         let sent: Result<()> = async {
             while let Some(chunk) = reader.next().await? {
                 upload
