@@ -15,9 +15,9 @@ use haul::salesforce::rest::Row;
 use serde_json::{Value, json};
 
 use crate::args::{Format, QueryArgs};
-use crate::sf::{checked_destination, output_format, run_download, typed_schema};
 use crate::exit::{Interrupted, Usage};
 use crate::progress::Display;
+use crate::sf::{checked_destination, output_format, run_download, typed_schema};
 use crate::target::SfTarget;
 use crate::{Outcome, Settings};
 use haul::salesforce::rest::select_columns;

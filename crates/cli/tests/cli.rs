@@ -377,7 +377,11 @@ async fn query_writes_parquet_by_extension_and_refuses_what_parquet_cannot_do() 
     let refused: [(&[&str], &str, &str); 5] = [
         (&["-o", "x.parquet", "--resume"], soql, "folder"),
         (&["-o", "s3://lake/x.parquet"], soql, "prefix ending in /"),
-        (&["-o", "x.parquet", "--api", "rest", "--resume"], soql, "--api bulk"),
+        (
+            &["-o", "x.parquet", "--api", "rest", "--resume"],
+            soql,
+            "--api bulk",
+        ),
         (
             &["-o", "x.csv", "--compression", "zstd"],
             soql,
@@ -1249,7 +1253,10 @@ async fn a_rest_query_writes_the_same_csv_columns_as_a_bulk_one() {
         lines.sort();
         lines
     };
-    assert!(sorted(&jsonl) == sorted(&bulk_jsonl), "the typed lines differ");
+    assert!(
+        sorted(&jsonl) == sorted(&bulk_jsonl),
+        "the typed lines differ"
+    );
     let parquet = dir.join("rest.parquet");
     let result = haul_at(&sim)
         .args(["--json", "sf", "query", soql, "--api", "rest", "-o"])
@@ -1260,7 +1267,11 @@ async fn a_rest_query_writes_the_same_csv_columns_as_a_bulk_one() {
     let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     assert_eq!(
         (&summary["api"], &summary["format"], &summary["records"]),
-        (&serde_json::json!("rest"), &serde_json::json!("parquet"), &serde_json::json!(500)),
+        (
+            &serde_json::json!("rest"),
+            &serde_json::json!("parquet"),
+            &serde_json::json!(500)
+        ),
         "{summary}"
     );
     assert!(dir.join("rest.parquet.manifest.json").exists());

@@ -195,7 +195,11 @@ async fn bulk_and_rest_give_the_same_typed_values() {
         .unwrap();
     assert_eq!((&orphan[4], &orphan[5]), (&None, &None), "{orphan:?}");
     let named = contacts.iter().filter(|row| row[4].is_some()).count();
-    assert_eq!(named, contacts.len() - 1, "every other contact has its account");
+    assert_eq!(
+        named,
+        contacts.len() - 1,
+        "every other contact has its account"
+    );
 
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.join("contacts-rest.parquet.manifest.json")).unwrap(),
@@ -255,7 +259,11 @@ async fn a_rest_download_writes_a_folder_and_refuses_what_it_cannot_do() {
             .download()
             .to_file(&file)
             .await,
-        sf.query(soql).download().max_records(10).to_file(&file).await,
+        sf.query(soql)
+            .download()
+            .max_records(10)
+            .to_file(&file)
+            .await,
         sf.query(soql).batch_size(5).download().to_file(&file).await,
     ] {
         let error = refused.unwrap_err();

@@ -145,7 +145,11 @@ fn field_text(value: Option<&RawValue>) -> serde_json::Result<Cow<'_, str>> {
 mod tests {
     use super::*;
 
-    fn csv(names: &[&str], object: Option<&str>, body: &str) -> std::result::Result<String, String> {
+    fn csv(
+        names: &[&str],
+        object: Option<&str>,
+        body: &str,
+    ) -> std::result::Result<String, String> {
         let batch: RawBatch<'_> = serde_json::from_str(body).unwrap();
         let columns = Columns::new(
             names.iter().map(|n| (*n).to_owned()).collect(),

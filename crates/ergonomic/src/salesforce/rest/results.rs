@@ -39,9 +39,8 @@ struct Seen {
 impl RestResults {
     pub(crate) fn new(query: RestQuery) -> Self {
         let soql = query.soql();
-        let columns = select_list::select_columns(soql).map(|names| {
-            Columns::new(names, select_list::from_object(soql).map(str::to_owned))
-        });
+        let columns = select_list::select_columns(soql)
+            .map(|names| Columns::new(names, select_list::from_object(soql).map(str::to_owned)));
         Self {
             query,
             columns,
@@ -148,9 +147,10 @@ impl Source for RestResults {
     fn fetch<'a>(&'a self, partition: &'a Partition, _plan: Plan) -> BoxFuture<'a, Result<Answer>> {
         Box::pin(async move {
             let operation = self.query.operation();
-            let columns = self.columns.as_ref().ok_or_else(|| {
-                Error::invalid_input("the query's SELECT list names no columns")
-            })?;
+            let columns = self
+                .columns
+                .as_ref()
+                .ok_or_else(|| Error::invalid_input("the query's SELECT list names no columns"))?;
             let more = match &partition.key {
                 Some(link) => Some(self.query.more_from_link(link)?),
                 None => None,

@@ -176,7 +176,9 @@ fn number(ty: FieldType, text: &str) -> Option<Cell> {
     if ty == FieldType::Int || !ty.is_numeric() || serde_json::from_str::<Number>(text).is_err() {
         return None;
     }
-    RawValue::from_string(text.to_owned()).ok().map(Cell::Number)
+    RawValue::from_string(text.to_owned())
+        .ok()
+        .map(Cell::Number)
 }
 
 /// The text of a value as its type prints in JSON.
