@@ -218,6 +218,9 @@ async fn a_rest_download_writes_a_folder_and_refuses_what_it_cannot_do() {
     let soql = "SELECT Id, Name, AnnualRevenue FROM Account";
     let schema = sf.query_schema(soql).await.unwrap();
     let folder = dir.join("accounts/");
+    // The second batch fails once with a 503: the engine's retry fetches it again.
+    let more = "/services/data/{version}/queryAll/{cursor}";
+    sim.misbehave_next("GET", more, haul_sim::Misbehaviour::huge_error(503, 100));
     let report = sf
         .query_all(soql)
         .batch_size(200)
@@ -228,6 +231,11 @@ async fn a_rest_download_writes_a_folder_and_refuses_what_it_cannot_do() {
         .await
         .unwrap();
     assert_eq!((report.pages, report.records), (4, 700), "{report:?}");
+    assert_eq!(
+        sim.stats().count("GET", more),
+        4,
+        "three batches, one twice"
+    );
     let mut names = std::fs::read_dir(&folder)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
