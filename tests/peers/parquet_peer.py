@@ -1,6 +1,7 @@
 """Reads haul's Parquet output with two independent readers, pyarrow and DuckDB, and checks it
 against haul's CSV output of the same query: the column types, and every value (the CSV text parsed
-by the column's type, decimals exactly, exponent notation included).
+by the column's type, decimals exactly, exponent notation included). The same query through the
+REST API (`--api rest`) must give the same Parquet types and values as the bulk CSV.
 
 Runs `$HAUL_BIN sf query ... -o x.parquet` and `... -o x.csv` against haul-sim
 ($HAUL_SIM_URL, $HAUL_SIM_TOKEN) for each query, in $HAUL_PEER_WORKDIR. Prints one JSON line.
@@ -79,12 +80,33 @@ DUCKDB_TYPES = {
 }
 
 
-def haul(soql, output):
+def haul(soql, output, *options):
+    options = options or ("--max-records", "1000")
     subprocess.run(
-        [os.environ["HAUL_BIN"], "sf", "query", soql, "-o", output, "--max-records", "1000", "--quiet"],
+        [os.environ["HAUL_BIN"], "sf", "query", soql, "-o", output, *options, "--quiet"],
         check=True,
         timeout=120,
     )
+
+
+def read_both(name, parquet_path, csv_rows, header):
+    """The Parquet file read by pyarrow and by DuckDB: its rows, the types each reader sees, and
+    every value that differs from the CSV's."""
+    table = pq.read_table(parquet_path)
+    pyarrow_types = {field.name: str(field.type) for field in table.schema}
+    pyarrow_rows = list(zip(*(table.column(c).to_pylist() for c in table.column_names)))
+    mismatches = compare(
+        "pyarrow", pyarrow_rows, table.column_names, pyarrow_types, csv_rows, header
+    )
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    relation = db.sql(f"SELECT * FROM read_parquet('{parquet_path}')")
+    duckdb_types = {c: str(t) for c, t in zip(relation.columns, relation.types)}
+    mismatches += compare(
+        "duckdb", relation.fetchall(), relation.columns, duckdb_types, csv_rows, header
+    )
+    types_ok = pyarrow_types == PYARROW_TYPES[name] and duckdb_types == DUCKDB_TYPES[name]
+    return table, pyarrow_types, duckdb_types, types_ok, mismatches
 
 
 def expected(text, type_name):
@@ -141,19 +163,13 @@ def check(name, soql, workdir):
         header = next(reader)
         csv_rows = list(reader)
 
-    table = pq.read_table(parquet_path)
-    pyarrow_types = {field.name: str(field.type) for field in table.schema}
-    pyarrow_rows = list(zip(*(table.column(c).to_pylist() for c in table.column_names)))
-    mismatches = compare(
-        "pyarrow", pyarrow_rows, table.column_names, pyarrow_types, csv_rows, header
+    table, pyarrow_types, duckdb_types, _, mismatches = read_both(
+        name, parquet_path, csv_rows, header
     )
-
-    db = duckdb.connect()
-    db.execute("SET TimeZone = 'UTC'")
-    relation = db.sql(f"SELECT * FROM read_parquet('{parquet_path}')")
-    duckdb_types = {c: str(t) for c, t in zip(relation.columns, relation.types)}
-    mismatches += compare(
-        "duckdb", relation.fetchall(), relation.columns, duckdb_types, csv_rows, header
+    rest_path = os.path.join(workdir, f"{name}-rest.parquet")
+    haul(soql, rest_path, "--api", "rest")
+    rest_table, _, _, rest_types_ok, rest_mismatches = read_both(
+        name, rest_path, csv_rows, header
     )
     multi_line = sum(1 for row in csv_rows for v in row if "\n" in v)
     exponent = sum(1 for row in csv_rows for v in row if "E" in v and v.replace("E", "").replace(".", "").isdigit())
@@ -170,6 +186,10 @@ def check(name, soql, workdir):
         "exponent_values": exponent,
         "mismatches": len(mismatches),
         "first_mismatches": mismatches[:10],
+        "rest_parquet_rows": rest_table.num_rows,
+        "rest_types_ok": rest_types_ok,
+        "rest_mismatches": len(rest_mismatches),
+        "first_rest_mismatches": rest_mismatches[:10],
     }
 
 

@@ -385,6 +385,10 @@ async fn pyarrow_and_duckdb_read_haul_parquet_as_its_csv_typed() {
         assert_eq!(seen["mismatches"], 0, "{name}: {seen}");
         // Five pages of at most 1,000 rows (three for contacts), each a row group of its own.
         assert_eq!(seen["row_groups"], rows.div_ceil(1_000), "{name}: {seen}");
+        // The same query through the REST API: the same types and values as the bulk CSV.
+        assert_eq!(seen["rest_parquet_rows"], rows, "{name}: {seen}");
+        assert_eq!(seen["rest_types_ok"], true, "{name}: {seen}");
+        assert_eq!(seen["rest_mismatches"], 0, "{name}: {seen}");
     }
     let accounts = &seen["accounts"];
     assert!(

@@ -269,7 +269,7 @@ pub(crate) struct QueryArgs {
     /// The SOQL query.
     pub(crate) soql: String,
     /// Output file; a path ending in `/` or an existing folder gets one file a page. With --api
-    /// bulk, also an object store: `s3://bucket/prefix/` (one object a page), `s3://bucket/out.csv`
+    /// bulk (or --api rest with --format jsonl or parquet), also an object store: `s3://bucket/prefix/` (one object a page), `s3://bucket/out.csv`
     /// (one object), `gs://...`, `az://...`, configured from the environment (`AWS_*`, with
     /// `AWS_ENDPOINT_URL` for S3-compatible stores; `GOOGLE_*`; `AZURE_*`).
     #[arg(long, short)]
@@ -296,8 +296,8 @@ pub(crate) struct QueryArgs {
     #[arg(long)]
     pub(crate) resume: bool,
     /// Which API runs the query: Bulk API 2.0 jobs, or the REST API's query resource (small results,
-    /// aggregates; the same outputs, columns in the order of the SELECT list, relationships
-    /// flattened as Owner.Name).
+    /// aggregates; the same outputs and the same typed values, columns in the order of the SELECT
+    /// list, relationships flattened as Owner.Name; CSV to one local file only).
     #[arg(long, value_enum, default_value_t = Api::Bulk)]
     pub(crate) api: Api,
     /// With --api rest: records a batch, 200 to 2000 (the server may answer with other sizes).
@@ -320,9 +320,11 @@ pub(crate) enum Format {
     /// One JSON object a row, keyed by column, each value typed from describe: numbers as
     /// numbers, decimals as strings of their exact value, dates and times as ISO 8601 strings
     /// (date-times in UTC), multi-selects as arrays; empty values become null (a folder gets one
-    /// `.jsonl` file a page). With --api rest, values as the REST API types them.
+    /// `.jsonl` file a page, a batch with --api rest). With --api rest too, each value is read
+    /// from the number or text the REST API sent, so it equals the bulk query's.
     Jsonl,
-    /// Typed Parquet, each column's type from describe (a folder gets one `.parquet` file a page).
+    /// Typed Parquet, each column's type from describe (a folder gets one `.parquet` file a page,
+    /// a batch with --api rest), with --api bulk or --api rest alike.
     Parquet,
 }
 

@@ -1,6 +1,10 @@
-//! `haul sf query --api rest`: a SOQL query through the REST API, written to the same outputs as a
-//! bulk one (CSV with one header row, or JSON lines), columns in the order of the SELECT list and
-//! relationship fields flattened as `Owner.Name`.
+//! `haul sf query --api rest`: a SOQL query through the REST API, columns in the order of the
+//! SELECT list and relationship fields flattened as `Owner.Name`. Parquet and JSON lines go
+//! through the download engine as a bulk query's results do (the REST query is its source), typed
+//! from describe by the same rules, so the same query gives the same values through either API,
+//! to a file, a folder or an object store, with its manifest. CSV is written here, one file, from
+//! the records as the REST API types them, so that queries describe cannot type (aggregates,
+//! `FIELDS(...)`, subqueries) still have an output.
 
 use std::path::{Path, PathBuf};
 
@@ -13,11 +17,92 @@ use serde_json::{Value, json};
 use crate::args::{Format, QueryArgs};
 use crate::exit::{Interrupted, Usage};
 use crate::progress::Display;
+use crate::sf::{checked_destination, output_format, run_download, typed_schema};
 use crate::target::SfTarget;
 use crate::{Outcome, Settings};
 use haul::salesforce::rest::select_columns;
 
 pub(crate) async fn run(
+    target: &SfTarget,
+    args: QueryArgs,
+    settings: &Settings,
+    cancel: CancellationToken,
+) -> Result<Outcome> {
+    match args.output_format() {
+        Format::Csv => run_csv(target, args, settings, cancel).await,
+        Format::Jsonl | Format::Parquet => run_typed(target, args, settings, cancel).await,
+    }
+}
+
+/// The query or queryAll `args` ask for, with their batch size.
+fn rest_query(sf: &haul::Salesforce, args: &QueryArgs) -> haul::salesforce::rest::RestQuery {
+    let query = if args.all {
+        sf.query_all(&args.soql)
+    } else {
+        sf.query(&args.soql)
+    };
+    match args.batch_size {
+        Some(size) => query.batch_size(size),
+        None => query,
+    }
+}
+
+/// Parquet or JSON lines: the REST query's batches downloaded by the engine, typed from describe.
+async fn run_typed(
+    target: &SfTarget,
+    args: QueryArgs,
+    settings: &Settings,
+    cancel: CancellationToken,
+) -> Result<Outcome> {
+    let refused = if args.resume {
+        Some("--resume works with --api bulk only (a REST query's cursor lasts minutes)")
+    } else if args.max_records.is_some() {
+        Some("--max-records works with --api bulk only; use --batch-size")
+    } else {
+        None
+    };
+    if let Some(why) = refused {
+        return Err(Usage(why.into()).into());
+    }
+    let destination = checked_destination(&args).await?;
+    let sf = &target.client;
+    let mut builder = rest_query(sf, &args)
+        .download()
+        .format(output_format(&args))
+        .overwrite(args.overwrite)
+        .cancel_on(cancel);
+    if let Some(schema) = typed_schema(sf, &args).await? {
+        builder = builder.schema(schema);
+    }
+    let report = run_download(builder, destination, settings.display)
+        .await
+        .map_err(|error| match error.downcast_ref::<haul::Error>() {
+            Some(refused) if refused.is_invalid_input() => Usage(refused.to_string()).into(),
+            _ => error,
+        })?;
+    if settings.display != Display::Quiet {
+        eprintln!(
+            "haul: wrote {} rows in {} batches to {} (REST API)",
+            report.records,
+            report.pages,
+            args.output.display()
+        );
+    }
+    Ok(Outcome::Json(json!({
+        "api": "rest",
+        "api_version": sf.api_version().to_string(),
+        "records": report.records,
+        "pages": report.pages,
+        "bytes": report.bytes,
+        "path": args.output,
+        "format": output_format(&args).to_string(),
+        "elapsed_ms": report.elapsed.as_millis() as u64,
+        "simulator": target.simulator.is_some(),
+    })))
+}
+
+/// CSV: the records written one by one into one local file, renamed into place when complete.
+async fn run_csv(
     target: &SfTarget,
     args: QueryArgs,
     settings: &Settings,
@@ -43,36 +128,35 @@ pub(crate) async fn run(
             args.output.display()
         );
     }
-    let format = match args.output_format() {
-        Format::Csv => "csv",
-        Format::Jsonl => "jsonl",
-        Format::Parquet => "parquet",
-    };
     Ok(Outcome::Json(json!({
         "api": "rest",
         "api_version": target.client.api_version().to_string(),
         "records": records,
         "path": args.output,
-        "format": format,
+        "format": "csv",
         "elapsed_ms": started.elapsed().as_millis() as u64,
         "simulator": target.simulator.is_some(),
     })))
 }
 
-/// The bulk-only options make no sense here; say so rather than ignore them.
+/// What CSV through the REST API cannot do; say so rather than ignore it.
 fn check_args(args: &QueryArgs) -> Result<()> {
     let into_dir = args.output.is_dir() || args.output.as_os_str().to_string_lossy().ends_with('/');
     let is_url = args.output.to_string_lossy().contains("://");
     let refused = if is_url {
-        Some("--api rest writes a local file; object store destinations work with --api bulk")
+        Some(
+            "--api rest writes CSV to a local file; object store destinations work with --api \
+             bulk, or with --api rest and --format jsonl or parquet",
+        )
     } else if into_dir {
-        Some("--api rest writes one file, not a folder")
+        Some(
+            "--api rest writes CSV to one file, not a folder (--format jsonl or parquet can \
+             write a folder)",
+        )
     } else if args.resume {
         Some("--resume works with --api bulk only")
     } else if args.max_records.is_some() {
         Some("--max-records works with --api bulk only; use --batch-size")
-    } else if args.output_format() == Format::Parquet {
-        Some("Parquet works with --api bulk only: REST results are written as CSV or JSON lines")
     } else if args.compression.is_some() {
         Some("--compression works with --format parquet only")
     } else {
@@ -120,18 +204,11 @@ async fn write(
     cancel: &CancellationToken,
 ) -> Result<u64> {
     let sf = &target.client;
-    let mut query = if args.all {
-        sf.query_all(&args.soql)
-    } else {
-        sf.query(&args.soql)
-    };
-    if let Some(size) = args.batch_size {
-        query = query.batch_size(size);
-    }
+    let query = rest_query(sf, args);
     let file =
         std::fs::File::create(part).with_context(|| format!("creating {}", part.display()))?;
     let columns = select_columns(&args.soql);
-    let mut out = Output::new(args.output_format(), std::io::BufWriter::new(file), columns)?;
+    let mut out = Output::new(std::io::BufWriter::new(file), columns)?;
     let mut rows = query.rows();
     let mut records = 0u64;
     loop {
@@ -151,30 +228,20 @@ async fn write(
     Ok(records)
 }
 
-/// Writes records as CSV or JSON lines, in a fixed column order: the SELECT list's, or else the
-/// first record's fields in alphabetical order (a record's JSON object keeps no order here).
+/// Writes records as CSV, in a fixed column order: the SELECT list's, or else the first record's
+/// fields in alphabetical order (a record's JSON object keeps no order here).
 struct Output<W: std::io::Write> {
     columns: Option<Vec<String>>,
-    sink: Sink<W>,
-}
-
-enum Sink<W: std::io::Write> {
-    Csv(Box<csv::Writer<W>>),
-    Jsonl(W),
+    csv: csv::Writer<W>,
 }
 
 impl<W: std::io::Write> Output<W> {
     /// Writes the CSV header at once when the columns are known from the query, so that an empty
     /// result still has one (as a bulk query's has).
-    fn new(format: Format, out: W, columns: Option<Vec<String>>) -> Result<Self> {
-        let sink = match format {
-            Format::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
-            Format::Jsonl => Sink::Jsonl(out),
-            Format::Parquet => unreachable!("refused by check_args"),
-        };
+    fn new(out: W, columns: Option<Vec<String>>) -> Result<Self> {
         let mut output = Self {
             columns: None,
-            sink,
+            csv: csv::Writer::from_writer(out),
         };
         if let Some(columns) = columns {
             output.set_columns(columns)?;
@@ -183,9 +250,7 @@ impl<W: std::io::Write> Output<W> {
     }
 
     fn set_columns(&mut self, columns: Vec<String>) -> Result<()> {
-        if let Sink::Csv(csv) = &mut self.sink {
-            csv.write_record(&columns)?;
-        }
+        self.csv.write_record(&columns)?;
         self.columns = Some(columns);
         Ok(())
     }
@@ -197,24 +262,17 @@ impl<W: std::io::Write> Output<W> {
             self.set_columns(names)?;
         }
         let columns = self.columns.as_deref().unwrap_or_default();
-        match &mut self.sink {
-            Sink::Csv(csv) => {
-                let cells: Vec<String> = columns.iter().map(|c| cell(lookup(row, c))).collect();
-                csv.write_record(&cells)?;
-            }
-            Sink::Jsonl(out) => out.write_all(json_line(columns, row)?.as_bytes())?,
-        }
+        let cells: Vec<String> = columns.iter().map(|c| cell(lookup(row, c))).collect();
+        self.csv.write_record(&cells)?;
         Ok(())
     }
 
     /// Flushes everything written and hands back the writer.
     fn finish(self) -> Result<W> {
-        let mut out = match self.sink {
-            Sink::Csv(csv) => csv
-                .into_inner()
-                .map_err(|e| anyhow::anyhow!("writing the CSV: {}", e.error()))?,
-            Sink::Jsonl(out) => out,
-        };
+        let mut out = self
+            .csv
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("writing the CSV: {}", e.error()))?;
         out.flush()?;
         Ok(out)
     }
@@ -267,23 +325,6 @@ fn cell(value: Option<&Value>) -> String {
         Some(Value::Number(number)) => number.to_string(),
         Some(nested) => nested.to_string(),
     }
-}
-
-/// One record as a JSON object keyed by column, in column order, and a line feed.
-fn json_line(columns: &[String], row: &Row) -> Result<String> {
-    let mut line = String::from("{");
-    for (i, column) in columns.iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        line.push_str(&serde_json::to_string(column)?);
-        line.push(':');
-        line.push_str(&serde_json::to_string(
-            lookup(row, column).unwrap_or(&Value::Null),
-        )?);
-    }
-    line.push_str("}\n");
-    Ok(line)
 }
 
 #[cfg(test)]
@@ -341,8 +382,8 @@ mod tests {
         );
     }
 
-    fn written(format: Format, columns: Option<Vec<String>>, rows: &[Row]) -> String {
-        let mut out = Output::new(format, Vec::new(), columns).unwrap();
+    fn written(columns: Option<Vec<String>>, rows: &[Row]) -> String {
+        let mut out = Output::new(Vec::new(), columns).unwrap();
         for row in rows {
             out.record(row).unwrap();
         }
@@ -352,33 +393,18 @@ mod tests {
     #[test]
     fn csv_follows_the_select_list_and_quotes_as_csv_does() {
         let columns = select_columns("SELECT Id, Name, Owner.Name, Account.Name FROM Contact");
-        let csv = written(Format::Csv, columns, &[contact()]);
+        let csv = written(columns, &[contact()]);
         assert_eq!(
             csv,
             "Id,Name,Owner.Name,Account.Name\n003000000000001AAA,\"Jane \"\"JD\"\" Doe, Jr.\",Ann,\n"
         );
-        let empty = written(Format::Csv, select_columns("SELECT Id FROM Contact"), &[]);
+        let empty = written(select_columns("SELECT Id FROM Contact"), &[]);
         assert_eq!(empty, "Id\n");
-    }
-
-    #[test]
-    fn jsonl_keeps_types_and_column_order() {
-        let columns = Some(vec![
-            "Owner.Name".to_owned(),
-            "NumberOfEmployees".to_owned(),
-            "Account.Name".to_owned(),
-        ]);
-        let jsonl = written(Format::Jsonl, columns, &[contact()]);
-        assert_eq!(
-            jsonl,
-            "{\"Owner.Name\":\"Ann\",\"NumberOfEmployees\":12,\"Account.Name\":null}\n"
-        );
     }
 
     #[test]
     fn without_a_select_list_the_first_record_names_the_columns() {
         let csv = written(
-            Format::Csv,
             None,
             &[row(json!({"attributes": {}, "Id": "1", "Name": "a"}))],
         );

@@ -59,57 +59,10 @@ async fn run_query(
     if args.batch_size.is_some() {
         return Err(Usage("--batch-size works with --api rest only".into()).into());
     }
-    let destination = Destination::parse(&args.output.to_string_lossy())
-        .map_err(|error| Usage(error.to_string()))?;
-    let format = args.output_format();
-    if args.compression.is_some() && format != Format::Parquet {
-        return Err(Usage("--compression works with --format parquet only".into()).into());
-    }
-    if format == Format::Parquet && !destination.is_folder() {
-        if args.resume {
-            return Err(Usage(
-                "--resume cannot resume one Parquet file (its footer is written last): give a \
-                 folder (a path ending in /) to get one Parquet file a page, which resumes"
-                    .into(),
-            )
-            .into());
-        }
-        if destination.is_store() {
-            return Err(Usage(
-                "one Parquet object in a store is not supported: give a prefix ending in / to \
-                 get one Parquet object a page"
-                    .into(),
-            )
-            .into());
-        }
-    }
-    if !args.overwrite && destination.manifest().await?.is_some() {
-        return Err(Usage(format!(
-            "{destination} is a complete download (it has its manifest); pass --overwrite to \
-             replace it"
-        ))
-        .into());
-    }
+    let destination = checked_destination(&args).await?;
     let sf = &target.client;
     // Typed before the job is submitted, so that a field describe cannot type costs no job.
-    let schema = match format {
-        Format::Parquet | Format::Jsonl => {
-            Some(sf.query_schema(&args.soql).await.map_err(|error| {
-                if !error.is_invalid_input() {
-                    return error.into();
-                }
-                let hint = match format {
-                    Format::Jsonl => {
-                        " (--format jsonl types each column from describe; --format csv keeps \
-                         the server's text as it is)"
-                    }
-                    _ => "",
-                };
-                anyhow::Error::from(Usage(format!("{error}{hint}")))
-            })?)
-        }
-        Format::Csv => None,
-    };
+    let schema = typed_schema(sf, &args).await?;
     let job = match resumable_job(sf, &destination, args.resume).await? {
         Some(job) => job,
         None => {
@@ -142,6 +95,70 @@ async fn run_query(
         "elapsed_ms": report.elapsed.as_millis() as u64,
         "simulator": target.simulator.is_some(),
     })))
+}
+
+/// The destination `-o` names, with what a download cannot write there refused as a usage error:
+/// `--compression` without Parquet, a resumed or stored single Parquet file, and a complete
+/// output without `--overwrite`.
+pub(crate) async fn checked_destination(args: &QueryArgs) -> Result<Destination> {
+    let destination = Destination::parse(&args.output.to_string_lossy())
+        .map_err(|error| Usage(error.to_string()))?;
+    let format = args.output_format();
+    if args.compression.is_some() && format != Format::Parquet {
+        return Err(Usage("--compression works with --format parquet only".into()).into());
+    }
+    if format == Format::Parquet && !destination.is_folder() {
+        if args.resume {
+            return Err(Usage(
+                "--resume cannot resume one Parquet file (its footer is written last): give a \
+                 folder (a path ending in /) to get one Parquet file a page, which resumes"
+                    .into(),
+            )
+            .into());
+        }
+        if destination.is_store() {
+            return Err(Usage(
+                "one Parquet object in a store is not supported: give a prefix ending in / to \
+                 get one Parquet object a page"
+                    .into(),
+            )
+            .into());
+        }
+    }
+    if !args.overwrite && destination.manifest().await?.is_some() {
+        return Err(Usage(format!(
+            "{destination} is a complete download (it has its manifest); pass --overwrite to \
+             replace it"
+        ))
+        .into());
+    }
+    Ok(destination)
+}
+
+/// The columns' types from describe, for the typed formats (Parquet, JSON lines); `None` for CSV.
+/// A query describe cannot type is a usage error.
+pub(crate) async fn typed_schema(
+    sf: &haul::Salesforce,
+    args: &QueryArgs,
+) -> Result<Option<haul::download::Schema>> {
+    let format = args.output_format();
+    if format == Format::Csv {
+        return Ok(None);
+    }
+    let schema = sf.query_schema(&args.soql).await.map_err(|error| {
+        if !error.is_invalid_input() {
+            return error.into();
+        }
+        let hint = match format {
+            Format::Jsonl => {
+                " (--format jsonl types each column from describe; --format csv keeps the \
+                 server's text as it is)"
+            }
+            _ => "",
+        };
+        anyhow::Error::from(Usage(format!("{error}{hint}")))
+    })?;
+    Ok(Some(schema))
 }
 
 /// With `--resume` and a checkpoint beside the output, the job the checkpoint belongs to.
@@ -229,6 +246,15 @@ async fn download(
     if let Some(max) = args.max_records {
         builder = builder.max_records(max);
     }
+    run_download(builder, destination, display).await
+}
+
+/// Runs a download to `destination`, showing its progress; Ctrl-C stops it.
+pub(crate) async fn run_download(
+    builder: haul::download::DownloadBuilder,
+    destination: Destination,
+    display: Display,
+) -> Result<DownloadReport> {
     let handle = builder.to(destination);
     let _shown = progress::downloading(display, handle.progress());
     match handle.await {
@@ -238,7 +264,8 @@ async fn download(
     }
 }
 
-fn output_format(args: &QueryArgs) -> haul::download::Format {
+/// The download format `--format` (or the output's extension) and `--compression` name.
+pub(crate) fn output_format(args: &QueryArgs) -> haul::download::Format {
     use haul::download::Compression as C;
     match args.output_format() {
         Format::Csv => haul::download::Format::Csv,

@@ -377,7 +377,11 @@ async fn query_writes_parquet_by_extension_and_refuses_what_parquet_cannot_do() 
     let refused: [(&[&str], &str, &str); 5] = [
         (&["-o", "x.parquet", "--resume"], soql, "folder"),
         (&["-o", "s3://lake/x.parquet"], soql, "prefix ending in /"),
-        (&["-o", "x.parquet", "--api", "rest"], soql, "--api bulk"),
+        (
+            &["-o", "x.parquet", "--api", "rest", "--resume"],
+            soql,
+            "--api bulk",
+        ),
         (
             &["-o", "x.csv", "--compression", "zstd"],
             soql,
@@ -1232,6 +1236,45 @@ async fn a_rest_query_writes_the_same_csv_columns_as_a_bulk_one() {
         .unwrap();
     assert!(result.status.success(), "{}", stderr(&result));
     assert_eq!(lines(&jsonl), 500);
+    // Typed from describe through either API, the JSON lines are the same lines.
+    let bulk_jsonl = dir.join("bulk.jsonl");
+    let result = haul_at(&sim)
+        .args(["sf", "query", soql, "--format", "jsonl", "-o"])
+        .arg(&bulk_jsonl)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let sorted = |path: &Path| {
+        let mut lines: Vec<String> = std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert!(
+        sorted(&jsonl) == sorted(&bulk_jsonl),
+        "the typed lines differ"
+    );
+    let parquet = dir.join("rest.parquet");
+    let result = haul_at(&sim)
+        .args(["--json", "sf", "query", soql, "--api", "rest", "-o"])
+        .arg(&parquet)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(
+        (&summary["api"], &summary["format"], &summary["records"]),
+        (
+            &serde_json::json!("rest"),
+            &serde_json::json!("parquet"),
+            &serde_json::json!(500)
+        ),
+        "{summary}"
+    );
+    assert!(dir.join("rest.parquet.manifest.json").exists());
     let parents = "SELECT Id, LastName, Account.Name FROM Contact";
     let (bulk, rest) = (dir.join("parents-bulk.csv"), dir.join("parents-rest.csv"));
     for (output, api) in [(&bulk, "bulk"), (&rest, "rest")] {

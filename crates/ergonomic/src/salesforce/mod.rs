@@ -114,6 +114,21 @@ impl Salesforce {
         new(base, self.inner.http.clone(), self.inner.retrying.clone())
     }
 
+    /// As [`generated_at`](Self::generated_at), but each request is sent once (a 401 still renews
+    /// the token): for requests that a loop of their own repeats, such as a download's partitions.
+    pub(crate) fn generated_at_once<C>(
+        &self,
+        origin: &Url,
+        new: fn(&str, reqwest::Client, Context) -> C,
+    ) -> C {
+        let base = origin.as_str().trim_end_matches('/');
+        new(
+            base,
+            self.inner.http.clone(),
+            self.inner.single_shot.clone(),
+        )
+    }
+
     pub(crate) fn tokens(&self) -> &TokenStore {
         &self.inner.tokens
     }

@@ -25,8 +25,10 @@
 //! Every request goes through the client's retry policy and renews the token on 401, like the job
 //! APIs; a query's `nextRecordsUrl` is followed only on the instance itself.
 
+mod flatten;
 mod identity;
 mod query;
+mod results;
 mod schema;
 mod select_list;
 

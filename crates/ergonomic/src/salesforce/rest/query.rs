@@ -1,12 +1,21 @@
 //! SOQL through the REST API: batches of records, following `nextRecordsUrl`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
-use haul_client::salesforce_rest::types::QueryResult;
+use haul_client::progenitor_client::{
+    ClientHooks, ClientInfo, Error as ClientError, OperationInfo, ResponseValue,
+};
+use haul_client::reqwest::{self, header::ACCEPT};
+use haul_client::salesforce_rest::Client;
+use haul_client::salesforce_rest::types::{QueryResult, SalesforceErrorList};
 use serde::de::DeserializeOwned;
 
 use super::into_row;
+use super::results::RestResults;
+use crate::download::DownloadBuilder;
 use crate::error::{Error, Result, from_client};
 use crate::salesforce::Salesforce;
 use crate::salesforce::links::{QueryMore, query_more_from_link};
@@ -92,12 +101,126 @@ impl RestQuery {
             .boxed()
     }
 
-    fn operation(&self) -> &'static str {
+    /// The query's results downloaded through the download engine, each batch one partition of
+    /// a chain, written in order: typed Parquet or typed JSON lines (give the
+    /// [`schema`](crate::download::DownloadBuilder::schema) from
+    /// [`Salesforce::query_schema`](crate::Salesforce::query_schema)) or CSV, to a file, a folder
+    /// or an object store, with its [`Manifest`](crate::download::Manifest), exactly as a Bulk API
+    /// query's results are.
+    ///
+    /// Each record becomes one row of the SELECT list's columns, in its order, read from the JSON
+    /// text as sent: a number keeps every digit it was sent with (`123456789012345.6789`,
+    /// `1.5E+7`), never passing through a float; a relationship path (`Owner.Name`) is looked up
+    /// in the nested record, and is null when the relationship is; `attributes` is left out. A
+    /// null and an empty string are both an empty CSV field, which the typed formats read as null,
+    /// as they read the Bulk API's CSV (where the two are written alike). So the same query gives
+    /// the same typed values through either API.
+    ///
+    /// The batches are fetched one at a time (each names the next), and each is fetched again
+    /// under the client's retry policy when it fails. Refused with
+    /// [`Error::InvalidInput`]: a SELECT list that names no columns (`FIELDS(...)`, `TYPEOF`),
+    /// [`max_records`](crate::download::DownloadBuilder::max_records) (use
+    /// [`batch_size`](Self::batch_size)), and `SELECT COUNT()`, which returns no rows. A resumed
+    /// download continues from the batch after the last one written, which works only while
+    /// Salesforce keeps the query's cursor (a few minutes after its last use).
+    ///
+    /// ```no_run
+    /// # async fn example(sf: haul::Salesforce) -> haul::Result<()> {
+    /// let soql = "SELECT Id, Name, AnnualRevenue, Owner.Name FROM Account";
+    /// let schema = sf.query_schema(soql).await?;
+    /// let report = sf
+    ///     .query(soql)
+    ///     .download()
+    ///     .format(haul::download::Format::parquet())
+    ///     .schema(schema)
+    ///     .to_file("accounts.parquet")
+    ///     .await?;
+    /// println!("{} rows", report.records);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn download(self) -> DownloadBuilder {
+        DownloadBuilder::new(Arc::new(RestResults::new(self)))
+    }
+
+    pub(super) fn soql(&self) -> &str {
+        &self.soql
+    }
+
+    pub(super) fn api_version(&self) -> haul_types::ApiVersion {
+        self.sf.api_version()
+    }
+
+    pub(super) fn retry_policy(&self) -> &crate::RetryPolicy {
+        self.sf.retry_policy()
+    }
+
+    pub(super) fn operation(&self) -> &'static str {
         if self.all { "query_all" } else { "query" }
     }
 
-    fn endpoint(&self) -> &'static str {
+    pub(super) fn endpoint(&self) -> &'static str {
         if self.all { "queryAll" } else { "query" }
+    }
+
+    /// Checks what can be checked before anything is sent: the query is not empty, and its batch
+    /// size is one Salesforce accepts.
+    pub(super) fn check(&self) -> Result<()> {
+        if self.soql.trim().is_empty() {
+            return Err(Error::invalid_input("the SOQL query is empty"));
+        }
+        self.options_header().map(drop)
+    }
+
+    /// Where a `nextRecordsUrl` continues, checked to be on the instance and to continue this
+    /// query's endpoint.
+    pub(super) fn more_from_link(&self, link: &str) -> Result<QueryMore> {
+        let instance = self.sf.instance_url();
+        query_more_from_link(link, instance, self.endpoint(), self.operation())
+    }
+
+    /// Sends the first request (`next` is `None`) or the one a `nextRecordsUrl` names, once (the
+    /// download engine's loop repeats it), and answers the body as sent, so that its numbers can
+    /// be read from their text. The request is built here (the generated operation parses the
+    /// body into floats) and sent through the generated client's hooks, so that the token, the
+    /// request limit and API-usage tracking apply as to every generated request.
+    pub(super) async fn fetch_raw(&self, next: Option<&QueryMore>) -> Result<Bytes> {
+        let operation = self.operation();
+        let client = self
+            .sf
+            .generated_at_once(self.sf.instance_url(), Client::new_with_client);
+        let url = match next {
+            None => format!(
+                "{}/{}",
+                self.sf.versioned_base(self.sf.api_version()),
+                self.endpoint()
+            ),
+            Some(more) => format!(
+                "{}/{}/{}",
+                self.sf.versioned_base(more.version),
+                self.endpoint(),
+                more.locator
+            ),
+        };
+        let mut request = client.client().get(url).header(ACCEPT, "application/json");
+        if next.is_none() {
+            request = request.query(&[("q", self.soql.as_str())]);
+        }
+        if let Some(options) = self.options_header()? {
+            request = request.header("Sforce-Query-Options", options);
+        }
+        let mut request = request
+            .build()
+            .map_err(|e| Error::invalid_input(format!("{operation}: {e}")))?;
+        let info = OperationInfo {
+            operation_id: operation,
+        };
+        let hooked = |e: ClientError<SalesforceErrorList>| from_client(operation, e);
+        client.pre(&mut request, &info).await.map_err(hooked)?;
+        let result = client.exec(request, &info).await;
+        client.post(&result, &info).await.map_err(hooked)?;
+        let response = result.map_err(|e| Error::transport(operation, e))?;
+        answer_body(operation, response).await
     }
 
     fn options_header(&self) -> Result<Option<String>> {
@@ -145,6 +268,35 @@ impl RestQuery {
             .map_err(|e| from_client(self.operation(), e))?
             .into_inner())
     }
+}
+
+/// The body of a 2xx answer; any other answer as the generated operation reports it: Salesforce's
+/// error list when the body is one, else the bare status.
+async fn answer_body(operation: &'static str, response: reqwest::Response) -> Result<Bytes> {
+    let status = response.status();
+    if status.is_success() {
+        return response
+            .bytes()
+            .await
+            .map_err(|e| Error::transport(operation, e));
+    }
+    let headers = response.headers().clone();
+    let version = response.version();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Error::transport(operation, e))?;
+    let error = match serde_json::from_slice::<SalesforceErrorList>(&body) {
+        Ok(list) => ClientError::ErrorResponse(ResponseValue::new(list, status, headers)),
+        Err(_) => {
+            let mut bare = http::Response::new(body);
+            *bare.status_mut() = status;
+            *bare.version_mut() = version;
+            *bare.headers_mut() = headers;
+            ClientError::UnexpectedResponse(reqwest::Response::from(bare))
+        }
+    };
+    Err(from_client(operation, error))
 }
 
 /// Where the batches stand between two reads.

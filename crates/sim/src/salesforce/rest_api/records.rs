@@ -2,7 +2,8 @@
 //!
 //! A record is a JSON object that starts with `attributes {type, url}` and then has the selected
 //! fields in order (REST API Developer Guide, "Query" and "sObject Rows"). Values keep their JSON
-//! types: numbers are numbers, booleans booleans, null is null; date-times carry `+0000`
+//! types: numbers are numbers (printed with the digits the org holds, as Bulk API CSV prints
+//! them, never rounded through a float), booleans booleans, null is null; date-times carry `+0000`
 //! (`2024-04-16T19:00:00.000+0000`, where Bulk API CSV has `Z`); an address is an object of its
 //! components (`city`, `country`, `geocodeAccuracy`, `latitude`, `longitude`, `postalCode`,
 //! `state`, `street`), a geolocation `{latitude, longitude}` ("Compound Fields", Object
@@ -16,6 +17,7 @@ use axum::response::Response;
 use haul_types::ApiVersion;
 use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value, json};
 
 use super::RestApi;
@@ -48,11 +50,12 @@ pub(super) fn record_url(version: &str, object: &ObjectSchema, id: &str) -> Stri
 #[derive(Debug, Default)]
 pub(super) struct Ordered(Vec<(String, Cell)>);
 
-/// A value in an [`Ordered`] record: plain JSON, or a parent record nested under its
-/// relationship name.
+/// A value in an [`Ordered`] record: plain JSON, a number as its text, or a parent record nested
+/// under its relationship name.
 #[derive(Debug)]
 pub(super) enum Cell {
     Value(Value),
+    Number(Box<RawValue>),
     Record(Ordered),
 }
 
@@ -70,6 +73,7 @@ impl Serialize for Cell {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Value(value) => value.serialize(serializer),
+            Self::Number(number) => number.serialize(serializer),
             Self::Record(record) => record.serialize(serializer),
         }
     }
@@ -97,8 +101,8 @@ pub(super) fn own_record(
     let id = snapshot.value(ObjectSchema::ID, row).unwrap_or_default();
     let mut record = Ordered::new(snapshot.object, &id, version);
     for &field in fields {
-        let value = value(snapshot, field, row, version, &id);
-        record.push(snapshot.object.fields[field].name, Cell::Value(value));
+        let cell = value(snapshot, field, row, version, &id);
+        record.push(snapshot.object.fields[field].name, cell);
     }
     record
 }
@@ -113,8 +117,8 @@ pub(super) fn record(results: &ResultSet, row: u64, version: &str) -> Ordered {
     for column in results.columns() {
         match column {
             Column::Own(field) => {
-                let value = value(snapshot, *field, row, version, &id);
-                record.push(object.fields[*field].name, Cell::Value(value));
+                let cell = value(snapshot, *field, row, version, &id);
+                record.push(object.fields[*field].name, cell);
             }
             Column::Parent(p) => {
                 let relationship = object.fields[p.lookup]
@@ -140,8 +144,8 @@ pub(super) fn record(results: &ResultSet, row: u64, version: &str) -> Ordered {
                     (&mut record.0[slot].1, parent)
                 {
                     let parent_id = view.value(ObjectSchema::ID, parent_row).unwrap_or_default();
-                    let value = value(view, p.field, parent_row, version, &parent_id);
-                    nested.push(p.object.fields[p.field].name, Cell::Value(value));
+                    let cell = value(view, p.field, parent_row, version, &parent_id);
+                    nested.push(p.object.fields[p.field].name, cell);
                 }
             }
         }
@@ -150,18 +154,31 @@ pub(super) fn record(results: &ResultSet, row: u64, version: &str) -> Ordered {
 }
 
 /// One field of a row in its JSON type.
-fn value(snapshot: &Snapshot, field: usize, row: u64, version: &str, id: &str) -> Value {
+fn value(snapshot: &Snapshot, field: usize, row: u64, version: &str, id: &str) -> Cell {
     let object = snapshot.object;
     let f = &object.fields[field];
-    match f.ty {
+    Cell::Value(match f.ty {
         FieldType::Address | FieldType::Location => compound(snapshot, f, row),
         FieldType::Base64 => {
             Value::String(format!("{}/{}", record_url(version, object, id), f.name))
         }
-        ty => snapshot
-            .value(field, row)
-            .map_or(Value::Null, |text| typed(ty, text)),
+        ty => match snapshot.value(field, row) {
+            None => Value::Null,
+            Some(text) => return number(ty, &text).unwrap_or_else(|| Cell::Value(typed(ty, text))),
+        },
+    })
+}
+
+/// A fractional number field's value as a JSON number of the text the org holds (a real org
+/// prints a Number(18, 2) or a currency with every digit it stores, which a float would round);
+/// `None` for other types and for text that is not a JSON number.
+fn number(ty: FieldType, text: &str) -> Option<Cell> {
+    if ty == FieldType::Int || !ty.is_numeric() || serde_json::from_str::<Number>(text).is_err() {
+        return None;
     }
+    RawValue::from_string(text.to_owned())
+        .ok()
+        .map(Cell::Number)
 }
 
 /// The text of a value as its type prints in JSON.
@@ -292,6 +309,24 @@ mod tests {
             component_key("Headquarters__c", "Headquarters__Latitude__s"),
             "latitude"
         );
+    }
+
+    #[test]
+    fn numbers_keep_the_digits_the_org_holds() {
+        let printed = |ty, text: &str| match number(ty, text) {
+            Some(Cell::Number(raw)) => Some(raw.get().to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            printed(FieldType::Currency(18, 2), "1234567890123456.78").as_deref(),
+            Some("1234567890123456.78")
+        );
+        assert_eq!(
+            printed(FieldType::Double(18, 0), "1.6147805824397E13").as_deref(),
+            Some("1.6147805824397E13")
+        );
+        assert_eq!(printed(FieldType::Int, "42"), None);
+        assert_eq!(printed(FieldType::Double(18, 0), "1,5"), None);
     }
 
     #[test]
