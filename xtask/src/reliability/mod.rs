@@ -89,6 +89,9 @@ pub(crate) struct Section {
 /// Entry point of `cargo xtask reliability`.
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let (settings, only) = parse(root, args)?;
+    // The release binaries are built from the tree as it stands now; the suites at the end are
+    // compiled when they run, so a commit made meanwhile must show in the report.
+    let built_from = report::commit(root);
     build(root)?;
     std::fs::create_dir_all(&settings.logs)?;
     let mut sections = Vec::new();
@@ -106,7 +109,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
             failures: vec![format!("{part}: {error:#}")],
         }));
     }
-    let document = report::document(&settings, &sections, args);
+    let document = report::document(&settings, &sections, args, &built_from);
     let target = if settings.quick {
         settings.work.join("RELIABILITY-quick.md")
     } else {

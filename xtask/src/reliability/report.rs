@@ -2,6 +2,7 @@
 //! list of everything that failed.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::Command;
 
 use super::{EXPIRE_EVERY, FAULTS, FIRST_EXPIRY, Reliability, Section, TOKEN_LIFETIME_SECS};
@@ -37,19 +38,34 @@ pub(crate) fn masked(command: &str, sim: &crate::bench::sim::Sim) -> String {
     shown
 }
 
-/// The whole document.
-pub(super) fn document(rel: &Reliability, sections: &[Section], args: &[String]) -> String {
-    let mut doc = String::from("# Reliability\n\n");
-    let command = format!("cargo xtask reliability {}", args.join(" "));
-    let commit = Command::new("git")
-        .current_dir(&rel.root)
+/// The commit the tree at `root` stands on (`-dirty` when it has changes).
+pub(super) fn commit(root: &Path) -> String {
+    Command::new("git")
+        .current_dir(root)
         .args(["describe", "--always", "--dirty"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The whole document; `built_from` is the commit the release binaries were built from.
+pub(super) fn document(
+    rel: &Reliability,
+    sections: &[Section],
+    args: &[String],
+    built_from: &str,
+) -> String {
+    let mut doc = String::from("# Reliability\n\n");
+    let command = format!("cargo xtask reliability {}", args.join(" "));
+    let now = commit(&rel.root);
+    let source = if now == built_from {
+        format!("from `{now}`")
+    } else {
+        format!("with release binaries from `{built_from}` and the suites compiled from `{now}`")
+    };
     let _ = writeln!(
         doc,
-        "Produced by `{}` (issue 8) on {} UTC from `{commit}`; do not edit by hand. `--quick` runs \
+        "Produced by `{}` (issue 8) on {} UTC {source}; do not edit by hand. `--quick` runs \
          write `target/reliability/RELIABILITY-quick.md` instead. Logs of every run: \
          `target/reliability/logs/`.\n",
         command.trim_end(),
