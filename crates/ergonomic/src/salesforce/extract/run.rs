@@ -1,0 +1,370 @@
+//! One extract run: the objects resolved, each planned, read window by window (bulk jobs bounded
+//! by `max_jobs`), landed, and its state saved; then the run's summary.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::filter::{FilterSpec, Filtered, Tally};
+use super::plan::ObjectPlan;
+use super::report::{
+    ExtractProgress, ExtractReport, ObjectPhase, ObjectProgress, ObjectReport, Split, WindowReport,
+};
+use super::state::{ObjectState, RunOutcome, format_stamp};
+use super::window::{Window, Windows, is_query_timeout};
+use super::{Config, ObjectSpec};
+use crate::download::{Destination, DownloadBuilder, Format, Schema};
+use crate::error::{Error, Result};
+
+/// The run summaries' folder in the destination.
+const RUNS_FOLDER: &str = "_runs";
+/// The object's record of a complete run, in the run's folder.
+const RUN_RECORD: &str = "_run.json";
+
+/// What every object of a run shares.
+struct Run {
+    config: Arc<Config>,
+    run_id: String,
+    /// The run's start, in milliseconds: the "now" an open window is split against.
+    started_ms: i64,
+    jobs: Semaphore,
+    progress: Arc<watch::Sender<ExtractProgress>>,
+    cancel: CancellationToken,
+}
+
+/// Runs the extract `config` describes.
+pub(super) async fn run(
+    config: Arc<Config>,
+    progress: watch::Sender<ExtractProgress>,
+    cancel: CancellationToken,
+) -> Result<ExtractReport> {
+    let started = Utc::now();
+    let specs = objects(&config).await?;
+    progress.send_modify(|p| {
+        p.objects = specs
+            .iter()
+            .map(|s| ObjectProgress {
+                object: s.name.clone(),
+                ..ObjectProgress::default()
+            })
+            .collect();
+    });
+    let run = Run {
+        run_id: started.format("%Y%m%dT%H%M%S%.3fZ").to_string(),
+        started_ms: started.timestamp_millis(),
+        jobs: Semaphore::new(config.max_jobs),
+        config: config.clone(),
+        progress: Arc::new(progress),
+        cancel: cancel.clone(),
+    };
+    let each = specs
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| object_run(&run, index, spec));
+    let objects = futures::future::join_all(each).await;
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let report = ExtractReport {
+        run_id: run.run_id.clone(),
+        destination: config.destination.to_string(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        objects,
+    };
+    let summary = serde_json::to_vec_pretty(&report).expect("a report serialises");
+    config
+        .destination
+        .folder(RUNS_FOLDER)?
+        .write_file(&format!("{}.json", run.run_id), summary)
+        .await?;
+    Ok(report)
+}
+
+/// The objects to extract: those given, and with `all` every queryable, replicateable object of
+/// the global describe not excluded (a given one keeps its spec).
+async fn objects(config: &Config) -> Result<Vec<ObjectSpec>> {
+    let mut specs = config.objects.clone();
+    if config.all {
+        let global = config.sf.global_describe().await?;
+        for object in global.sobjects {
+            let wanted = object.queryable == Some(true) && object.replicateable == Some(true);
+            let excluded = config
+                .exclude
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(&object.name));
+            let given = specs
+                .iter()
+                .any(|s| s.name.eq_ignore_ascii_case(&object.name));
+            if wanted && !excluded && !given {
+                specs.push(ObjectSpec::new(object.name));
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for spec in &specs {
+        if !seen.insert(spec.name.to_ascii_lowercase()) {
+            return Err(Error::invalid_input(format!(
+                "{} is asked for twice",
+                spec.name
+            )));
+        }
+    }
+    if specs.is_empty() {
+        return Err(Error::invalid_input(
+            "no objects to extract: name some, or ask for all",
+        ));
+    }
+    Ok(specs)
+}
+
+/// One object's part of the run; its failure is reported, not raised.
+async fn object_run(run: &Run, index: usize, spec: &ObjectSpec) -> ObjectReport {
+    let mut report = ObjectReport {
+        object: spec.name.clone(),
+        ..ObjectReport::default()
+    };
+    let outcome = land_object(run, index, spec, &mut report).await;
+    let phase = match outcome {
+        Ok(()) => ObjectPhase::Landed,
+        Err(error) => {
+            tracing::warn!(object = %spec.name, error = %chain(&error), "the object failed");
+            report.error = Some(chain(&error));
+            ObjectPhase::Failed
+        }
+    };
+    run.progress.send_modify(|p| p.objects[index].phase = phase);
+    report
+}
+
+/// An error with its sources, for the report.
+fn chain(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Plans, reads every window, records the run and saves the state.
+async fn land_object(
+    run: &Run,
+    index: usize,
+    spec: &ObjectSpec,
+    report: &mut ObjectReport,
+) -> Result<()> {
+    let config = &run.config;
+    run.progress
+        .send_modify(|p| p.objects[index].phase = ObjectPhase::Planning);
+    let describe = config.sf.describe(&spec.name).await?;
+    let plan = ObjectPlan::new(spec, &describe)?;
+    report.object = plan.object.clone();
+    report.fields = plan.fields.clone();
+    report.replaced = plan.replaced.clone();
+    report.left_out = plan.left_out.clone();
+    report.cursor_field = plan.cursor.clone();
+    let folder = config.destination.folder(&plan.object)?;
+    let state = ObjectState::load(&folder, &plan.object).await?;
+    let previous = state.as_ref().filter(|_| plan.cursor.is_some());
+    if let Some(state) = previous
+        && state.cursor_field != plan.cursor
+    {
+        return Err(Error::invalid_input(format!(
+            "{} was extracted with cursor {:?}, now {:?}: keep the cursor, or start a new \
+             destination",
+            plan.object, state.cursor_field, plan.cursor
+        )));
+    }
+    let lookback_ms = i64::try_from(config.lookback.as_millis()).unwrap_or(i64::MAX);
+    let read_from = previous
+        .map(ObjectState::cursor_millis)
+        .transpose()?
+        .flatten()
+        .map(|cursor| cursor.saturating_sub(lookback_ms));
+    report.read_from = read_from.map(format_stamp);
+    let filter = FilterSpec {
+        cursor: plan.cursor.clone(),
+        landed: Arc::new(previous.map(ObjectState::landed).transpose()?.unwrap_or_default()),
+        lookback_ms,
+    };
+    let schema = match config.format {
+        Format::Csv => None,
+        _ => Some(config.sf.query_schema(&plan.soql(&[])).await?),
+    };
+    let run_folder = folder.folder(&format!("run={}", run.run_id))?;
+    report.folder = run_folder.to_string();
+    let tally = read_windows(run, index, &plan, &filter, schema, &run_folder, report).await?;
+    report.rows = tally.rows;
+    report.deleted_rows = tally.deleted;
+    report.already_landed = tally.dropped;
+    let next = ObjectState::after_run(
+        previous,
+        RunOutcome {
+            object: plan.object.clone(),
+            cursor_field: plan.cursor.clone(),
+            run_id: run.run_id.clone(),
+            rows: tally.rows,
+            max_stamp: tally.max_stamp,
+            near_cursor: tally.near,
+            lookback_ms,
+        },
+    );
+    report.cursor = next.cursor.clone();
+    let record = serde_json::to_vec_pretty(&*report).expect("a report serialises");
+    run_folder.write_file(RUN_RECORD, record).await?;
+    next.save(&folder).await
+}
+
+/// Reads the windows from `filter`'s start, splitting those that time out; the run's tally.
+async fn read_windows(
+    run: &Run,
+    index: usize,
+    plan: &ObjectPlan,
+    filter: &FilterSpec,
+    schema: Option<Schema>,
+    run_folder: &Destination,
+    report: &mut ObjectReport,
+) -> Result<Tally> {
+    let floor_ms = i64::try_from(run.config.split_floor.as_millis()).unwrap_or(i64::MAX);
+    let start = report
+        .read_from
+        .as_deref()
+        .map(super::state::parse_stamp)
+        .transpose()?;
+    let mut windows = Windows::starting_at(start);
+    let mut total = Tally::default();
+    while let Some(window) = windows.next() {
+        let conditions = match &plan.cursor {
+            Some(cursor) => window.conditions(cursor),
+            None => Vec::new(),
+        };
+        let soql = plan.soql(&conditions);
+        let name = format!("w{:03}", report.windows.len());
+        let window_folder = run_folder.folder(&name)?;
+        let read = read_window(run, index, &soql, filter, schema.clone(), &window_folder);
+        match read.await {
+            Ok((tally, job)) => {
+                report.windows.push(WindowReport {
+                    window: window.shown(),
+                    folder: name,
+                    job: Some(job),
+                    rows: tally.rows,
+                });
+                add(&mut total, tally);
+                run.progress.send_modify(|p| p.objects[index].windows += 1);
+            }
+            Err(error) if plan.cursor.is_some() && is_query_timeout(&error) => {
+                split(run, &window, &mut windows, floor_ms, &error, report)?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(total)
+}
+
+fn add(total: &mut Tally, tally: Tally) {
+    total.rows += tally.rows;
+    total.dropped += tally.dropped;
+    total.deleted += tally.deleted;
+    total.max_stamp = total.max_stamp.max(tally.max_stamp);
+    total.near.extend(tally.near);
+}
+
+/// Queues the halves of a window that timed out, or fails when it is too narrow to split.
+fn split(
+    run: &Run,
+    window: &Window,
+    windows: &mut Windows,
+    floor_ms: i64,
+    error: &Error,
+    report: &mut ObjectReport,
+) -> Result<()> {
+    let Some((lower, upper)) = window.halves(run.started_ms, floor_ms) else {
+        return Err(Error::invalid_input(format!(
+            "window {} timed out and is too narrow to split further (floor {:?}): {}",
+            window.shown(),
+            run.config.split_floor,
+            chain(error)
+        )));
+    };
+    tracing::info!(window = %window.shown(), "the job timed out; splitting its window");
+    report.splits.push(Split {
+        window: window.shown(),
+        error: chain(error),
+    });
+    windows.split(lower, upper);
+    Ok(())
+}
+
+/// One window: a `queryAll` job, waited for, its results downloaded to `folder` with the landed
+/// rows dropped; the job deleted after. Holds one of the run's job permits throughout.
+async fn read_window(
+    run: &Run,
+    index: usize,
+    soql: &str,
+    filter: &FilterSpec,
+    schema: Option<Schema>,
+    folder: &Destination,
+) -> Result<(Tally, String)> {
+    let config = &run.config;
+    let _permit = run
+        .jobs
+        .acquire()
+        .await
+        .map_err(|_| Error::Cancelled)?;
+    run.progress
+        .send_modify(|p| p.objects[index].phase = ObjectPhase::Querying);
+    let job = config.sf.bulk_query(soql).query_all().submit().await?;
+    let done = job
+        .wait()
+        .wait_options(config.wait.with_abort_on_drop(true))
+        .cancel_on(run.cancel.clone())
+        .await?;
+    run.progress
+        .send_modify(|p| p.objects[index].phase = ObjectPhase::Downloading);
+    let filtered = Arc::new(Filtered::new(done.results_source(), filter.clone()));
+    let mut download = DownloadBuilder::new(filtered.clone())
+        .format(config.format)
+        .concurrency(config.concurrency)
+        .query(soql)
+        .cancel_on(run.cancel.child_token());
+    if let Some(schema) = schema {
+        download = download.schema(schema);
+    }
+    let before = run.progress.borrow().objects[index].rows;
+    let handle = download.to(folder.clone());
+    let mut watched = handle.progress();
+    let rows = tokio::spawn({
+        let progress = run.progress.clone();
+        async move {
+            while watched.changed().await.is_ok() {
+                let landed = watched.borrow_and_update().records;
+                progress.send_modify(|p| p.objects[index].rows = before + landed);
+            }
+        }
+    });
+    let landed = handle.await;
+    rows.abort();
+    let landed = landed?;
+    let tally = filtered.tally();
+    run.progress
+        .send_modify(|p| p.objects[index].rows = before + landed.records);
+    if tally.rows != landed.records {
+        return Err(Error::integrity(format!(
+            "{}: the filter let {} rows through, the download wrote {}",
+            job.id(),
+            tally.rows,
+            landed.records
+        )));
+    }
+    // The results are landed; a job left behind only costs the org storage until it expires.
+    if let Err(error) = job.delete().await {
+        tracing::warn!(job = %job.id(), error = %error, "could not delete the finished job");
+    }
+    Ok((tally, job.id().to_string()))
+}
