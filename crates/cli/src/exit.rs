@@ -2,6 +2,9 @@
 
 use std::process::ExitCode;
 
+/// Work that partly failed: an extract some of whose objects failed while the others landed.
+pub(crate) const PARTIAL: u8 = 7;
+
 /// Raised when the user interrupts with Ctrl-C.
 #[derive(Debug)]
 pub(crate) struct Interrupted;
