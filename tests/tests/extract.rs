@@ -16,7 +16,7 @@ use arrow_array::types::TimestampMillisecondType;
 use arrow_array::{Array, RecordBatch};
 use common::{client, temp_dir};
 use haul::download::Destination;
-use haul::salesforce::extract::{ExtractBuilder, ExtractReport, ObjectReport};
+use haul::salesforce::extract::{ExtractBuilder, ExtractReport, ObjectReport, ReadPath};
 use haul::types::{ColumnDelimiter, LineEnding};
 use haul::{BackoffPolicy, Salesforce, WaitOptions};
 use haul_sim::Sim;
@@ -419,5 +419,29 @@ async fn compound_fields_are_replaced_by_components_and_base64_fields_named_as_l
     let rows = landed(&dir, "Attachment", &report.run_id);
     assert_eq!(ids(&rows), org_ids(&sim, "Attachment"));
     assert!(!rows[0].contains_key("Body"));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_the_bulk_api_refuses_is_read_through_rest_query_all_with_the_reason() {
+    let sim = Sim::builder().rows("AccountFeed", 30).start().await.unwrap();
+    let sf = client(&sim, false);
+    let dir = temp_dir("extract-rest");
+    let first = complete(extract(&sf, &dir).objects(["AccountFeed"])).await;
+    let feed = object(&first, "AccountFeed");
+    match &feed.api {
+        ReadPath::Rest { reason } => {
+            assert!(reason.contains("not supported by the Bulk API"), "{reason}");
+        }
+        other => panic!("read by {other:?}"),
+    }
+    assert_eq!(feed.windows.len(), 1);
+    assert!(feed.windows[0].job.is_none());
+    let rows = landed(&dir, "AccountFeed", &first.run_id);
+    assert_eq!(ids(&rows), org_ids(&sim, "AccountFeed"));
+    assert_eq!(feed.rows, 30);
+
+    let second = complete(extract(&sf, &dir).objects(["AccountFeed"])).await;
+    assert_eq!(object(&second, "AccountFeed").rows, 0);
     sim.shutdown().await;
 }

@@ -75,8 +75,11 @@
 //!
 //! # Objects the Bulk API cannot serve
 //!
-//! When the Bulk API refuses an object ("not supported by the Bulk API"), the object fails with
-//! that reason in its report.
+//! When the Bulk API refuses an object (`INVALIDENTITY`, "not supported by the Bulk API", as for
+//! feeds), its windows are read through the REST API's `queryAll` instead (batches following
+//! `nextRecordsUrl`, checked against `totalSize`), and the report says so with the Bulk API's
+//! answer ([`ObjectReport::api`]). Such rows are written as the REST API sends them (date-times
+//! with `+0000` rather than `Z` in CSV; the typed formats read both the same).
 //!
 //! # Failures and limits
 //!
@@ -88,6 +91,7 @@
 mod filter;
 mod plan;
 mod report;
+mod rest_source;
 mod run;
 mod state;
 mod window;

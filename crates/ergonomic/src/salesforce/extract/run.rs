@@ -10,11 +10,14 @@ use tokio_util::sync::CancellationToken;
 use super::filter::{FilterSpec, Filtered, Tally};
 use super::plan::ObjectPlan;
 use super::report::{
-    ExtractProgress, ExtractReport, ObjectPhase, ObjectProgress, ObjectReport, Split, WindowReport,
+    ExtractProgress, ExtractReport, ObjectPhase, ObjectProgress, ObjectReport, ReadPath, Split,
+    WindowReport,
 };
+use super::rest_source::RestRows;
 use super::state::{ObjectState, RunOutcome, format_stamp};
 use super::window::{Window, Windows, is_query_timeout};
 use super::{Config, ObjectSpec};
+use crate::download::source::Source;
 use crate::download::{Destination, DownloadBuilder, Format, Schema};
 use crate::error::{Error, Result};
 
@@ -238,6 +241,7 @@ async fn read_windows(
         .transpose()?;
     let mut windows = Windows::starting_at(start);
     let mut total = Tally::default();
+    let mut via = Via::Bulk;
     while let Some(window) = windows.next() {
         let conditions = match &plan.cursor {
             Some(cursor) => window.conditions(cursor),
@@ -245,18 +249,30 @@ async fn read_windows(
         };
         let soql = plan.soql(&conditions);
         let name = format!("w{:03}", report.windows.len());
-        let window_folder = run_folder.folder(&name)?;
-        let read = read_window(run, index, &soql, filter, schema.clone(), &window_folder);
-        match read.await {
+        let folder = run_folder.folder(&name)?;
+        let land = Landing {
+            filter,
+            schema: schema.as_ref(),
+            folder: &folder,
+        };
+        match read_window(run, index, &via, &soql, land).await {
             Ok((tally, job)) => {
                 report.windows.push(WindowReport {
                     window: window.shown(),
                     folder: name,
-                    job: Some(job),
+                    job,
                     rows: tally.rows,
                 });
                 add(&mut total, tally);
                 run.progress.send_modify(|p| p.objects[index].windows += 1);
+            }
+            Err(error) if via == Via::Bulk && bulk_refuses_object(&error) => {
+                tracing::info!(object = %plan.object, "the Bulk API refuses the object; reading it through REST queryAll");
+                report.api = ReadPath::Rest {
+                    reason: chain(&error),
+                };
+                via = Via::Rest(plan.fields.clone());
+                windows.again(window);
             }
             Err(error) if plan.cursor.is_some() && is_query_timeout(&error) => {
                 split(run, &window, &mut windows, floor_ms, &error, report)?;
@@ -301,22 +317,52 @@ fn split(
     Ok(())
 }
 
-/// One window: a `queryAll` job, waited for, its results downloaded to `folder` with the landed
-/// rows dropped; the job deleted after. Holds one of the run's job permits throughout.
+/// How an object's windows are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Via {
+    /// Bulk API 2.0 `queryAll` jobs.
+    Bulk,
+    /// The REST API's `queryAll` (the Bulk API refused the object), with the fields selected.
+    Rest(Vec<String>),
+}
+
+/// One window: a `queryAll` job (holding one of the run's job permits until its results are
+/// landed, the job deleted after) or a REST `queryAll`, its rows downloaded to `folder` with the
+/// landed rows dropped. Answers the tally and the job's id.
 async fn read_window(
     run: &Run,
     index: usize,
+    via: &Via,
     soql: &str,
-    filter: &FilterSpec,
-    schema: Option<Schema>,
-    folder: &Destination,
-) -> Result<(Tally, String)> {
+    land: Landing<'_>,
+) -> Result<(Tally, Option<String>)> {
+    let fields = match via {
+        Via::Rest(fields) => fields,
+        Via::Bulk => return read_bulk_window(run, index, soql, land).await,
+    };
+    run.progress
+        .send_modify(|p| p.objects[index].phase = ObjectPhase::Downloading);
+    let rows = RestRows::new(run.config.sf.clone(), soql.to_owned(), fields.clone());
+    let tally = download(run, index, Arc::new(rows), soql, land).await?;
+    Ok((tally, None))
+}
+
+/// Where and how a window's rows land.
+#[derive(Clone, Copy)]
+struct Landing<'a> {
+    filter: &'a FilterSpec,
+    schema: Option<&'a Schema>,
+    folder: &'a Destination,
+}
+
+async fn read_bulk_window(
+    run: &Run,
+    index: usize,
+    soql: &str,
+    land: Landing<'_>,
+) -> Result<(Tally, Option<String>)> {
     let config = &run.config;
-    let _permit = run
-        .jobs
-        .acquire()
-        .await
-        .map_err(|_| Error::Cancelled)?;
+    let _permit = run.jobs.acquire().await.map_err(|_| Error::Cancelled)?;
     run.progress
         .send_modify(|p| p.objects[index].phase = ObjectPhase::Querying);
     let job = config.sf.bulk_query(soql).query_all().submit().await?;
@@ -327,19 +373,36 @@ async fn read_window(
         .await?;
     run.progress
         .send_modify(|p| p.objects[index].phase = ObjectPhase::Downloading);
-    let filtered = Arc::new(Filtered::new(done.results_source(), filter.clone()));
+    let tally = download(run, index, done.results_source(), soql, land).await?;
+    // The results are landed; a job left behind only costs the org storage until it expires.
+    if let Err(error) = job.delete().await {
+        tracing::warn!(job = %job.id(), error = %error, "could not delete the finished job");
+    }
+    Ok((tally, Some(job.id().to_string())))
+}
+
+/// Downloads `source` with the landed rows dropped, showing its rows in the object's progress.
+async fn download(
+    run: &Run,
+    index: usize,
+    source: Arc<dyn Source>,
+    soql: &str,
+    land: Landing<'_>,
+) -> Result<Tally> {
+    let config = &run.config;
+    let filtered = Arc::new(Filtered::new(source, land.filter.clone()));
     let mut download = DownloadBuilder::new(filtered.clone())
         .format(config.format)
         .concurrency(config.concurrency)
         .query(soql)
         .cancel_on(run.cancel.child_token());
-    if let Some(schema) = schema {
-        download = download.schema(schema);
+    if let Some(schema) = land.schema {
+        download = download.schema(schema.clone());
     }
     let before = run.progress.borrow().objects[index].rows;
-    let handle = download.to(folder.clone());
+    let handle = download.to(land.folder.clone());
     let mut watched = handle.progress();
-    let rows = tokio::spawn({
+    let shown = tokio::spawn({
         let progress = run.progress.clone();
         async move {
             while watched.changed().await.is_ok() {
@@ -349,22 +412,26 @@ async fn read_window(
         }
     });
     let landed = handle.await;
-    rows.abort();
+    shown.abort();
     let landed = landed?;
-    let tally = filtered.tally();
     run.progress
         .send_modify(|p| p.objects[index].rows = before + landed.records);
+    let tally = filtered.tally();
     if tally.rows != landed.records {
         return Err(Error::integrity(format!(
             "{}: the filter let {} rows through, the download wrote {}",
-            job.id(),
+            filtered.describe(),
             tally.rows,
             landed.records
         )));
     }
-    // The results are landed; a job left behind only costs the org storage until it expires.
-    if let Err(error) = job.delete().await {
-        tracing::warn!(job = %job.id(), error = %error, "could not delete the finished job");
-    }
-    Ok((tally, job.id().to_string()))
+    Ok(tally)
+}
+
+/// Whether the Bulk API refused to query the object at all (so the REST API must).
+fn bulk_refuses_object(error: &Error) -> bool {
+    error.vendor_code() == Some("INVALIDENTITY")
+        || error
+            .vendor_message()
+            .is_some_and(|m| m.contains("not supported by the Bulk API"))
 }

@@ -78,6 +78,11 @@ impl Windows {
         self.0.pop_front()
     }
 
+    /// Reads `window` again next (another way).
+    pub(super) fn again(&mut self, window: Window) {
+        self.0.push_front(window);
+    }
+
     /// Reads the two halves of a window next, lower first.
     pub(super) fn split(&mut self, lower: Window, upper: Window) {
         self.0.push_front(upper);
