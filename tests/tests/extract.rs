@@ -35,7 +35,11 @@ fn extract(sf: &Salesforce, dir: &Path) -> ExtractBuilder {
 /// Runs `builder` and checks that every object landed.
 async fn complete(builder: ExtractBuilder) -> ExtractReport {
     let report = builder.run().await.unwrap();
-    assert!(report.is_complete(), "{:#?}", report.failed().collect::<Vec<_>>());
+    assert!(
+        report.is_complete(),
+        "{:#?}",
+        report.failed().collect::<Vec<_>>()
+    );
     report
 }
 
@@ -73,10 +77,18 @@ type Row = BTreeMap<String, Option<String>>;
 /// Every row an object's run landed, read back from its Parquet part files.
 fn landed(dir: &Path, object: &str, run_id: &str) -> Vec<Row> {
     let run = dir.join(object).join(format!("run={run_id}"));
-    assert!(run.join("_run.json").is_file(), "{} is complete", run.display());
+    assert!(
+        run.join("_run.json").is_file(),
+        "{} is complete",
+        run.display()
+    );
     let mut rows = Vec::new();
     for window in sorted_entries(&run).into_iter().filter(|p| p.is_dir()) {
-        assert!(window.join("_manifest.json").is_file(), "{}", window.display());
+        assert!(
+            window.join("_manifest.json").is_file(),
+            "{}",
+            window.display()
+        );
         for part in sorted_entries(&window) {
             if part.extension().is_some_and(|e| e == "parquet") {
                 rows.extend(parquet_rows(&part));
@@ -255,7 +267,10 @@ async fn a_second_run_lands_exactly_the_updated_and_deleted_rows() {
     assert_eq!(object(&second, "Account").deleted_rows, 3);
     let rows = landed(&dir, "Contact", &second.run_id);
     assert_eq!(ids(&rows), sorted(&contacts[..4]));
-    assert!(rows.iter().all(|r| text(r, "LastName").starts_with("Renamed ")));
+    assert!(
+        rows.iter()
+            .all(|r| text(r, "LastName").starts_with("Renamed "))
+    );
 
     // Nothing changed since: a third run reads the lookback again and lands nothing.
     let third = complete(extract(&sf, &dir).objects(["Account", "Contact"])).await;
@@ -305,7 +320,10 @@ async fn rows_sharing_the_boundary_stamp_are_neither_lost_nor_landed_twice() {
         let second = complete(build()).await;
         let rows = landed(&dir, "Account", &second.run_id);
         assert_eq!(ids(&rows), sorted(late), "the late burst, and it only");
-        assert_eq!(object(&second, "Account").already_landed, early.len() as u64);
+        assert_eq!(
+            object(&second, "Account").already_landed,
+            early.len() as u64
+        );
         assert!(rows.iter().all(|r| text(r, "Name").starts_with("Renamed ")));
         sim.shutdown().await;
         return;
@@ -333,7 +351,12 @@ async fn a_failed_object_keeps_its_last_good_state_and_the_rerun_lands_what_it_m
     rename(&sf, "Contact", &contacts[..9]).await;
 
     sim.fail_next_query_job();
-    let failing = extract(&sf, &dir).objects(both).max_jobs(1).run().await.unwrap();
+    let failing = extract(&sf, &dir)
+        .objects(both)
+        .max_jobs(1)
+        .run()
+        .await
+        .unwrap();
     let failed: Vec<&ObjectReport> = failing.failed().collect();
     assert_eq!(failed.len(), 1, "{failing:#?}");
     let (lost, kept) = if failed[0].object == "Account" {
@@ -342,10 +365,16 @@ async fn a_failed_object_keeps_its_last_good_state_and_the_rerun_lands_what_it_m
         (1, 0)
     };
     let after = states(&dir);
-    assert_eq!(after[lost], good[lost], "the failed object's state is as it was");
+    assert_eq!(
+        after[lost], good[lost],
+        "the failed object's state is as it was"
+    );
     assert_ne!(after[kept], good[kept]);
     let run = dir.join(both[lost]).join(format!("run={}", failing.run_id));
-    assert!(!run.join("_run.json").exists(), "the failed run is not complete");
+    assert!(
+        !run.join("_run.json").exists(),
+        "the failed run is not complete"
+    );
 
     let rerun = complete(extract(&sf, &dir).objects(both).max_jobs(1)).await;
     let expected = [sorted(&accounts[..6]), sorted(&contacts[..9])];
@@ -414,7 +443,11 @@ async fn compound_fields_are_replaced_by_components_and_base64_fields_named_as_l
     assert!(account.left_out.is_empty());
 
     let attachment = object(&report, "Attachment");
-    let left_out: Vec<&str> = attachment.left_out.iter().map(|l| l.field.as_str()).collect();
+    let left_out: Vec<&str> = attachment
+        .left_out
+        .iter()
+        .map(|l| l.field.as_str())
+        .collect();
     assert_eq!(left_out, ["Body"]);
     let rows = landed(&dir, "Attachment", &report.run_id);
     assert_eq!(ids(&rows), org_ids(&sim, "Attachment"));
@@ -424,7 +457,11 @@ async fn compound_fields_are_replaced_by_components_and_base64_fields_named_as_l
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_the_bulk_api_refuses_is_read_through_rest_query_all_with_the_reason() {
-    let sim = Sim::builder().rows("AccountFeed", 30).start().await.unwrap();
+    let sim = Sim::builder()
+        .rows("AccountFeed", 30)
+        .start()
+        .await
+        .unwrap();
     let sf = client(&sim, false);
     let dir = temp_dir("extract-rest");
     let first = complete(extract(&sf, &dir).objects(["AccountFeed"])).await;

@@ -62,7 +62,9 @@ pub(crate) async fn run(
 fn builder(target: &SfTarget, args: &ExtractArgs) -> Result<ExtractBuilder> {
     let usage = |text: &str| anyhow::Error::from(Usage(text.to_owned()));
     if args.objects.is_empty() && !args.all && args.config.is_none() {
-        return Err(usage("name the objects (--objects), or give --all or --config"));
+        return Err(usage(
+            "name the objects (--objects), or give --all or --config",
+        ));
     }
     if args.max_jobs == 0 || args.concurrency == 0 {
         return Err(usage("--max-jobs and --concurrency must be at least 1"));
@@ -80,7 +82,12 @@ fn builder(target: &SfTarget, args: &ExtractArgs) -> Result<ExtractBuilder> {
     let mut builder = target
         .client
         .extract(destination)
-        .objects(args.objects.iter().map(|o| o.trim()).filter(|o| !o.is_empty()))
+        .objects(
+            args.objects
+                .iter()
+                .map(|o| o.trim())
+                .filter(|o| !o.is_empty()),
+        )
         .all(args.all)
         .exclude(args.exclude.iter().map(|o| o.trim()))
         .format(written(args.format, args.compression))
@@ -100,8 +107,13 @@ fn config(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {}", path.display()))
         .map_err(|e| Usage(format!("{e:#}")))?;
-    toml::from_str(&text)
-        .map_err(|e| Usage(format!("{} is not an extract configuration: {e}", path.display())).into())
+    toml::from_str(&text).map_err(|e| {
+        Usage(format!(
+            "{} is not an extract configuration: {e}",
+            path.display()
+        ))
+        .into()
+    })
 }
 
 fn written(format: Format, compression: Option<Compression>) -> Written {
@@ -143,7 +155,10 @@ fn object_line(object: &ObjectReport) -> String {
         object.windows.len()
     );
     if !object.splits.is_empty() {
-        line.push_str(&format!(", {} timed-out windows split", object.splits.len()));
+        line.push_str(&format!(
+            ", {} timed-out windows split",
+            object.splits.len()
+        ));
     }
     for replaced in &object.replaced {
         line.push_str(&format!(
@@ -153,7 +168,10 @@ fn object_line(object: &ObjectReport) -> String {
         ));
     }
     for left_out in &object.left_out {
-        line.push_str(&format!("; {} left out: {}", left_out.field, left_out.reason));
+        line.push_str(&format!(
+            "; {} left out: {}",
+            left_out.field, left_out.reason
+        ));
     }
     line
 }

@@ -137,13 +137,18 @@ pub(crate) fn downloading(
 }
 
 /// Shows an extract: one line an object (its phase, rows and windows) and the run overall.
-pub(crate) fn extracting(display: Display, mut progress: watch::Receiver<ExtractProgress>) -> Shown {
+pub(crate) fn extracting(
+    display: Display,
+    mut progress: watch::Receiver<ExtractProgress>,
+) -> Shown {
     if display == Display::Quiet {
         return Shown(None);
     }
     let bar = (display == Display::Bars).then(|| {
         let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("template"),
+        );
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
@@ -185,7 +190,10 @@ fn extract_lines(p: &ExtractProgress) -> Vec<String> {
             ObjectPhase::Failed => "FAILED",
             _ => "working",
         };
-        format!("{}: {phase}, {} rows, {} windows", o.object, o.rows, o.windows)
+        format!(
+            "{}: {phase}, {} rows, {} windows",
+            o.object, o.rows, o.windows
+        )
     }));
     lines
 }

@@ -101,7 +101,11 @@ async fn all_then_an_update_then_all_again_lands_exactly_the_updated_rows() {
         command
     };
     let (output, first) = run(&mut extract());
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let landed = rows(&first);
     let names: Vec<&str> = landed.iter().map(|(o, _)| o.as_str()).collect();
     assert!(names.contains(&"Account") && names.contains(&"AccountFeed"));
@@ -134,7 +138,11 @@ async fn all_then_an_update_then_all_again_lands_exactly_the_updated_rows() {
         .args(["--operation", "update", "--quiet"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let (output, second) = run(&mut extract());
     assert!(output.status.success());
@@ -161,11 +169,18 @@ async fn a_config_file_chooses_fields_and_cursor_and_a_failing_object_exits_7() 
     )
     .unwrap();
     let (output, summary) = run(haul_at(&sim)
-        .args(["sf", "extract", "--format", "csv", "--json", "--quiet", "--config"])
+        .args([
+            "sf", "extract", "--format", "csv", "--json", "--quiet", "--config",
+        ])
         .arg(&config)
         .arg("--to")
         .arg(dir.dest()));
-    assert_eq!(output.status.code(), Some(7), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let contact = &summary["objects"][0];
     assert_eq!(contact["rows"], 25);
     assert_eq!(contact["cursor_field"], "CreatedDate");
@@ -188,7 +203,12 @@ async fn bad_arguments_are_usage_errors_before_anything_is_sent() {
     let file = dir.0.join("not-a-folder.csv");
     let cases: [Vec<String>; 3] = [
         vec!["--to".into(), dir.dest()],
-        vec!["--objects".into(), "Account".into(), "--to".into(), file.display().to_string()],
+        vec![
+            "--objects".into(),
+            "Account".into(),
+            "--to".into(),
+            file.display().to_string(),
+        ],
         vec![
             "--objects".into(),
             "Account".into(),

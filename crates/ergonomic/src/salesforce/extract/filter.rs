@@ -129,7 +129,9 @@ impl Source for Filtered {
 
     fn expected_rows(&self) -> Option<u64> {
         let dropped = self.dropped();
-        self.inner.expected_rows().map(|n| n.saturating_sub(dropped))
+        self.inner
+            .expected_rows()
+            .map(|n| n.saturating_sub(dropped))
     }
 
     fn refresh_expected_rows(&self) -> BoxFuture<'_, Result<Option<u64>>> {
@@ -187,33 +189,30 @@ fn filtered(
     tallies: Arc<Mutex<HashMap<Option<String>, Tally>>>,
     key: Option<String>,
 ) -> BoxStream<'static, Result<Bytes>> {
-    futures::stream::try_unfold(
-        (body, Some(rows)),
-        move |(mut body, rows)| {
-            let tallies = tallies.clone();
-            let key = key.clone();
-            async move {
-                let Some(mut rows) = rows else {
-                    return Ok(None);
-                };
-                loop {
-                    match body.try_next().await? {
-                        Some(chunk) => {
-                            let kept = rows.feed(&chunk)?;
-                            if !kept.is_empty() {
-                                return Ok(Some((Bytes::from(kept), (body, Some(rows)))));
-                            }
+    futures::stream::try_unfold((body, Some(rows)), move |(mut body, rows)| {
+        let tallies = tallies.clone();
+        let key = key.clone();
+        async move {
+            let Some(mut rows) = rows else {
+                return Ok(None);
+            };
+            loop {
+                match body.try_next().await? {
+                    Some(chunk) => {
+                        let kept = rows.feed(&chunk)?;
+                        if !kept.is_empty() {
+                            return Ok(Some((Bytes::from(kept), (body, Some(rows)))));
                         }
-                        None => {
-                            let (kept, tally) = rows.finish()?;
-                            lock(&tallies).insert(key, tally);
-                            return Ok(Some((Bytes::from(kept), (body, None))));
-                        }
+                    }
+                    None => {
+                        let (kept, tally) = rows.finish()?;
+                        lock(&tallies).insert(key, tally);
+                        return Ok(Some((Bytes::from(kept), (body, None))));
                     }
                 }
             }
-        },
-    )
+        }
+    })
     .boxed()
 }
 
@@ -320,8 +319,9 @@ impl RowFilter {
 
     fn find_columns(&self, header: &[String]) -> Result<Columns> {
         let position = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
-        let missing =
-            |name: &str| Error::integrity(format!("{}: the results have no {name} column", self.place));
+        let missing = |name: &str| {
+            Error::integrity(format!("{}: the results have no {name} column", self.place))
+        };
         let cursor = match &self.spec.cursor {
             Some(name) => Some(position(name).ok_or_else(|| missing(name))?),
             None => None,

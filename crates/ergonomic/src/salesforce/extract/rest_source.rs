@@ -103,16 +103,19 @@ impl Source for RestRows {
         Ok(Listing::Chained)
     }
 
-    fn fetch<'a>(&'a self, _partition: &'a Partition, _plan: Plan) -> BoxFuture<'a, Result<Answer>> {
+    fn fetch<'a>(
+        &'a self,
+        _partition: &'a Partition,
+        _plan: Plan,
+    ) -> BoxFuture<'a, Result<Answer>> {
         Box::pin(async move {
             let mut batches = self.sf.query_all(self.soql.clone()).batches();
             let first = batches.try_next().await?;
             let total = first.as_ref().map_or(0, |b| b.total_size);
             *self.total.lock().unwrap_or_else(|e| e.into_inner()) = Some(total);
             let fields = Arc::new(self.fields.clone());
-            let header = futures::stream::once(futures::future::ready(Ok(Bytes::from(
-                self.header(),
-            ))));
+            let header =
+                futures::stream::once(futures::future::ready(Ok(Bytes::from(self.header()))));
             let rest = futures::stream::iter(first.map(Ok))
                 .chain(batches)
                 .map_ok(move |batch| csv_of(&batch, &fields));

@@ -192,7 +192,12 @@ async fn land_object(
     report.read_from = read_from.map(format_stamp);
     let filter = FilterSpec {
         cursor: plan.cursor.clone(),
-        landed: Arc::new(previous.map(ObjectState::landed).transpose()?.unwrap_or_default()),
+        landed: Arc::new(
+            previous
+                .map(ObjectState::landed)
+                .transpose()?
+                .unwrap_or_default(),
+        ),
         lookback_ms,
     };
     let schema = match config.format {

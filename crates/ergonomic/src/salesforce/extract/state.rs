@@ -90,9 +90,8 @@ impl ObjectState {
             (Some(old), Some(new)) => Some(old.max(new)),
             (old, new) => old.or(new),
         };
-        let mut pairs: HashSet<(String, i64)> = previous
-            .and_then(|p| p.landed().ok())
-            .unwrap_or_default();
+        let mut pairs: HashSet<(String, i64)> =
+            previous.and_then(|p| p.landed().ok()).unwrap_or_default();
         pairs.extend(run.near_cursor);
         let floor = cursor.map(|c| c - run.lookback_ms);
         let mut landed_near_cursor: Vec<(String, String)> = pairs
@@ -175,7 +174,11 @@ mod tests {
     fn a_run_moves_the_cursor_and_keeps_only_pairs_within_the_lookback() {
         let first = ObjectState::after_run(
             None,
-            outcome("r1", Some(10_000), &[("a", 8_000), ("b", 9_500), ("c", 10_000)]),
+            outcome(
+                "r1",
+                Some(10_000),
+                &[("a", 8_000), ("b", 9_500), ("c", 10_000)],
+            ),
         );
         assert_eq!(first.cursor.as_deref(), Some("1970-01-01T00:00:10.000Z"));
         let kept: Vec<&str> = first

@@ -158,7 +158,12 @@ mod tests {
         };
         assert_eq!(narrow.halves(now, 60_000), None);
         // Without a lower end, the halves keep none.
-        let (first, _) = Window { from: None, to: None }.halves(now, 60_000).unwrap();
+        let (first, _) = Window {
+            from: None,
+            to: None,
+        }
+        .halves(now, 60_000)
+        .unwrap();
         assert_eq!(first.from, None);
     }
 
