@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use haul::CancellationToken;
 use haul::download::{Compression as C, Destination, Format as Written};
-use haul::salesforce::extract::{ExtractBuilder, ExtractReport, ObjectReport, ObjectSpec};
+use haul::salesforce::extract::{
+    ExtractBuilder, ExtractReport, ObjectReport, ObjectSpec, ReadPath,
+};
 use serde::Deserialize;
 
 use crate::Outcome;
@@ -160,18 +162,16 @@ fn object_line(object: &ObjectReport) -> String {
             object.splits.len()
         ));
     }
-    for replaced in &object.replaced {
-        line.push_str(&format!(
-            "; {} read as {}",
-            replaced.field,
-            replaced.components.join(", ")
-        ));
+    if let ReadPath::Rest { reason } = &object.api {
+        line.push_str(&format!("; read through REST queryAll ({reason})"));
     }
-    for left_out in &object.left_out {
-        line.push_str(&format!(
-            "; {} left out: {}",
-            left_out.field, left_out.reason
-        ));
+    if !object.replaced.is_empty() {
+        let names: Vec<&str> = object.replaced.iter().map(|r| r.field.as_str()).collect();
+        line.push_str(&format!("; read as components: {}", names.join(", ")));
+    }
+    if !object.left_out.is_empty() {
+        let names: Vec<&str> = object.left_out.iter().map(|l| l.field.as_str()).collect();
+        line.push_str(&format!("; left out: {}", names.join(", ")));
     }
     line
 }
