@@ -16,7 +16,9 @@ use arrow_array::types::TimestampMillisecondType;
 use arrow_array::{Array, RecordBatch};
 use common::{client, temp_dir};
 use haul::download::Destination;
-use haul::salesforce::extract::{ExtractBuilder, ExtractReport, ObjectReport, ReadPath};
+use haul::salesforce::extract::{
+    ExtractBuilder, ExtractReport, ObjectPhase, ObjectReport, ReadPath,
+};
 use haul::types::{ColumnDelimiter, LineEnding};
 use haul::{BackoffPolicy, Salesforce, WaitOptions};
 use haul_sim::Sim;
@@ -480,5 +482,84 @@ async fn an_object_the_bulk_api_refuses_is_read_through_rest_query_all_with_the_
 
     let second = complete(extract(&sf, &dir).objects(["AccountFeed"])).await;
     assert_eq!(object(&second, "AccountFeed").rows, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cancelled_midway_keeps_the_last_good_states_and_the_rerun_lands_what_is_missing() {
+    let sim = Sim::builder()
+        .rows("Account", 30)
+        .rows("Contact", 30)
+        .job_duration(Duration::from_millis(600))
+        .start()
+        .await
+        .unwrap();
+    let sf = client(&sim, false);
+    let dir = temp_dir("extract-cancel");
+    let both = ["Account", "Contact"];
+    complete(extract(&sf, &dir).objects(both).max_jobs(1)).await;
+    let accounts = org_ids(&sim, "Account");
+    let contacts = org_ids(&sim, "Contact");
+    rename(&sf, "Account", &accounts[..4]).await;
+    rename(&sf, "Contact", &contacts[..5]).await;
+    let states = |dir: &Path| both.map(|o| std::fs::read(dir.join(o).join("_state.json")).unwrap());
+    let good = states(&dir);
+
+    // One job at a time: once one object has landed, the other's job is running; stop there.
+    let handle = extract(&sf, &dir).objects(both).max_jobs(1).start();
+    let mut progress = handle.progress();
+    let landed_one = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let now = progress.borrow_and_update().clone();
+            let phases: Vec<ObjectPhase> = now.objects.iter().map(|o| o.phase).collect();
+            if phases.contains(&ObjectPhase::Landed) && phases.contains(&ObjectPhase::Querying) {
+                return phases;
+            }
+            progress.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    handle.cancel();
+    assert!(handle.await.unwrap_err().is_cancelled());
+    let done = usize::from(landed_one[0] != ObjectPhase::Landed);
+    let cut = 1 - done;
+    let after = states(&dir);
+    assert_eq!(after[cut], good[cut], "the cut object's state is as it was");
+    assert_ne!(after[done], good[done]);
+
+    let rerun = complete(extract(&sf, &dir).objects(both).max_jobs(1)).await;
+    let changed = [sorted(&accounts[..4]), sorted(&contacts[..5])];
+    assert_eq!(ids(&landed(&dir, both[cut], &rerun.run_id)), changed[cut]);
+    assert_eq!(object(&rerun, both[done]).rows, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_without_audit_fields_is_read_whole_every_run() {
+    let sim = Sim::builder()
+        .rows("Sample_Event__b", 40)
+        .start()
+        .await
+        .unwrap();
+    let sf = client(&sim, false);
+    let dir = temp_dir("extract-no-cursor");
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let report = complete(extract(&sf, &dir).objects(["Sample_Event__b"])).await;
+        let events = object(&report, "Sample_Event__b");
+        assert_eq!(events.cursor_field, None);
+        assert_eq!(
+            ids(&landed(&dir, "Sample_Event__b", &report.run_id)).len(),
+            40
+        );
+        runs.push(report.run_id.clone());
+    }
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("Sample_Event__b").join("_state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["runs"], serde_json::json!(runs));
+    assert_eq!(state["cursor"], serde_json::Value::Null);
     sim.shutdown().await;
 }

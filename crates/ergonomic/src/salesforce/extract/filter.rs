@@ -150,7 +150,7 @@ impl Source for Filtered {
         Box::pin(async move {
             let answer = self.inner.fetch(partition, plan).await?;
             let rows = RowFilter {
-                delimiter: self.inner.delimiter()?,
+                fields: FieldSplitter::new(self.inner.delimiter()?),
                 spec: self.spec.clone(),
                 columns: None,
                 record: Vec::new(),
@@ -226,7 +226,7 @@ struct Columns {
 
 /// Cuts a body into records and keeps the ones not landed yet.
 struct RowFilter {
-    delimiter: u8,
+    fields: FieldSplitter,
     spec: FilterSpec,
     /// Found in the header row, the first record.
     columns: Option<Columns>,
@@ -281,9 +281,9 @@ impl RowFilter {
     /// Decides on the complete record in `self.record`.
     fn take_record(&mut self, kept: &mut Vec<u8>) -> Result<()> {
         let record = std::mem::take(&mut self.record);
-        let fields = split_fields(&record, self.delimiter);
+        self.fields.split(&record);
         let Some(columns) = self.columns else {
-            self.columns = Some(self.find_columns(&fields)?);
+            self.columns = Some(self.find_columns()?);
             kept.extend_from_slice(&record);
             return Ok(());
         };
@@ -291,17 +291,20 @@ impl RowFilter {
             return Ok(());
         }
         self.read += 1;
-        let field = |index: usize| fields.get(index).map(String::as_str).unwrap_or_default();
-        let id = field(columns.id);
-        let stamp = match columns.cursor {
-            Some(index) if !field(index).is_empty() => Some(parse_stamp(field(index))?),
+        let stamp = match columns.cursor.map(|index| self.fields.get(index)) {
+            Some(text) if !text.is_empty() => Some(parse_stamp(&String::from_utf8_lossy(text))?),
             _ => None,
         };
         if let Some(stamp) = stamp {
             self.tally.max_stamp = self.tally.max_stamp.max(Some(stamp));
-            let pair = (id.to_owned(), stamp);
+            let pair = (
+                String::from_utf8_lossy(self.fields.get(columns.id)).into_owned(),
+                stamp,
+            );
             if self.spec.landed.contains(&pair) {
                 self.tally.dropped += 1;
+                self.record = record;
+                self.record.clear();
                 return Ok(());
             }
             self.tally.near.push(pair);
@@ -309,16 +312,22 @@ impl RowFilter {
         self.tally.rows += 1;
         if columns
             .is_deleted
-            .is_some_and(|index| field(index).eq_ignore_ascii_case("true"))
+            .is_some_and(|index| self.fields.get(index).eq_ignore_ascii_case(b"true"))
         {
             self.tally.deleted += 1;
         }
         kept.extend_from_slice(&record);
+        // The buffer is used again for the next record.
+        self.record = record;
+        self.record.clear();
         Ok(())
     }
 
-    fn find_columns(&self, header: &[String]) -> Result<Columns> {
-        let position = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+    fn find_columns(&self) -> Result<Columns> {
+        let position = |name: &str| {
+            (0..self.fields.len())
+                .find(|&i| self.fields.get(i).eq_ignore_ascii_case(name.as_bytes()))
+        };
         let missing = |name: &str| {
             Error::integrity(format!("{}: the results have no {name} column", self.place))
         };
@@ -334,19 +343,61 @@ impl RowFilter {
     }
 }
 
-/// The fields of one complete CSV record, unquoted.
-fn split_fields(record: &[u8], delimiter: u8) -> Vec<String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .delimiter(delimiter)
-        .from_reader(record);
-    let mut row = csv::ByteRecord::new();
-    match reader.read_byte_record(&mut row) {
-        Ok(true) => row
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect(),
-        _ => Vec::new(),
+/// Splits complete CSV records into their unquoted fields, reusing its buffers from record to
+/// record (no allocation a field).
+struct FieldSplitter {
+    reader: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    len: usize,
+}
+
+impl FieldSplitter {
+    fn new(delimiter: u8) -> Self {
+        Self {
+            reader: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            out: Vec::new(),
+            ends: vec![0; 64],
+            len: 0,
+        }
+    }
+
+    /// Splits `record`, one whole record; its fields are then read with [`get`](Self::get).
+    fn split(&mut self, record: &[u8]) {
+        use csv_core::ReadRecordResult as R;
+        self.reader.reset();
+        // Unquoting never lengthens a field, so the record's length is enough for its fields.
+        self.out.resize(record.len() + 1, 0);
+        let (mut input, mut written, mut ended) = (record, 0, 0);
+        loop {
+            let (result, read, out, ends) =
+                self.reader
+                    .read_record(input, &mut self.out[written..], &mut self.ends[ended..]);
+            input = &input[read..];
+            written += out;
+            ended += ends;
+            match result {
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                R::OutputFull => self.out.resize(self.out.len() * 2, 0),
+                // An unterminated last record: empty input ends it.
+                R::InputEmpty => {}
+                R::Record | R::End => break,
+            }
+        }
+        self.len = ended;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Field `index` of the last record split, empty past its end.
+    fn get(&self, index: usize) -> &[u8] {
+        if index >= self.len {
+            return &[];
+        }
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        &self.out[start..self.ends[index]]
     }
 }
 
@@ -360,7 +411,7 @@ mod tests {
             .map(|(id, stamp)| ((*id).to_owned(), parse_stamp(stamp).unwrap()))
             .collect();
         RowFilter {
-            delimiter: b',',
+            fields: FieldSplitter::new(b','),
             spec: FilterSpec {
                 cursor: Some("SystemModstamp".into()),
                 landed: Arc::new(landed),
@@ -402,6 +453,23 @@ mod tests {
             // 001C is an hour older than the newest stamp, beyond the minute of lookback.
             assert_eq!(tally.near.len(), 1);
         }
+    }
+
+    #[test]
+    fn fields_split_whole_records_of_any_width_and_quoting() {
+        let mut fields = FieldSplitter::new(b',');
+        let wide: Vec<String> = (0..150).map(|i| format!("\"v{i}\"")).collect();
+        let record = format!("{}\n", wide.join(","));
+        fields.split(record.as_bytes());
+        assert_eq!(fields.len(), 150);
+        assert_eq!(fields.get(0), b"v0");
+        assert_eq!(fields.get(149), b"v149");
+        fields.split(b"\"a \"\"b\"\"\",,\"x\ny\"");
+        assert_eq!(fields.len(), 3);
+        assert_eq!(fields.get(0), b"a \"b\"");
+        assert_eq!(fields.get(1), b"");
+        assert_eq!(fields.get(2), b"x\ny");
+        assert_eq!(fields.get(3), b"");
     }
 
     #[test]

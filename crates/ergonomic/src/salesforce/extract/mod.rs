@@ -39,7 +39,8 @@
 //!   both are named in the report ([`ObjectReport::replaced`], [`ObjectReport::left_out`]). `Id`,
 //!   `IsDeleted` and the cursor field are always read.
 //! - **Cursor**: `SystemModstamp`, else `LastModifiedDate`, else `CreatedDate`, or the one given;
-//!   an object with none of them is read whole every run.
+//!   an object with none of them (a big object, say) is read whole every run, each run a full
+//!   snapshot (its state's `cursor_field` is null: a reader takes its last run only).
 //! - **Deletes**: every job is a `queryAll`, so soft-deleted rows land with `IsDeleted` true (hard
 //!   deletes are not seen by `queryAll`).
 //!

@@ -164,6 +164,31 @@ async fn land_object(
     let config = &run.config;
     run.progress
         .send_modify(|p| p.objects[index].phase = ObjectPhase::Planning);
+    let plan = plan_object(config, spec, report).await?;
+    let folder = config.destination.folder(&plan.object)?;
+    let previous = last_state(&folder, &plan).await?;
+    let lookback_ms = i64::try_from(config.lookback.as_millis()).unwrap_or(i64::MAX);
+    let filter = resume_point(previous.as_ref(), &plan, lookback_ms, report)?;
+    let schema = match config.format {
+        Format::Csv => None,
+        _ => Some(config.sf.query_schema(&plan.soql(&[])).await?),
+    };
+    let run_folder = folder.folder(&format!("run={}", run.run_id))?;
+    report.folder = run_folder.to_string();
+    let tally = read_windows(run, index, &plan, &filter, schema, &run_folder, report).await?;
+    let next = record_run(run, &plan, previous.as_ref(), tally, lookback_ms, report);
+    // The run's record, then the state: a reader trusts a run folder only once both are there.
+    let record = serde_json::to_vec_pretty(&*report).expect("a report serialises");
+    run_folder.write_file(RUN_RECORD, record).await?;
+    next.save(&folder).await
+}
+
+/// The object's plan from its describe, noted in the report.
+async fn plan_object(
+    config: &Config,
+    spec: &ObjectSpec,
+    report: &mut ObjectReport,
+) -> Result<ObjectPlan> {
     let describe = config.sf.describe(&spec.name).await?;
     let plan = ObjectPlan::new(spec, &describe)?;
     report.object = plan.object.clone();
@@ -171,10 +196,13 @@ async fn land_object(
     report.replaced = plan.replaced.clone();
     report.left_out = plan.left_out.clone();
     report.cursor_field = plan.cursor.clone();
-    let folder = config.destination.folder(&plan.object)?;
-    let state = ObjectState::load(&folder, &plan.object).await?;
-    let previous = state.as_ref().filter(|_| plan.cursor.is_some());
-    if let Some(state) = previous
+    Ok(plan)
+}
+
+/// The state of the object's last good run, if it was kept with the same cursor.
+async fn last_state(folder: &Destination, plan: &ObjectPlan) -> Result<Option<ObjectState>> {
+    let state = ObjectState::load(folder, &plan.object).await?;
+    if let Some(state) = &state
         && state.cursor_field != plan.cursor
     {
         return Err(Error::invalid_input(format!(
@@ -183,30 +211,42 @@ async fn land_object(
             plan.object, state.cursor_field, plan.cursor
         )));
     }
-    let lookback_ms = i64::try_from(config.lookback.as_millis()).unwrap_or(i64::MAX);
+    Ok(state)
+}
+
+/// Where this run starts reading (noted in the report) and what it drops as already landed.
+fn resume_point(
+    previous: Option<&ObjectState>,
+    plan: &ObjectPlan,
+    lookback_ms: i64,
+    report: &mut ObjectReport,
+) -> Result<FilterSpec> {
     let read_from = previous
         .map(ObjectState::cursor_millis)
         .transpose()?
         .flatten()
         .map(|cursor| cursor.saturating_sub(lookback_ms));
     report.read_from = read_from.map(format_stamp);
-    let filter = FilterSpec {
+    let landed = previous
+        .map(ObjectState::landed)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(FilterSpec {
         cursor: plan.cursor.clone(),
-        landed: Arc::new(
-            previous
-                .map(ObjectState::landed)
-                .transpose()?
-                .unwrap_or_default(),
-        ),
+        landed: Arc::new(landed),
         lookback_ms,
-    };
-    let schema = match config.format {
-        Format::Csv => None,
-        _ => Some(config.sf.query_schema(&plan.soql(&[])).await?),
-    };
-    let run_folder = folder.folder(&format!("run={}", run.run_id))?;
-    report.folder = run_folder.to_string();
-    let tally = read_windows(run, index, &plan, &filter, schema, &run_folder, report).await?;
+    })
+}
+
+/// Notes the run's tally in the report; the object's next state.
+fn record_run(
+    run: &Run,
+    plan: &ObjectPlan,
+    previous: Option<&ObjectState>,
+    tally: Tally,
+    lookback_ms: i64,
+    report: &mut ObjectReport,
+) -> ObjectState {
     report.rows = tally.rows;
     report.deleted_rows = tally.deleted;
     report.already_landed = tally.dropped;
@@ -223,9 +263,7 @@ async fn land_object(
         },
     );
     report.cursor = next.cursor.clone();
-    let record = serde_json::to_vec_pretty(&*report).expect("a report serialises");
-    run_folder.write_file(RUN_RECORD, record).await?;
-    next.save(&folder).await
+    next
 }
 
 /// Reads the windows from `filter`'s start, splitting those that time out; the run's tally.
