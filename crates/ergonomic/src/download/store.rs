@@ -998,6 +998,48 @@ mod tests {
     }
 
     #[test]
+    fn folders_nest_in_folders_only_and_take_one_segment() {
+        let lake = Destination::parse("s3://bucket/lake/").unwrap();
+        let account = lake.folder("Account").unwrap();
+        assert_eq!(account.to_string(), "s3://bucket/lake/Account/");
+        assert!(account.is_folder() && account.is_store());
+        let root = Destination::parse("s3://bucket/").unwrap();
+        assert_eq!(root.folder("x").unwrap().to_string(), "s3://bucket/x/");
+        let local = Destination::dir("/tmp/lake");
+        assert_eq!(
+            local.folder("run=1").unwrap().to_string(),
+            "/tmp/lake/run=1/"
+        );
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\nb"] {
+            assert!(lake.folder(bad).unwrap_err().is_invalid_input(), "{bad:?}");
+        }
+        let file = Destination::parse("s3://bucket/out.csv").unwrap();
+        assert!(file.folder("x").is_err());
+        assert!(Destination::file("/tmp/out.csv").folder("x").is_err());
+    }
+
+    #[tokio::test]
+    async fn side_files_are_written_whole_and_read_back_locally() {
+        let dir = std::env::temp_dir().join(format!("haul-side-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let folder = Destination::dir(&dir).folder("Account").unwrap();
+        assert_eq!(folder.read_file("_state.json").await.unwrap(), None);
+        folder
+            .write_file("_state.json", b"one".to_vec())
+            .await
+            .unwrap();
+        folder
+            .write_file("_state.json", b"two".to_vec())
+            .await
+            .unwrap();
+        let read = folder.read_file("_state.json").await.unwrap();
+        assert_eq!(read.as_deref(), Some(&b"two"[..]));
+        let names: Vec<_> = std::fs::read_dir(dir.join("Account")).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn bad_urls_are_refused_with_the_reason() {
         for (text, why) in [
             ("ftp://host/x", "unknown scheme"),
