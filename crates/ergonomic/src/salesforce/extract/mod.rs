@@ -306,3 +306,33 @@ impl ExtractBuilder {
         self.start().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builders_handles_and_reports_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<ExtractBuilder>();
+        shared::<ExtractHandle>();
+        shared::<ExtractReport>();
+        shared::<ExtractProgress>();
+    }
+
+    #[test]
+    fn a_configuration_file_entry_reads_as_a_spec_and_unknown_keys_are_refused() {
+        let spec: ObjectSpec = serde_json::from_value(serde_json::json!({
+            "name": "Contact", "fields": ["LastName"], "cursor": "CreatedDate",
+        }))
+        .unwrap();
+        assert_eq!(
+            spec,
+            ObjectSpec::new("Contact")
+                .fields(["LastName"])
+                .cursor("CreatedDate")
+        );
+        let typo = serde_json::json!({"name": "Contact", "feilds": ["LastName"]});
+        assert!(serde_json::from_value::<ObjectSpec>(typo).is_err());
+    }
+}
