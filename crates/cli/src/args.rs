@@ -14,7 +14,8 @@ Exit codes:
   4  the job failed or was aborted
   5  the org's API limit is used up (REQUEST_LIMIT_EXCEEDED)
   6  integrity: downloaded data disagrees with the server's counts, or a value is not of its type
-  7  extract: some objects failed (the run summary names each with its error); the others landed
+  7  extract: some objects failed (the run summary names each with its error), the others landed;
+     when every object failed, the code of the first one's failure
   130 interrupted (Ctrl-C)";
 
 /// Bulk queries, ingests and Looker results into files.
@@ -133,7 +134,8 @@ pub(crate) enum SfCommand {
 /// DEST/_runs/<run id>.json. A run reads from the last cursor minus the lookback with queryAll
 /// (deleted rows land with IsDeleted true) and drops the rows it already landed. Compound fields
 /// are replaced by their components, base64 fields left out; the summary names both. An object
-/// that fails keeps its last state, and the next run lands what it missed (exit code 7).
+/// that fails keeps its last state, and the next run lands what it missed (exit code 7 when
+/// others landed).
 #[derive(Debug, Args)]
 pub(crate) struct ExtractArgs {
     /// The objects, comma-separated (Account,Contact).

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::Outcome;
 use crate::args::{Compression, ExtractArgs, Format};
-use crate::exit::{Interrupted, Usage};
+use crate::exit::{self, Interrupted, Usage};
 use crate::progress::{self, Display};
 use crate::target::SfTarget;
 
@@ -46,7 +46,14 @@ pub(crate) async fn run(
     if report.is_complete() {
         return Ok(Outcome::Lines { lines, json });
     }
-    let failed: Vec<&str> = report.failed().map(|o| o.object.as_str()).collect();
+    let failed: Vec<&ObjectReport> = report.failed().collect();
+    let names: Vec<&str> = failed.iter().map(|o| o.object.as_str()).collect();
+    // Some objects landed: the distinct code. None did: the code of the first failure's kind,
+    // as any other command would exit with it.
+    let code = match failed.len() == report.objects.len() {
+        true => exit::code_of_failure(failed[0].failure),
+        false => exit::PARTIAL,
+    };
     Ok(Outcome::Incomplete {
         lines,
         json,
@@ -55,8 +62,9 @@ pub(crate) async fn run(
              missed",
             failed.len(),
             report.objects.len(),
-            failed.join(", ")
+            names.join(", ")
         ),
+        code,
     })
 }
 

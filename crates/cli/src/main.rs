@@ -37,12 +37,13 @@ pub(crate) enum Outcome {
     },
     /// Nothing to print.
     Nothing,
-    /// Lines and JSON as [`Outcome::Lines`], of work that partly failed: `message` goes to stderr
-    /// and the exit code is [`exit::PARTIAL`].
+    /// Lines and JSON as [`Outcome::Lines`], of work that failed in part or whole: `message`
+    /// goes to stderr, and the process exits with `code`.
     Incomplete {
         lines: Vec<String>,
         json: serde_json::Value,
         message: String,
+        code: u8,
     },
 }
 
@@ -71,10 +72,11 @@ fn main() -> ExitCode {
             lines,
             json: value,
             message,
+            code,
         }) => {
             print(Outcome::Lines { lines, json: value }, json);
             eprintln!("haul: {message}");
-            ExitCode::from(exit::PARTIAL)
+            ExitCode::from(code)
         }
         Ok(outcome) => {
             print(outcome, json);

@@ -193,6 +193,21 @@ async fn a_config_file_chooses_fields_and_cursor_and_a_failing_object_exits_7() 
     assert!(failed["error"].as_str().is_some_and(|e| !e.is_empty()));
     assert!(!dir.0.join("Nope__c").join("_state.json").exists());
     assert!(String::from_utf8_lossy(&output.stderr).contains("Nope__c"));
+
+    // When nothing landed, the code is the failure's own: an unknown object is a usage error.
+    let (output, summary) = run(haul_at(&sim)
+        .args([
+            "sf",
+            "extract",
+            "--objects",
+            "Nope__c",
+            "--json",
+            "--quiet",
+            "--to",
+        ])
+        .arg(dir.dest()));
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(summary["objects"][0]["failure"], "invalid_input");
     sim.shutdown().await;
 }
 

@@ -85,9 +85,11 @@
 //! # Failures and limits
 //!
 //! An object that fails is reported with its error ([`ObjectReport::error`]) and its state is not
-//! advanced; the other objects go on. At most [`ExtractBuilder::max_jobs`] bulk jobs run at once
-//! (each object reads its windows one after another); a budget of API requests would be checked
-//! where a job is started (`run.rs`, `read_window`).
+//! advanced; the other objects go on. At most [`ExtractBuilder::max_jobs`] objects are worked on
+//! at once, and as many bulk jobs (each object reads its windows one after another; a job holds
+//! one of the run's permits from its creation until its rows are landed). A budget of API
+//! requests or jobs would be checked where a permit is taken (`run.rs`, `read_bulk_window`), and
+//! an object stopped there keeps its last state like any failed one.
 
 mod filter;
 mod plan;
@@ -108,8 +110,8 @@ use crate::poll::WaitOptions;
 use crate::{Handle, Salesforce};
 
 pub use report::{
-    ExtractProgress, ExtractReport, LeftOut, ObjectPhase, ObjectProgress, ObjectReport, ReadPath,
-    Replaced, Split, WindowReport,
+    ExtractProgress, ExtractReport, FailureKind, LeftOut, ObjectPhase, ObjectProgress,
+    ObjectReport, ReadPath, Replaced, Split, WindowReport,
 };
 
 /// A run under way. Await it for the [`ExtractReport`]; watch
@@ -272,7 +274,8 @@ impl ExtractBuilder {
         self
     }
 
-    /// At most this many bulk jobs at once, all objects together (default 4, at least 1).
+    /// At most this many bulk jobs at once, all objects together, and as many objects worked on
+    /// at once (default 4, at least 1).
     pub fn max_jobs(mut self, jobs: usize) -> Self {
         self.config.max_jobs = jobs.max(1);
         self

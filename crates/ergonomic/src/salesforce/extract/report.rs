@@ -44,6 +44,8 @@ pub struct ObjectReport {
     pub object: String,
     /// Why the object failed; `None` when it landed. A failed object's state is left as it was.
     pub error: Option<String>,
+    /// What kind of failure that was, for scripts.
+    pub failure: Option<FailureKind>,
     /// The folder of this run's data (`DEST/<Object>/run=<id>/`).
     pub folder: String,
     /// How the rows were read.
@@ -71,6 +73,49 @@ pub struct ObjectReport {
     pub windows: Vec<WindowReport>,
     /// Windows that timed out and were split in halves.
     pub splits: Vec<Split>,
+}
+
+/// What kind of failure stopped an object, as the [`Error`](crate::Error) predicates tell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// Authentication failed ([`Error::is_auth`](crate::Error::is_auth)).
+    Auth,
+    /// The org's API limit is used up.
+    LimitExceeded,
+    /// A job failed or was aborted.
+    JobFailed,
+    /// Landed data disagreed with the server's counts, or a value did not read as its type.
+    Integrity,
+    /// The object, a field, the filter or the state was refused.
+    InvalidInput,
+    /// The run was cancelled.
+    Cancelled,
+    /// Anything else (network, storage, an unexpected answer).
+    Other,
+}
+
+impl FailureKind {
+    /// The kind of `error`, the auth and limit predicates first (an expired session that failed
+    /// a job is an auth failure).
+    pub(crate) fn of(error: &crate::Error) -> Self {
+        if error.is_auth() {
+            Self::Auth
+        } else if error.is_limit_exceeded() {
+            Self::LimitExceeded
+        } else if error.is_job_failed() {
+            Self::JobFailed
+        } else if error.is_integrity() || error.is_invalid_value() {
+            Self::Integrity
+        } else if error.is_cancelled() {
+            Self::Cancelled
+        } else if error.is_invalid_input() || error.is_bad_request() || error.is_not_found() {
+            Self::InvalidInput
+        } else {
+            Self::Other
+        }
+    }
 }
 
 /// How an object's rows were read.

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use futures::StreamExt;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::filter::{FilterSpec, Filtered, Tally};
 use super::plan::ObjectPlan;
 use super::report::{
-    ExtractProgress, ExtractReport, ObjectPhase, ObjectProgress, ObjectReport, ReadPath, Split,
-    WindowReport,
+    ExtractProgress, ExtractReport, FailureKind, ObjectPhase, ObjectProgress, ObjectReport,
+    ReadPath, Split, WindowReport,
 };
 use super::rest_source::RestRows;
 use super::state::{ObjectState, RunOutcome, format_stamp};
@@ -62,11 +63,13 @@ pub(super) async fn run(
         progress: Arc::new(progress),
         cancel: cancel.clone(),
     };
-    let each = specs
-        .iter()
-        .enumerate()
-        .map(|(index, spec)| object_run(&run, index, spec));
-    let objects = futures::future::join_all(each).await;
+    // Objects in flight are bounded too, so that `--all` on an org of hundreds of objects does
+    // not describe them all at once.
+    let objects: Vec<ObjectReport> = futures::stream::iter(0..specs.len())
+        .map(|index| object_run(&run, index, &specs[index]))
+        .buffered(config.max_jobs)
+        .collect()
+        .await;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
@@ -135,6 +138,7 @@ async fn object_run(run: &Run, index: usize, spec: &ObjectSpec) -> ObjectReport 
         Err(error) => {
             tracing::warn!(object = %spec.name, error = %chain(&error), "the object failed");
             report.error = Some(chain(&error));
+            report.failure = Some(FailureKind::of(&error));
             ObjectPhase::Failed
         }
     };
