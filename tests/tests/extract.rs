@@ -183,12 +183,20 @@ async fn rename(sf: &Salesforce, object: &str, ids: &[String]) {
     assert_eq!(outcome.summary.records_failed, 0);
 }
 
-/// Deletes `ids` (soft: to the Recycle Bin) through haul's ingest.
+/// Deletes `ids` through haul's ingest: to the Recycle Bin, or for good.
 async fn delete(sf: &Salesforce, object: &str, ids: &[String]) {
+    remove(sf, object, ids, false).await;
+}
+
+async fn remove(sf: &Salesforce, object: &str, ids: &[String], hard: bool) {
     let csv = format!("Id\n{}\n", ids.join("\n"));
-    let outcome = sf
-        .bulk_ingest(object)
-        .delete()
+    let builder = sf.bulk_ingest(object);
+    let builder = if hard {
+        builder.hard_delete()
+    } else {
+        builder.delete()
+    };
+    let outcome = builder
         .csv_reader(Cursor::new(csv.into_bytes()))
         .backoff(fast())
         .run()
@@ -561,5 +569,41 @@ async fn an_object_without_audit_fields_is_read_whole_every_run() {
     .unwrap();
     assert_eq!(state["runs"], serde_json::json!(runs));
     assert_eq!(state["cursor"], serde_json::Value::Null);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_deletes_are_found_by_comparing_id_sets_and_land_as_deleted_rows() {
+    let sim = Sim::builder().rows("Account", 40).start().await.unwrap();
+    let sf = client(&sim, false);
+    let dir = temp_dir("extract-hard-deletes");
+    let build = || {
+        extract(&sf, &dir)
+            .objects(["Account"])
+            .detect_hard_deletes(true)
+    };
+    let first = complete(build()).await;
+    assert_eq!(object(&first, "Account").hard_deleted, 0);
+    let run = dir.join("Account").join(format!("run={}", first.run_id));
+    let kept = std::fs::read_to_string(run.join("_ids.txt")).unwrap();
+    assert_eq!(kept.lines().count(), 40);
+
+    let accounts = org_ids(&sim, "Account");
+    let (gone, binned) = (&accounts[..3], &accounts[10..12]);
+    remove(&sf, "Account", gone, true).await;
+    delete(&sf, "Account", binned).await;
+    let second = complete(build()).await;
+    let account = object(&second, "Account");
+    assert_eq!((account.hard_deleted, account.deleted_rows), (3, 2));
+    let rows = landed(&dir, "Account", &second.run_id);
+    let all: Vec<String> = gone.iter().chain(binned).cloned().collect();
+    assert_eq!(ids(&rows), sorted(&all));
+    assert!(rows.iter().all(|r| text(r, "IsDeleted") == "true"));
+    let run = dir.join("Account").join(format!("run={}", second.run_id));
+    assert!(run.join("hard_deletes").join("_manifest.json").is_file());
+
+    let third = complete(build()).await;
+    let account = object(&third, "Account");
+    assert_eq!((account.rows, account.hard_deleted), (0, 0));
     sim.shutdown().await;
 }

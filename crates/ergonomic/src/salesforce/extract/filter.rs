@@ -32,6 +32,8 @@ pub(super) struct Tally {
     pub(super) max_stamp: Option<i64>,
     /// (Id, stamp) of rows read with a stamp within the lookback of `max_stamp` (perhaps more).
     pub(super) near: Vec<(String, i64)>,
+    /// The Ids of the rows kept, when the spec asks for them.
+    pub(super) ids: Vec<String>,
 }
 
 impl Tally {
@@ -41,6 +43,7 @@ impl Tally {
         self.deleted += other.deleted;
         self.max_stamp = self.max_stamp.max(other.max_stamp);
         self.near.extend(other.near.iter().cloned());
+        self.ids.extend(other.ids.iter().cloned());
     }
 
     /// Forgets the pairs older than the lookback of the newest stamp.
@@ -59,6 +62,8 @@ pub(super) struct FilterSpec {
     /// (Id, stamp) pairs already landed.
     pub(super) landed: Arc<HashSet<(String, i64)>>,
     pub(super) lookback_ms: i64,
+    /// Whether to keep the Id of every row kept (for the hard-delete detection).
+    pub(super) collect_ids: bool,
 }
 
 /// A job's results with the landed rows dropped; see the module's documentation.
@@ -310,6 +315,10 @@ impl RowFilter {
             self.tally.near.push(pair);
         }
         self.tally.rows += 1;
+        if self.spec.collect_ids {
+            let id = String::from_utf8_lossy(self.fields.get(columns.id)).into_owned();
+            self.tally.ids.push(id);
+        }
         if columns
             .is_deleted
             .is_some_and(|index| self.fields.get(index).eq_ignore_ascii_case(b"true"))
@@ -416,6 +425,7 @@ mod tests {
                 cursor: Some("SystemModstamp".into()),
                 landed: Arc::new(landed),
                 lookback_ms: 60_000,
+                collect_ids: true,
             },
             columns: None,
             record: Vec::new(),
@@ -452,6 +462,7 @@ mod tests {
             );
             // 001C is an hour older than the newest stamp, beyond the minute of lookback.
             assert_eq!(tally.near.len(), 1);
+            assert_eq!(tally.ids, ["001B", "001C"]);
         }
     }
 

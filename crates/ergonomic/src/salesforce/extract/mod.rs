@@ -41,8 +41,11 @@
 //! - **Cursor**: `SystemModstamp`, else `LastModifiedDate`, else `CreatedDate`, or the one given;
 //!   an object with none of them (a big object, say) is read whole every run, each run a full
 //!   snapshot (its state's `cursor_field` is null: a reader takes its last run only).
-//! - **Deletes**: every job is a `queryAll`, so soft-deleted rows land with `IsDeleted` true (hard
-//!   deletes are not seen by `queryAll`).
+//! - **Deletes**: every job is a `queryAll`, so soft-deleted rows land with `IsDeleted` true. Hard
+//!   deletes, which `queryAll` never shows, are found by comparing Id sets with
+//!   [`ExtractBuilder::detect_hard_deletes`]: `DEST/<Object>/run=<run id>/hard_deletes/` then
+//!   holds the Ids gone since the last complete run, with `IsDeleted` true and the run's start as
+//!   their cursor stamp, and `_ids.txt` beside it the Id set the next run compares with.
 //!
 //! # Why no row is lost or landed twice
 //!
@@ -92,6 +95,7 @@
 //! an object stopped there keeps its last state like any failed one.
 
 mod filter;
+mod hard_deletes;
 mod plan;
 mod report;
 mod rest_source;
@@ -193,6 +197,7 @@ pub(crate) struct Config {
     max_jobs: usize,
     concurrency: usize,
     wait: WaitOptions,
+    detect_hard_deletes: bool,
 }
 
 impl Salesforce {
@@ -212,6 +217,7 @@ impl Salesforce {
                 max_jobs: 4,
                 concurrency: 4,
                 wait: WaitOptions::default(),
+                detect_hard_deletes: false,
             },
         }
     }
@@ -284,6 +290,14 @@ impl ExtractBuilder {
     /// Result pages fetched at once within one job's download (default 4).
     pub fn concurrency(mut self, pages: usize) -> Self {
         self.config.concurrency = pages.max(1);
+        self
+    }
+
+    /// Also finds the records hard-deleted since the last run (which `queryAll` never shows) by
+    /// comparing Id sets, and lands them as deleted rows (default false): one more bulk job an
+    /// object a run, and its Id set kept in the run folder (`_ids.txt`, 19 bytes an Id).
+    pub fn detect_hard_deletes(mut self, detect: bool) -> Self {
+        self.config.detect_hard_deletes = detect;
         self
     }
 

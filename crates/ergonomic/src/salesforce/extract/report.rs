@@ -63,6 +63,9 @@ pub struct ObjectReport {
     pub deleted_rows: u64,
     /// Rows read again within the lookback and dropped, already landed by an earlier run.
     pub already_landed: u64,
+    /// Ids found gone since the last complete run and landed as deleted (`hard_deletes/`), with
+    /// [`detect_hard_deletes`](super::ExtractBuilder::detect_hard_deletes).
+    pub hard_deleted: u64,
     /// The fields selected.
     pub fields: Vec<String>,
     /// Compound fields replaced by their components.

@@ -9,6 +9,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::filter::{FilterSpec, Filtered, Tally};
+use super::hard_deletes::{self, Detect};
 use super::plan::ObjectPlan;
 use super::report::{
     ExtractProgress, ExtractReport, FailureKind, ObjectPhase, ObjectProgress, ObjectReport,
@@ -172,14 +173,31 @@ async fn land_object(
     let folder = config.destination.folder(&plan.object)?;
     let previous = last_state(&folder, &plan).await?;
     let lookback_ms = i64::try_from(config.lookback.as_millis()).unwrap_or(i64::MAX);
-    let filter = resume_point(previous.as_ref(), &plan, lookback_ms, report)?;
+    let mut filter = resume_point(previous.as_ref(), &plan, lookback_ms, report)?;
+    filter.collect_ids = config.detect_hard_deletes;
     let schema = match config.format {
         Format::Csv => None,
         _ => Some(config.sf.query_schema(&plan.soql(&[])).await?),
     };
     let run_folder = folder.folder(&format!("run={}", run.run_id))?;
     report.folder = run_folder.to_string();
-    let tally = read_windows(run, index, &plan, &filter, schema, &run_folder, report).await?;
+    let mut tally = read_windows(run, index, &plan, &filter, schema, &run_folder, report).await?;
+    if config.detect_hard_deletes {
+        let detect = Detect {
+            sf: &config.sf,
+            wait: config.wait,
+            format: config.format,
+            run_id: &run.run_id,
+            started_ms: run.started_ms,
+            object: &plan.object,
+            cursor: plan.cursor.as_deref(),
+            jobs: &run.jobs,
+            cancel: &run.cancel,
+        };
+        let landed = std::mem::take(&mut tally.ids);
+        let places = (&folder, &run_folder);
+        hard_deletes::detect(detect, previous.as_ref(), landed, places, report).await?;
+    }
     let next = record_run(run, &plan, previous.as_ref(), tally, lookback_ms, report);
     // The run's record, then the state: a reader trusts a run folder only once both are there.
     let record = serde_json::to_vec_pretty(&*report).expect("a report serialises");
@@ -239,6 +257,7 @@ fn resume_point(
         cursor: plan.cursor.clone(),
         landed: Arc::new(landed),
         lookback_ms,
+        collect_ids: false,
     })
 }
 
@@ -336,6 +355,7 @@ fn add(total: &mut Tally, tally: Tally) {
     total.deleted += tally.deleted;
     total.max_stamp = total.max_stamp.max(tally.max_stamp);
     total.near.extend(tally.near);
+    total.ids.extend(tally.ids);
 }
 
 /// Queues the halves of a window that timed out, or fails when it is too narrow to split.
