@@ -172,6 +172,10 @@ pub(crate) struct ExtractArgs {
     /// Result pages downloaded at once within a job.
     #[arg(long, default_value_t = 4)]
     pub(crate) concurrency: usize,
+    /// Also land the records hard-deleted since the last run (which queryAll never shows), found
+    /// by comparing Id sets: one more bulk job an object a run.
+    #[arg(long)]
+    pub(crate) detect_hard_deletes: bool,
 }
 
 #[derive(Debug, Args)]

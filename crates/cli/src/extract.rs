@@ -104,7 +104,8 @@ fn builder(target: &SfTarget, args: &ExtractArgs) -> Result<ExtractBuilder> {
         .lookback(Duration::from_secs(args.lookback))
         .split_floor(Duration::from_secs(args.split_floor))
         .max_jobs(args.max_jobs)
-        .concurrency(args.concurrency);
+        .concurrency(args.concurrency)
+        .detect_hard_deletes(args.detect_hard_deletes);
     if let Some(path) = &args.config {
         for spec in config(path)?.object {
             builder = builder.object(spec);

@@ -170,7 +170,14 @@ async fn a_config_file_chooses_fields_and_cursor_and_a_failing_object_exits_7() 
     .unwrap();
     let (output, summary) = run(haul_at(&sim)
         .args([
-            "sf", "extract", "--format", "csv", "--json", "--quiet", "--config",
+            "sf",
+            "extract",
+            "--format",
+            "csv",
+            "--detect-hard-deletes",
+            "--json",
+            "--quiet",
+            "--config",
         ])
         .arg(&config)
         .arg("--to")
@@ -188,6 +195,11 @@ async fn a_config_file_chooses_fields_and_cursor_and_a_failing_object_exits_7() 
         contact["fields"],
         serde_json::json!(["LastName", "Id", "IsDeleted", "CreatedDate"])
     );
+    assert_eq!(contact["hard_deleted"], 0);
+    let folder = format!("run={}", summary["run_id"].as_str().unwrap());
+    let kept = dir.0.join("Contact").join(folder).join("_ids.txt");
+    let kept = std::fs::read_to_string(kept).unwrap();
+    assert_eq!(kept.lines().count(), 25);
     let failed = &summary["objects"][1];
     assert_eq!(failed["object"], "Nope__c");
     assert!(failed["error"].as_str().is_some_and(|e| !e.is_empty()));
