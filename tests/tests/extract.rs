@@ -17,7 +17,7 @@ use arrow_array::{Array, RecordBatch};
 use common::{client, temp_dir};
 use haul::download::Destination;
 use haul::salesforce::extract::{
-    ExtractBuilder, ExtractReport, ObjectPhase, ObjectReport, ReadPath,
+    ExtractBuilder, ExtractReport, FailureKind, ObjectPhase, ObjectReport, ReadPath,
 };
 use haul::types::{ColumnDelimiter, LineEnding};
 use haul::{BackoffPolicy, Salesforce, WaitOptions};
@@ -605,5 +605,36 @@ async fn hard_deletes_are_found_by_comparing_id_sets_and_land_as_deleted_rows() 
     let third = complete(build()).await;
     let account = object(&third, "Account");
     assert_eq!((account.rows, account.hard_deleted), (0, 0));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_row_count_disagrees_is_read_again_or_fails_the_object_keeping_its_state() {
+    let sim = Sim::builder().rows("Account", 30).start().await.unwrap();
+    let sf = client(&sim, false);
+    let dir = temp_dir("extract-count");
+    // Nothing to drop on a first run: the engine checks the count, and reads the page again.
+    sim.lie_about_record_count(1);
+    let first = complete(extract(&sf, &dir).objects(["Account"])).await;
+    assert_eq!(first.rows(), 30);
+    let good = std::fs::read(dir.join("Account").join("_state.json")).unwrap();
+
+    // Rows to drop: the filter checks the count on what it read, and the object fails whole.
+    let accounts = org_ids(&sim, "Account");
+    rename(&sf, "Account", &accounts[..2]).await;
+    sim.lie_about_record_count(1);
+    let second = extract(&sf, &dir).objects(["Account"]).run().await.unwrap();
+    let account = object(&second, "Account");
+    assert_eq!(
+        account.failure,
+        Some(FailureKind::Integrity),
+        "{account:#?}"
+    );
+    let after = std::fs::read(dir.join("Account").join("_state.json")).unwrap();
+    assert_eq!(after, good);
+
+    let third = complete(extract(&sf, &dir).objects(["Account"])).await;
+    let rows = landed(&dir, "Account", &third.run_id);
+    assert_eq!(ids(&rows), sorted(&accounts[..2]));
     sim.shutdown().await;
 }

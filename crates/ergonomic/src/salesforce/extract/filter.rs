@@ -154,6 +154,14 @@ impl Source for Filtered {
     fn fetch<'a>(&'a self, partition: &'a Partition, plan: Plan) -> BoxFuture<'a, Result<Answer>> {
         Box::pin(async move {
             let answer = self.inner.fetch(partition, plan).await?;
+            // With nothing to drop, the engine checks the server's count itself (reading a page
+            // again once when it disagrees); otherwise the filter checks it on what it read,
+            // before dropping, and the engine is told no count.
+            let dropping = !self.spec.landed.is_empty();
+            let (own_check, declared_rows) = match dropping {
+                true => (answer.declared_rows, None),
+                false => (None, answer.declared_rows),
+            };
             let rows = RowFilter {
                 fields: FieldSplitter::new(self.inner.delimiter()?),
                 spec: self.spec.clone(),
@@ -162,15 +170,8 @@ impl Source for Filtered {
                 in_quotes: false,
                 read: 0,
                 tally: Tally::default(),
-                declared: answer.declared_rows,
+                declared: own_check,
                 place: format!("{} {}", self.inner.describe(), self.inner.partition_noun()),
-            };
-            // With nothing to drop, the engine checks the server's count itself; otherwise the
-            // filter checks it on what it read, before dropping.
-            let declared_rows = if self.spec.landed.is_empty() {
-                answer.declared_rows
-            } else {
-                None
             };
             let body = filtered(
                 answer.body,
