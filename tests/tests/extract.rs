@@ -638,3 +638,32 @@ async fn a_page_whose_row_count_disagrees_is_read_again_or_fails_the_object_keep
     assert_eq!(ids(&rows), sorted(&accounts[..2]));
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_that_times_out_at_the_split_floor_fails_the_object_with_the_job_error() {
+    let sim = Sim::builder()
+        .rows("Account", 1_000)
+        .query_timeout_rows(300)
+        .start()
+        .await
+        .unwrap();
+    let sf = client(&sim, false);
+    let dir = temp_dir("extract-floor");
+    let ten_years = Duration::from_secs(10 * 365 * 86_400);
+    let report = extract(&sf, &dir)
+        .objects(["Account"])
+        .split_floor(ten_years)
+        .run()
+        .await
+        .unwrap();
+    let account = object(&report, "Account");
+    assert_eq!(
+        account.failure,
+        Some(FailureKind::JobFailed),
+        "{account:#?}"
+    );
+    assert!(account.error.as_deref().unwrap().contains("QUERY_TIMEOUT"));
+    assert_eq!(account.splits.len(), 1, "split once, then too narrow");
+    assert!(!dir.join("Account").join("_state.json").exists());
+    sim.shutdown().await;
+}

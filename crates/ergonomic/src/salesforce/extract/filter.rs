@@ -37,13 +37,14 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, other: &Self) {
+    /// Adds what another partition or window let through.
+    pub(super) fn add(&mut self, other: Self) {
         self.rows += other.rows;
         self.dropped += other.dropped;
         self.deleted += other.deleted;
         self.max_stamp = self.max_stamp.max(other.max_stamp);
-        self.near.extend(other.near.iter().cloned());
-        self.ids.extend(other.ids.iter().cloned());
+        self.near.extend(other.near);
+        self.ids.extend(other.ids);
     }
 
     /// Forgets the pairs older than the lookback of the newest stamp.
@@ -88,7 +89,7 @@ impl Filtered {
     pub(super) fn tally(&self) -> Tally {
         let mut total = Tally::default();
         for tally in lock(&self.tallies).values() {
-            total.add(tally);
+            total.add(tally.clone());
         }
         total.prune(self.spec.lookback_ms);
         total

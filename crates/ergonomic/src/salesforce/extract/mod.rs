@@ -21,6 +21,8 @@
 //! ```text
 //! DEST/<Object>/run=<run id>/w000/part-00000.parquet    one folder a window (a bulk job), each with
 //! DEST/<Object>/run=<run id>/w000/_manifest.json        the download engine's manifest, written last
+//! DEST/<Object>/run=<run id>/hard_deletes/              Ids gone since the last run (detect_hard_deletes)
+//! DEST/<Object>/run=<run id>/_ids.txt                   the Id set the next run compares with (same)
 //! DEST/<Object>/run=<run id>/_run.json                  the object's part of the run, after every window
 //! DEST/<Object>/_state.json                             cursor, last run, rows; after `_run.json`
 //! DEST/_runs/<run id>.json                              the run's summary, every object, at the end
@@ -91,12 +93,13 @@
 //! advanced; the other objects go on. At most [`ExtractBuilder::max_jobs`] objects are worked on
 //! at once, and as many bulk jobs (each object reads its windows one after another; a job holds
 //! one of the run's permits from its creation until its rows are landed). A budget of API
-//! requests or jobs would be checked where a permit is taken (`run.rs`, `read_bulk_window`), and
+//! requests or jobs would be checked where a permit is taken (`read.rs`, `read_bulk_window`), and
 //! an object stopped there keeps its last state like any failed one.
 
 mod filter;
 mod hard_deletes;
 mod plan;
+mod read;
 mod report;
 mod rest_source;
 mod run;
