@@ -253,10 +253,11 @@ impl RowFilter {
     fn feed(&mut self, chunk: &[u8]) -> Result<Vec<u8>> {
         let mut kept = Vec::with_capacity(chunk.len());
         let mut start = 0;
-        for (offset, &byte) in chunk.iter().enumerate() {
-            if byte == b'"' {
+        // Only quotes and line feeds matter for where a record ends.
+        for offset in memchr::memchr2_iter(b'"', b'\n', chunk) {
+            if chunk[offset] == b'"' {
                 self.in_quotes = !self.in_quotes;
-            } else if byte == b'\n' && !self.in_quotes {
+            } else if !self.in_quotes {
                 self.record.extend_from_slice(&chunk[start..=offset]);
                 start = offset + 1;
                 self.take_record(&mut kept)?;
