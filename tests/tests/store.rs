@@ -437,3 +437,65 @@ async fn a_store_that_refuses_gives_a_clear_error_and_no_manifest() {
     assert_eq!(s3.keys("lake", "").await, Vec::<String>::new());
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extract_keeps_its_runs_and_state_in_s3_and_the_next_run_lands_only_the_changes() {
+    let s3 = S3Server::start("extract").await;
+    s3.create_bucket("lake").await;
+    let sim = Sim::builder().rows("Account", 40).start().await.unwrap();
+    let sf = client(&sim, false);
+    let extract = || {
+        sf.extract(s3.destination("s3://lake/sf/"))
+            .objects(["Account"])
+            .wait_options(
+                haul::WaitOptions::default()
+                    .with_backoff(haul::BackoffPolicy::fixed(Duration::from_millis(10))),
+            )
+    };
+    let first = extract().run().await.unwrap();
+    assert!(first.is_complete(), "{first:#?}");
+    assert_eq!(first.rows(), 40);
+    let run = format!("sf/Account/run={}", first.run_id);
+    let keys = s3.keys("lake", "sf/").await;
+    for key in [
+        format!("{run}/w000/part-00000.parquet"),
+        format!("{run}/w000/_manifest.json"),
+        format!("{run}/_run.json"),
+        "sf/Account/_state.json".to_owned(),
+        format!("sf/_runs/{}.json", first.run_id),
+    ] {
+        assert!(keys.contains(&key), "{key} in {keys:?}");
+    }
+    let csv = sim
+        .expected_query_csv(
+            "SELECT Id FROM Account LIMIT 3",
+            haul::types::ColumnDelimiter::Comma,
+            haul::types::LineEnding::Lf,
+        )
+        .unwrap();
+    let update: String = String::from_utf8(csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|id| format!("{},Renamed\n", id.trim_matches('"')))
+        .collect();
+    let outcome = sf
+        .bulk_ingest("Account")
+        .update()
+        .csv_reader(std::io::Cursor::new(
+            format!("Id,Name\n{update}").into_bytes(),
+        ))
+        .backoff(haul::BackoffPolicy::fixed(Duration::from_millis(10)))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(outcome.summary.records_failed, 0);
+
+    let second = extract().run().await.unwrap();
+    assert_eq!(second.rows(), 3, "{second:#?}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&s3.get("lake", "sf/Account/_state.json").await.unwrap()).unwrap();
+    assert_eq!(state["last_run"], second.run_id.as_str());
+    assert_eq!(state["rows"], 43);
+    sim.shutdown().await;
+}

@@ -104,6 +104,23 @@ const RULES: &[Rule] = &[
         ],
     },
     Rule {
+        name: "the extract orchestrates Salesforce's APIs; they never name it",
+        src: "crates/ergonomic/src",
+        modules: &[
+            "salesforce::query",
+            "salesforce::ingest",
+            "salesforce::async_soql",
+            "salesforce::rest",
+        ],
+        forbidden: &["crate::salesforce::extract"],
+    },
+    Rule {
+        name: "the extract reads with queries only",
+        src: "crates/ergonomic/src",
+        modules: &["salesforce::extract"],
+        forbidden: &["crate::salesforce::ingest", "crate::salesforce::async_soql"],
+    },
+    Rule {
         name: "the simulator's shared core knows no family",
         src: "crates/sim/src",
         modules: &["shared"],

@@ -14,6 +14,8 @@ Exit codes:
   4  the job failed or was aborted
   5  the org's API limit is used up (REQUEST_LIMIT_EXCEEDED)
   6  integrity: downloaded data disagrees with the server's counts, or a value is not of its type
+  7  extract: some objects failed (the run summary names each with its error), the others landed;
+     when every object failed, the code of the first one's failure
   130 interrupted (Ctrl-C)";
 
 /// Bulk queries, ingests and Looker results into files.
@@ -122,6 +124,58 @@ pub(crate) enum SfCommand {
     Ingest(IngestArgs),
     /// Copy rows into another object with Async SOQL.
     AsyncSoql(AsyncSoqlArgs),
+    /// Keep objects in a folder or an object store, run after run: the first run lands every
+    /// row, each later run the rows changed or deleted since (see `haul sf extract --help`).
+    Extract(ExtractArgs),
+}
+
+/// Lands each object in DEST/<Object>/run=<run id>/ (part files and their manifests; `_run.json`
+/// marks a complete run), its cursor in DEST/<Object>/_state.json, and the run's summary in
+/// DEST/_runs/<run id>.json. A run reads from the last cursor minus the lookback with queryAll
+/// (deleted rows land with IsDeleted true) and drops the rows it already landed. Compound fields
+/// are replaced by their components, base64 fields left out; the summary names both. An object
+/// that fails keeps its last state, and the next run lands what it missed (exit code 7 when
+/// others landed).
+#[derive(Debug, Args)]
+pub(crate) struct ExtractArgs {
+    /// The objects, comma-separated (Account,Contact).
+    #[arg(long, value_delimiter = ',', value_name = "OBJECTS")]
+    pub(crate) objects: Vec<String>,
+    /// Every queryable, replicateable object of the org.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Objects to leave out of --all, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "OBJECTS", requires = "all")]
+    pub(crate) exclude: Vec<String>,
+    /// A TOML file of `[[object]]` tables, each with `name` and optionally `fields` (a list),
+    /// `filter` (a SOQL condition) and `cursor` (a date-time field).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Where to land: a folder (lake/) or an object-store prefix (s3://bucket/lake/).
+    #[arg(long, value_name = "DEST")]
+    pub(crate) to: String,
+    /// What the part files are.
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub(crate) format: Format,
+    /// Parquet's compression (default zstd).
+    #[arg(long, value_enum)]
+    pub(crate) compression: Option<Compression>,
+    /// Seconds before the last cursor that a run reads again (rows committed late).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub(crate) lookback: u64,
+    /// The narrowest cursor window, in seconds, that a timed-out job is split into.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub(crate) split_floor: u64,
+    /// At most this many bulk jobs at once, all objects together.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) max_jobs: usize,
+    /// Result pages downloaded at once within a job.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) concurrency: usize,
+    /// Also land the records hard-deleted since the last run (which queryAll never shows), found
+    /// by comparing Id sets: one more bulk job an object a run.
+    #[arg(long)]
+    pub(crate) detect_hard_deletes: bool,
 }
 
 #[derive(Debug, Args)]

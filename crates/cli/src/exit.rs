@@ -2,6 +2,11 @@
 
 use std::process::ExitCode;
 
+use haul::salesforce::extract::FailureKind;
+
+/// Work that partly failed: an extract some of whose objects failed while the others landed.
+pub(crate) const PARTIAL: u8 = 7;
+
 /// Raised when the user interrupts with Ctrl-C.
 #[derive(Debug)]
 pub(crate) struct Interrupted;
@@ -36,6 +41,20 @@ pub(crate) fn code_for(error: &anyhow::Error) -> ExitCode {
     match error.downcast_ref::<haul::Error>() {
         Some(error) => ExitCode::from(haul_code(error)),
         None => ExitCode::from(1),
+    }
+}
+
+/// The exit code of an extract whose every object failed, by the first failure's kind: the code
+/// the same error would give any other command.
+pub(crate) fn code_of_failure(kind: Option<FailureKind>) -> u8 {
+    match kind {
+        Some(FailureKind::Auth) => 3,
+        Some(FailureKind::LimitExceeded) => 5,
+        Some(FailureKind::JobFailed) => 4,
+        Some(FailureKind::Integrity) => 6,
+        Some(FailureKind::Cancelled) => 130,
+        Some(FailureKind::InvalidInput) => 2,
+        _ => 1,
     }
 }
 

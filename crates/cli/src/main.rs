@@ -2,6 +2,7 @@
 
 mod args;
 mod exit;
+mod extract;
 mod ingest;
 mod looker;
 mod org;
@@ -36,6 +37,14 @@ pub(crate) enum Outcome {
     },
     /// Nothing to print.
     Nothing,
+    /// Lines and JSON as [`Outcome::Lines`], of work that failed in part or whole: `message`
+    /// goes to stderr, and the process exits with `code`.
+    Incomplete {
+        lines: Vec<String>,
+        json: serde_json::Value,
+        message: String,
+        code: u8,
+    },
 }
 
 /// Threads for file I/O. Every thread that allocates gets its own malloc arena, and each arena keeps
@@ -59,6 +68,16 @@ fn main() -> ExitCode {
     };
     let json = cli.json;
     match runtime.block_on(run(cli)) {
+        Ok(Outcome::Incomplete {
+            lines,
+            json: value,
+            message,
+            code,
+        }) => {
+            print(Outcome::Lines { lines, json: value }, json);
+            eprintln!("haul: {message}");
+            ExitCode::from(code)
+        }
         Ok(outcome) => {
             print(outcome, json);
             ExitCode::SUCCESS
@@ -96,6 +115,9 @@ fn print(outcome: Outcome, json: bool) {
         (Outcome::Json(value) | Outcome::Lines { json: value, .. }, true) => println!("{value}"),
         (Outcome::Lines { lines, .. }, false) => lines.iter().for_each(|line| println!("{line}")),
         (Outcome::Json(_) | Outcome::Nothing, _) => {}
+        (Outcome::Incomplete { lines, json, .. }, as_json) => {
+            print(Outcome::Lines { lines, json }, as_json);
+        }
     }
 }
 

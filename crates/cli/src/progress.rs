@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use haul::salesforce::extract::{ExtractProgress, ObjectPhase};
 use haul::salesforce::query::{DownloadProgress, QueryJobInfo};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
@@ -133,4 +134,66 @@ pub(crate) fn downloading(
         }
     });
     Shown(Some((task, shown_bar)))
+}
+
+/// Shows an extract: one line an object (its phase, rows and windows) and the run overall.
+pub(crate) fn extracting(
+    display: Display,
+    mut progress: watch::Receiver<ExtractProgress>,
+) -> Shown {
+    if display == Display::Quiet {
+        return Shown(None);
+    }
+    let bar = (display == Display::Bars).then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let shown_bar = bar.clone();
+    let task = tokio::spawn(async move {
+        let mut last_line = Instant::now() - PLAIN_EVERY;
+        while progress.changed().await.is_ok() {
+            let p = progress.borrow_and_update().clone();
+            match &bar {
+                Some(bar) => bar.set_message(extract_lines(&p).join("\n  ")),
+                None if last_line.elapsed() >= PLAIN_EVERY => {
+                    for line in extract_lines(&p) {
+                        eprintln!("haul: {line}");
+                    }
+                    last_line = Instant::now();
+                }
+                None => {}
+            }
+        }
+    });
+    Shown(Some((task, shown_bar)))
+}
+
+/// The overall line, then each object's.
+fn extract_lines(p: &ExtractProgress) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{} of {} objects done, {} rows landed",
+        p.finished(),
+        p.objects.len(),
+        p.rows()
+    )];
+    lines.extend(p.objects.iter().map(|o| {
+        let phase = match o.phase {
+            ObjectPhase::Waiting => "waiting",
+            ObjectPhase::Planning => "describing",
+            ObjectPhase::Querying => "querying",
+            ObjectPhase::Downloading => "downloading",
+            ObjectPhase::Landed => "landed",
+            ObjectPhase::Failed => "FAILED",
+            _ => "working",
+        };
+        format!(
+            "{}: {phase}, {} rows, {} windows",
+            o.object, o.rows, o.windows
+        )
+    }));
+    lines
 }

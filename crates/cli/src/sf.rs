@@ -40,6 +40,9 @@ pub(crate) async fn run(
             crate::ingest::run_ingest(&target, ingest, settings.display, cancel).await
         }
         SfCommand::AsyncSoql(copy) => crate::ingest::run_async_soql(&target, copy, cancel).await,
+        SfCommand::Extract(extract) => {
+            crate::extract::run(&target, extract, settings.display, cancel).await
+        }
     };
     if let Some(sim) = target.simulator {
         sim.shutdown().await;

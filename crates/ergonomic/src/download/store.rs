@@ -268,6 +268,92 @@ impl Destination {
         self.target()?.load_checkpoint().await
     }
 
+    /// The folder `name` inside this folder destination (`lake/` gives `lake/Account/`,
+    /// `s3://bucket/lake/` gives `s3://bucket/lake/Account/`), with the same store options. `name`
+    /// is one path segment: not empty, no `/` or `\\`, not `.` or `..`. A file destination has no
+    /// folders and is refused with [`Error::InvalidInput`].
+    pub fn folder(&self, name: &str) -> Result<Self> {
+        Ok(Self {
+            place: self.child(name, true)?,
+            options: self.options.clone(),
+        })
+    }
+
+    /// The bytes of the small file `name` in this folder destination, `None` when there is none:
+    /// for what a caller keeps beside its downloads (a state, a summary), read whole.
+    pub async fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        match self.child(name, false)? {
+            Place::File(path) | Place::Dir(path) => match tokio::fs::read(&path).await {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(Error::io(path, error)),
+            },
+            Place::Store(url) => {
+                let store = StoreTarget::new(&url, &self.options)?;
+                let read = store.read(&store.object(), "read").await?;
+                Ok(read.map(|bytes| bytes.to_vec()))
+            }
+        }
+    }
+
+    /// Writes the small file `name` in this folder destination whole, replacing it atomically: a
+    /// reader sees the old bytes or the new, never a mix (locally a temporary file renamed into
+    /// place; in a store one `put`, which stores make visible whole). Creates the folder if needed.
+    pub async fn write_file(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        match self.child(name, false)? {
+            Place::File(path) | Place::Dir(path) => {
+                if let Some(parent) = path.parent() {
+                    tokio::fs::create_dir_all(parent)
+                        .await
+                        .map_err(|e| Error::io(parent, e))?;
+                }
+                let temporary = path.with_file_name(format!(".{name}.tmp"));
+                tokio::fs::write(&temporary, bytes)
+                    .await
+                    .map_err(|e| Error::io(&temporary, e))?;
+                tokio::fs::rename(&temporary, &path)
+                    .await
+                    .map_err(|e| Error::io(path, e))
+            }
+            Place::Store(url) => {
+                let store = StoreTarget::new(&url, &self.options)?;
+                store.write(&store.object(), bytes, "write").await
+            }
+        }
+    }
+
+    /// Where `name`, one path segment, is inside this folder destination, as a folder or a file.
+    fn child(&self, name: &str, folder: bool) -> Result<Place> {
+        let segment = !name.is_empty()
+            && name != "."
+            && name != ".."
+            && !name.contains(['/', '\\'])
+            && !name.chars().any(char::is_control);
+        if !segment {
+            return Err(Error::invalid_input(format!(
+                "{name:?} is not a name in a folder (one path segment)"
+            )));
+        }
+        match &self.place {
+            Place::Dir(path) if folder => Ok(Place::Dir(path.join(name))),
+            Place::Dir(path) => Ok(Place::File(path.join(name))),
+            Place::Store(url) if url.folder => {
+                let key = match &url.key {
+                    Some(prefix) => prefix.child(name),
+                    None => ObjectPath::from(name),
+                };
+                Ok(Place::Store(StoreUrl {
+                    key: Some(key),
+                    folder,
+                    ..url.clone()
+                }))
+            }
+            Place::File(_) | Place::Store(_) => Err(Error::invalid_input(format!(
+                "{self} is a file, not a folder: it holds no {name:?}"
+            ))),
+        }
+    }
+
     /// The engine's view of the destination; builds the store's client.
     pub(crate) fn target(&self) -> Result<super::sink::Target> {
         use super::sink::Target;
@@ -909,6 +995,48 @@ mod tests {
                 .unwrap()
                 .is_folder()
         );
+    }
+
+    #[test]
+    fn folders_nest_in_folders_only_and_take_one_segment() {
+        let lake = Destination::parse("s3://bucket/lake/").unwrap();
+        let account = lake.folder("Account").unwrap();
+        assert_eq!(account.to_string(), "s3://bucket/lake/Account/");
+        assert!(account.is_folder() && account.is_store());
+        let root = Destination::parse("s3://bucket/").unwrap();
+        assert_eq!(root.folder("x").unwrap().to_string(), "s3://bucket/x/");
+        let local = Destination::dir("/tmp/lake");
+        assert_eq!(
+            local.folder("run=1").unwrap().to_string(),
+            "/tmp/lake/run=1/"
+        );
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\nb"] {
+            assert!(lake.folder(bad).unwrap_err().is_invalid_input(), "{bad:?}");
+        }
+        let file = Destination::parse("s3://bucket/out.csv").unwrap();
+        assert!(file.folder("x").is_err());
+        assert!(Destination::file("/tmp/out.csv").folder("x").is_err());
+    }
+
+    #[tokio::test]
+    async fn side_files_are_written_whole_and_read_back_locally() {
+        let dir = std::env::temp_dir().join(format!("haul-side-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let folder = Destination::dir(&dir).folder("Account").unwrap();
+        assert_eq!(folder.read_file("_state.json").await.unwrap(), None);
+        folder
+            .write_file("_state.json", b"one".to_vec())
+            .await
+            .unwrap();
+        folder
+            .write_file("_state.json", b"two".to_vec())
+            .await
+            .unwrap();
+        let read = folder.read_file("_state.json").await.unwrap();
+        assert_eq!(read.as_deref(), Some(&b"two"[..]));
+        let names: Vec<_> = std::fs::read_dir(dir.join("Account")).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

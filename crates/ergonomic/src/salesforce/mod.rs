@@ -3,6 +3,7 @@
 
 pub mod async_soql;
 pub mod auth;
+pub mod extract;
 pub mod ingest;
 pub(crate) mod links;
 mod listing;

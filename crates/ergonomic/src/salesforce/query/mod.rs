@@ -281,9 +281,13 @@ impl CompletedQueryJob {
 
     /// Configures a download of the results to a file or a folder.
     pub fn download(&self) -> DownloadBuilder {
-        DownloadBuilder::new(std::sync::Arc::new(results::QueryResults {
-            done: self.clone(),
-        }))
+        DownloadBuilder::new(self.results_source())
+    }
+
+    /// The results as the download engine's source, for a caller that wraps it (the extract
+    /// filters rows already landed).
+    pub(crate) fn results_source(&self) -> std::sync::Arc<dyn crate::download::source::Source> {
+        std::sync::Arc::new(results::QueryResults { done: self.clone() })
     }
 }
 
