@@ -107,7 +107,9 @@
 //! stopped are reported with [`FailureKind::BudgetSpent`] (the one the org refused with
 //! [`FailureKind::LimitExceeded`]), their state untouched, and named in
 //! [`BudgetReport::left_for_next_run`]. The next run (once the org's day turns, or with a larger
-//! budget) lands them like any failed object.
+//! budget) lands them like any failed object. Objects never landed go first in a run, then the
+//! others by their last complete run, oldest first, so that the objects one run left are the
+//! first the next one reads.
 
 mod budget;
 mod filter;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -74,11 +74,14 @@ pub(super) async fn run(
     };
     // Objects in flight are bounded too, so that `--all` on an org of hundreds of objects does
     // not describe them all at once.
-    let objects: Vec<ObjectReport> = futures::stream::iter(0..specs.len())
-        .map(|index| object_run(&run, index, &specs[index]))
+    let order = priority(&config, &specs).await;
+    let mut done: Vec<(usize, ObjectReport)> = futures::stream::iter(order)
+        .map(|index| object_run(&run, index, &specs[index]).map(move |report| (index, report)))
         .buffered(config.max_jobs)
         .collect()
         .await;
+    done.sort_by_key(|(index, _)| *index);
+    let objects: Vec<ObjectReport> = done.into_iter().map(|(_, report)| report).collect();
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
@@ -145,6 +148,30 @@ async fn objects(config: &Config) -> Result<Vec<ObjectSpec>> {
         ));
     }
     Ok(specs)
+}
+
+/// The order objects are worked in: those never landed first, then by their last complete run,
+/// oldest first, so that when budgets stop runs every day, the objects left by one run go first
+/// in the next instead of being left again. A state that cannot be read counts as none (landing
+/// the object reports why).
+async fn priority(config: &Config, specs: &[ObjectSpec]) -> Vec<usize> {
+    // By index: a closure over `&ObjectSpec` would not be `Send` for every lifetime.
+    let last_runs: Vec<Option<String>> = futures::stream::iter(0..specs.len())
+        .map(|index| last_run(config, &specs[index]))
+        .buffered(16)
+        .collect()
+        .await;
+    let mut order: Vec<usize> = (0..specs.len()).collect();
+    // Stable: objects alike keep the order they were asked for; `None` sorts first.
+    order.sort_by(|a, b| last_runs[*a].cmp(&last_runs[*b]));
+    order
+}
+
+/// The object's last complete run, as its state says.
+async fn last_run(config: &Config, spec: &ObjectSpec) -> Option<String> {
+    let folder = config.destination.folder(&spec.name).ok()?;
+    let state = ObjectState::load(&folder, &spec.name).await.ok()??;
+    Some(state.last_run)
 }
 
 /// One object's part of the run; its failure is reported, not raised.
