@@ -1,7 +1,8 @@
 //! `sf.extract()` against haul-sim: a first run lands every row, a second exactly the rows changed
 //! or deleted since, rows sharing the boundary stamp are neither lost nor landed twice, a failed
 //! object keeps its last good state and the next run lands what it missed, a window that times out
-//! is split, and compound and base64 fields are replaced or left out, by name.
+//! is split, and compound and base64 fields are replaced or left out, by name; a run stops cleanly
+//! on its API budget, the org's daily limit or the reserve, and the next run lands what it left.
 
 mod common;
 
@@ -665,5 +666,209 @@ async fn a_window_that_times_out_at_the_split_floor_fails_the_object_with_the_jo
     assert!(account.error.as_deref().unwrap().contains("QUERY_TIMEOUT"));
     assert_eq!(account.splits.len(), 1, "split once, then too narrow");
     assert!(!dir.join("Account").join("_state.json").exists());
+    sim.shutdown().await;
+}
+
+/// The run folders of `object` that are complete (`_run.json`), oldest first.
+fn complete_runs(dir: &Path, object: &str) -> Vec<String> {
+    sorted_entries(&dir.join(object))
+        .into_iter()
+        .filter(|p| p.join("_run.json").is_file())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.to_owned();
+            name.strip_prefix("run=").map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Every Id landed for `object` by its complete runs, sorted, each as often as it landed.
+fn dataset_ids(dir: &Path, object: &str) -> Vec<String> {
+    let mut all: Vec<String> = complete_runs(dir, object)
+        .iter()
+        .flat_map(|run| ids(&landed(dir, object, run)))
+        .collect();
+    all.sort();
+    all
+}
+
+fn failure(report: &ExtractReport, name: &str) -> Option<FailureKind> {
+    object(report, name).failure
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_that_allows_part_of_the_objects_stops_cleanly_and_the_next_run_lands_the_rest() {
+    let three = ["Account", "Contact", "Opportunity"];
+    let sim = Sim::builder()
+        .rows("Account", 40)
+        .rows("Contact", 40)
+        .rows("Opportunity", 40)
+        .start()
+        .await
+        .unwrap();
+    let sf = client(&sim, false);
+    // What one object costs, measured on a folder of its own.
+    let scratch = temp_dir("extract-budget-measure");
+    let measured = complete(extract(&sf, &scratch).objects(["Account"]).max_jobs(1)).await;
+    let one = measured.budget.requests_spent;
+    assert!(
+        one >= 6,
+        "an object costs more than a window's minimum: {one}"
+    );
+    assert_eq!(measured.budget.jobs_spent, 1);
+
+    let dir = temp_dir("extract-budget-part");
+    let jobs_before = sim.query_jobs_used();
+    let partial = extract(&sf, &dir)
+        .objects(three)
+        .max_jobs(1)
+        .max_api_requests(one + one / 2)
+        .run()
+        .await
+        .unwrap();
+    assert!(partial.stopped_on_budget(), "{partial:#?}");
+    assert_eq!(failure(&partial, "Account"), None, "{partial:#?}");
+    assert_eq!(
+        partial.budget.left_for_next_run,
+        ["Contact", "Opportunity"],
+        "{partial:#?}"
+    );
+    for name in ["Contact", "Opportunity"] {
+        assert_eq!(failure(&partial, name), Some(FailureKind::BudgetSpent));
+        assert!(!dir.join(name).join("_state.json").exists(), "{name}");
+    }
+    assert!(dir.join("Account").join("_state.json").is_file());
+    assert_eq!(
+        ids(&landed(&dir, "Account", &partial.run_id)),
+        org_ids(&sim, "Account")
+    );
+    assert_eq!(partial.budget.jobs_spent, 1);
+    assert_eq!(
+        sim.query_jobs_used() - jobs_before,
+        1,
+        "no job was started for the others"
+    );
+    assert!(
+        partial.budget.requests_spent <= one + one / 2,
+        "{:?}",
+        partial.budget
+    );
+    assert!(partial.budget.requests_max > 0 && partial.budget.requests_remaining > 0);
+
+    // A larger budget lands exactly the objects left, and Account's rows not again.
+    let rest = complete(extract(&sf, &dir).objects(three).max_jobs(1)).await;
+    assert!(!rest.stopped_on_budget() && rest.budget.left_for_next_run.is_empty());
+    assert_eq!(object(&rest, "Account").rows, 0);
+    for name in three {
+        assert_eq!(dataset_ids(&dir, name), org_ids(&sim, name), "{name}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orgs_daily_limit_reached_midway_stops_cleanly_and_the_next_days_complete_the_dataset()
+{
+    let three = ["Account", "Contact", "Opportunity"];
+    // Ten result pages a job and jobs that take a while: the three objects' first windows are all
+    // started (a window is taken to cost 5 requests until one has finished) before the org's 40
+    // requests a day run out under them.
+    let sim = Sim::builder()
+        .rows("Account", 200)
+        .rows("Contact", 200)
+        .rows("Opportunity", 200)
+        .default_page_size(20)
+        .job_duration(Duration::from_millis(300))
+        .api_limit(40)
+        .start()
+        .await
+        .unwrap();
+    let sf = client(&sim, false);
+    let dir = temp_dir("extract-budget-org-limit");
+    let slow =
+        WaitOptions::default().with_backoff(BackoffPolicy::fixed(Duration::from_millis(100)));
+    let builder = || {
+        sf.extract(Destination::dir(&dir))
+            .objects(three)
+            .reserve(0.0)
+            .wait_options(slow)
+    };
+    let first = builder().max_jobs(3).run().await.unwrap();
+    assert!(first.stopped_on_budget(), "{first:#?}");
+    assert!(
+        first
+            .objects
+            .iter()
+            .any(|o| o.failure == Some(FailureKind::LimitExceeded)),
+        "the org refused a request: {first:#?}"
+    );
+    assert!(!first.budget.left_for_next_run.is_empty());
+    for entry in &first.objects {
+        let state = dir.join(&entry.object).join("_state.json");
+        assert_eq!(entry.failure.is_none(), state.is_file(), "{}", entry.object);
+        if entry.failure.is_some() {
+            let folder = dir
+                .join(&entry.object)
+                .join(format!("run={}", first.run_id));
+            assert!(!folder.join("_run.json").exists(), "{}", entry.object);
+        }
+    }
+
+    // Each next day lands what the day's 40 requests allow (one object, about 24), those left
+    // by the day before going first, until nothing is left.
+    let mut days = 0;
+    loop {
+        assert!(days < 5, "the dataset is complete within five more days");
+        days += 1;
+        sim.next_day();
+        let rerun = builder().max_jobs(1).run().await.unwrap();
+        if rerun.is_complete() {
+            assert!(!rerun.stopped_on_budget());
+            break;
+        }
+        assert!(rerun.stopped_on_budget(), "{rerun:#?}");
+    }
+    // The dataset is what a fault-free extract lands: every Id of the org, once.
+    for name in three {
+        assert_eq!(dataset_ids(&dir, name), org_ids(&sim, name), "{name}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_only_the_default_reserve_left_the_run_starts_nothing() {
+    let sim = Sim::builder()
+        .rows("Account", 20)
+        .api_limit(100)
+        .start()
+        .await
+        .unwrap();
+    let sf = client(&sim, false);
+    // 79 requests spent elsewhere: the run's own `/limits` makes 80, leaving the 20% reserve.
+    for _ in 0..79 {
+        sf.limits().await.unwrap();
+    }
+    let dir = temp_dir("extract-budget-reserve");
+    let report = extract(&sf, &dir)
+        .objects(["Account", "Contact"])
+        .run()
+        .await
+        .unwrap();
+    assert!(report.stopped_on_budget(), "{report:#?}");
+    assert_eq!(report.budget.left_for_next_run, ["Account", "Contact"]);
+    assert!(
+        report
+            .objects
+            .iter()
+            .all(|o| o.failure == Some(FailureKind::BudgetSpent))
+    );
+    assert_eq!(sim.api_usage(), 80, "nothing but /limits was asked for");
+    assert_eq!(sim.query_jobs_used(), 0);
+    assert_eq!(report.budget.requests_spent, 0);
+    assert_eq!(report.budget.requests_remaining, 20);
+    assert!(!dir.join("Account").exists());
+
+    // The next day the same run lands both.
+    sim.next_day();
+    let landed_next = complete(extract(&sf, &dir).objects(["Account", "Contact"])).await;
+    assert_eq!(object(&landed_next, "Account").rows, 20);
     sim.shutdown().await;
 }

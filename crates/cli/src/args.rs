@@ -16,6 +16,8 @@ Exit codes:
   6  integrity: downloaded data disagrees with the server's counts, or a value is not of its type
   7  extract: some objects failed (the run summary names each with its error), the others landed;
      when every object failed, the code of the first one's failure
+  8  extract: the run stopped on its API budget (--max-api-requests, --reserve) or an org daily
+     limit; the objects it left are named, their state kept, and the next run lands them
   130 interrupted (Ctrl-C)";
 
 /// Bulk queries, ingests and Looker results into files.
@@ -176,6 +178,14 @@ pub(crate) struct ExtractArgs {
     /// by comparing Id sets: one more bulk job an object a run.
     #[arg(long)]
     pub(crate) detect_hard_deletes: bool,
+    /// Spend at most about this many API requests: no object or window starts once what is left
+    /// would not cover it (the objects left are named; the next run lands them).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_api_requests: Option<u64>,
+    /// The share of the org's daily API requests and bulk query jobs left for others, in percent:
+    /// nothing starts once what remains would fall below it.
+    #[arg(long, default_value_t = 20.0, value_name = "PERCENT")]
+    pub(crate) reserve: f64,
 }
 
 #[derive(Debug, Args)]

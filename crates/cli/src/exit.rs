@@ -7,6 +7,10 @@ use haul::salesforce::extract::FailureKind;
 /// Work that partly failed: an extract some of whose objects failed while the others landed.
 pub(crate) const PARTIAL: u8 = 7;
 
+/// An extract that stopped on its API budget or an org's daily limit, leaving objects for the
+/// next run.
+pub(crate) const BUDGET_SPENT: u8 = 8;
+
 /// Raised when the user interrupts with Ctrl-C.
 #[derive(Debug)]
 pub(crate) struct Interrupted;
@@ -50,6 +54,7 @@ pub(crate) fn code_of_failure(kind: Option<FailureKind>) -> u8 {
     match kind {
         Some(FailureKind::Auth) => 3,
         Some(FailureKind::LimitExceeded) => 5,
+        Some(FailureKind::BudgetSpent) => BUDGET_SPENT,
         Some(FailureKind::JobFailed) => 4,
         Some(FailureKind::Integrity) => 6,
         Some(FailureKind::Cancelled) => 130,

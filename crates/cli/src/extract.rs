@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use haul::CancellationToken;
 use haul::download::{Compression as C, Destination, Format as Written};
 use haul::salesforce::extract::{
-    ExtractBuilder, ExtractReport, ObjectReport, ObjectSpec, ReadPath,
+    BudgetReport, ExtractBuilder, ExtractReport, FailureKind, ObjectReport, ObjectSpec, ReadPath,
 };
 use serde::Deserialize;
 
@@ -46,6 +46,19 @@ pub(crate) async fn run(
     if report.is_complete() {
         return Ok(Outcome::Lines { lines, json });
     }
+    if let Some(why) = &report.budget.stopped {
+        // The run stopped on purpose: its own code, whatever else failed, so that a scheduler
+        // knows to run again once the org's day turns.
+        return Ok(Outcome::Incomplete {
+            lines,
+            json,
+            message: format!(
+                "the run stopped on its budget ({why}); left for the next run: {}",
+                report.budget.left_for_next_run.join(", ")
+            ),
+            code: exit::BUDGET_SPENT,
+        });
+    }
     let failed: Vec<&ObjectReport> = report.failed().collect();
     let names: Vec<&str> = failed.iter().map(|o| o.object.as_str()).collect();
     // Some objects landed: the distinct code. None did: the code of the first failure's kind,
@@ -79,6 +92,9 @@ fn builder(target: &SfTarget, args: &ExtractArgs) -> Result<ExtractBuilder> {
     if args.max_jobs == 0 || args.concurrency == 0 {
         return Err(usage("--max-jobs and --concurrency must be at least 1"));
     }
+    if !(0.0..=100.0).contains(&args.reserve) {
+        return Err(usage("--reserve is a percentage, from 0 to 100"));
+    }
     if args.compression.is_some() && args.format != Format::Parquet {
         return Err(usage("--compression works with --format parquet only"));
     }
@@ -105,7 +121,11 @@ fn builder(target: &SfTarget, args: &ExtractArgs) -> Result<ExtractBuilder> {
         .split_floor(Duration::from_secs(args.split_floor))
         .max_jobs(args.max_jobs)
         .concurrency(args.concurrency)
-        .detect_hard_deletes(args.detect_hard_deletes);
+        .detect_hard_deletes(args.detect_hard_deletes)
+        .reserve(args.reserve / 100.0);
+    if let Some(requests) = args.max_api_requests {
+        builder = builder.max_api_requests(requests);
+    }
     if let Some(path) = &args.config {
         for spec in config(path)?.object {
             builder = builder.object(spec);
@@ -151,11 +171,35 @@ fn summary_lines(report: &ExtractReport) -> Vec<String> {
         report.objects.len(),
         report.destination
     ));
+    lines.push(budget_line(&report.budget));
     lines
+}
+
+/// What the run spent of the org's allowances, and what it left for the next run.
+fn budget_line(budget: &BudgetReport) -> String {
+    let mut line = format!(
+        "spent {} API requests ({} of {} left) and {} bulk jobs ({} of {} left)",
+        budget.requests_spent,
+        budget.requests_remaining,
+        budget.requests_max,
+        budget.jobs_spent,
+        budget.jobs_remaining,
+        budget.jobs_max
+    );
+    if let Some(why) = &budget.stopped {
+        line.push_str(&format!(
+            "; stopped: {why}; left for the next run: {}",
+            budget.left_for_next_run.join(", ")
+        ));
+    }
+    line
 }
 
 fn object_line(object: &ObjectReport) -> String {
     if let Some(error) = &object.error {
+        if object.failure == Some(FailureKind::BudgetSpent) {
+            return format!("{}: left for the next run: {error}", object.object);
+        }
         return format!("{}: FAILED: {error}", object.object);
     }
     let mut line = format!(

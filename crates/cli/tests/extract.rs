@@ -1,5 +1,6 @@
 //! `haul sf extract` against haul-sim: `--all` then an ingest update then `--all` again lands
-//! exactly the updated rows; `--config`; a failing object's exit code; bad arguments.
+//! exactly the updated rows; `--config`; a failing object's exit code; a run stopped on its budget
+//! exits 8; bad arguments.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -224,11 +225,63 @@ async fn a_config_file_chooses_fields_and_cursor_and_a_failing_object_exits_7() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_run_stopped_on_its_budget_exits_8_and_names_what_it_left() {
+    let sim = Sim::builder().rows("Account", 15).start().await.unwrap();
+    let dir = TempDir::new("extract-budget");
+    let extract = |budget: &str| {
+        run(haul_at(&sim)
+            .args(["sf", "extract", "--objects", "Account", "--json", "--quiet"])
+            .args(["--max-api-requests", budget, "--to"])
+            .arg(dir.dest()))
+    };
+    // Three requests cover no window.
+    let (output, summary) = extract("3");
+    assert_eq!(
+        output.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        summary["budget"]["left_for_next_run"],
+        serde_json::json!(["Account"])
+    );
+    assert!(
+        summary["budget"]["stopped"]
+            .as_str()
+            .is_some_and(|s| s.contains("3"))
+    );
+    assert_eq!(summary["objects"][0]["failure"], "budget_spent");
+    assert!(!dir.0.join("Account").join("_state.json").exists());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("left for the next run: Account"));
+    assert_eq!(sim.query_jobs_used(), 0);
+
+    let (output, summary) = extract("1000");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(rows(&summary), [("Account".to_owned(), 15)]);
+    assert_eq!(summary["budget"]["jobs_spent"], 1);
+    assert!(
+        summary["budget"]["requests_spent"]
+            .as_u64()
+            .is_some_and(|n| n >= 5)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_arguments_are_usage_errors_before_anything_is_sent() {
     let sim = Sim::builder().start().await.unwrap();
     let dir = TempDir::new("extract-usage");
     let file = dir.0.join("not-a-folder.csv");
-    let cases: [Vec<String>; 3] = [
+    let cases: [Vec<String>; 4] = [
+        vec![
+            "--objects".into(),
+            "Account".into(),
+            "--reserve".into(),
+            "150".into(),
+            "--to".into(),
+            dir.dest(),
+        ],
         vec!["--to".into(), dir.dest()],
         vec![
             "--objects".into(),

@@ -143,6 +143,14 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// Work was not started because the budget the caller set for it is spent (an extract's
+    /// API requests or jobs); nothing of it was sent.
+    #[error("budget spent: {detail}")]
+    #[non_exhaustive]
+    BudgetSpent {
+        /// Which budget, and how much of it was spent.
+        detail: String,
+    },
     /// The work was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,
@@ -304,9 +312,19 @@ impl Error {
         matches!(self, Self::Cancelled)
     }
 
-    /// Whether the org's API allocation is used up (`REQUEST_LIMIT_EXCEEDED`).
+    /// Whether the org's allocation is used up: its daily API requests (`REQUEST_LIMIT_EXCEEDED`)
+    /// or another daily limit, such as bulk query jobs (`LIMIT_EXCEEDED`).
     pub fn is_limit_exceeded(&self) -> bool {
-        self.vendor_code() == Some("REQUEST_LIMIT_EXCEEDED")
+        matches!(
+            self.vendor_code(),
+            Some("REQUEST_LIMIT_EXCEEDED" | "LIMIT_EXCEEDED")
+        )
+    }
+
+    /// Whether work was not started because its caller's budget is spent
+    /// ([`Error::BudgetSpent`]).
+    pub fn is_budget_spent(&self) -> bool {
+        matches!(self, Self::BudgetSpent { .. })
     }
 
     /// The HTTP status of an error answer.
@@ -348,6 +366,12 @@ impl Error {
         match self {
             Self::Api { message, .. } => message.as_deref(),
             _ => None,
+        }
+    }
+
+    pub(crate) fn budget_spent(detail: impl Into<String>) -> Self {
+        Self::BudgetSpent {
+            detail: detail.into(),
         }
     }
 

@@ -92,10 +92,26 @@
 //! An object that fails is reported with its error ([`ObjectReport::error`]) and its state is not
 //! advanced; the other objects go on. At most [`ExtractBuilder::max_jobs`] objects are worked on
 //! at once, and as many bulk jobs (each object reads its windows one after another; a job holds
-//! one of the run's permits from its creation until its rows are landed). A budget of API
-//! requests or jobs would be checked where a permit is taken (`read.rs`, `read_bulk_window`), and
-//! an object stopped there keeps its last state like any failed one.
+//! one of the run's permits from its creation until its rows are landed).
+//!
+//! # The budget
+//!
+//! A run reads the org's `/limits` at its start and again before each window (`budget.rs`), and
+//! starts a window (a bulk job, or a REST `queryAll`) only when what is left covers it: the org's
+//! remaining daily API requests less a reserve ([`ExtractBuilder::reserve`], by default 20% of
+//! `DailyApiRequests`; the same share of `DailyBulkV2QueryJobs` for jobs), and the run's own cap
+//! ([`ExtractBuilder::max_api_requests`]). A window costs what windows have cost so far in the
+//! run, planning included (at least 5 requests). Once a window is refused, or the org answers
+//! `REQUEST_LIMIT_EXCEEDED` or `LIMIT_EXCEEDED`, the run starts nothing more: windows under way
+//! finish, and an object that completes saves its state as usual; the objects not begun or
+//! stopped are reported with [`FailureKind::BudgetSpent`] (the one the org refused with
+//! [`FailureKind::LimitExceeded`]), their state untouched, and named in
+//! [`BudgetReport::left_for_next_run`]. The next run (once the org's day turns, or with a larger
+//! budget) lands them like any failed object. Objects never landed go first in a run, then the
+//! others by their last complete run, oldest first, so that the objects one run left are the
+//! first the next one reads.
 
+mod budget;
 mod filter;
 mod hard_deletes;
 mod plan;
@@ -117,8 +133,8 @@ use crate::poll::WaitOptions;
 use crate::{Handle, Salesforce};
 
 pub use report::{
-    ExtractProgress, ExtractReport, FailureKind, LeftOut, ObjectPhase, ObjectProgress,
-    ObjectReport, ReadPath, Replaced, Split, WindowReport,
+    BudgetReport, ExtractProgress, ExtractReport, FailureKind, LeftOut, ObjectPhase,
+    ObjectProgress, ObjectReport, ReadPath, Replaced, Split, WindowReport,
 };
 
 /// A run under way. Await it for the [`ExtractReport`]; watch
@@ -201,6 +217,8 @@ pub(crate) struct Config {
     concurrency: usize,
     wait: WaitOptions,
     detect_hard_deletes: bool,
+    max_api_requests: Option<u64>,
+    reserve: f64,
 }
 
 impl Salesforce {
@@ -221,6 +239,8 @@ impl Salesforce {
                 concurrency: 4,
                 wait: WaitOptions::default(),
                 detect_hard_deletes: false,
+                max_api_requests: None,
+                reserve: 0.2,
             },
         }
     }
@@ -290,6 +310,26 @@ impl ExtractBuilder {
         self
     }
 
+    /// Spends at most about this many API requests (as the org counts them during the run): no
+    /// window starts once what is left would not cover it; unlimited by default (the
+    /// [`reserve`](Self::reserve) still applies). See [the budget](crate::salesforce::extract#the-budget).
+    pub fn max_api_requests(mut self, requests: u64) -> Self {
+        self.config.max_api_requests = Some(requests);
+        self
+    }
+
+    /// The share of the org's daily API requests and bulk query jobs the run leaves for others,
+    /// from 0 to 1 (default 0.2): no window starts once what remains of either would fall below
+    /// it.
+    pub fn reserve(mut self, share: f64) -> Self {
+        self.config.reserve = if share.is_finite() {
+            share.clamp(0.0, 1.0)
+        } else {
+            0.2
+        };
+        self
+    }
+
     /// Result pages fetched at once within one job's download (default 4).
     pub fn concurrency(mut self, pages: usize) -> Self {
         self.config.concurrency = pages.max(1);
@@ -320,7 +360,8 @@ impl ExtractBuilder {
     }
 
     /// Runs to the end: [`start`](Self::start), awaited. Fails only when the run as a whole
-    /// cannot go on (no objects, the destination or the global describe failing, cancellation);
+    /// cannot go on (no objects, the destination, the global describe or `/limits` failing,
+    /// cancellation);
     /// an object that fails is reported in [`ExtractReport::objects`].
     pub async fn run(self) -> crate::Result<ExtractReport> {
         self.start().await

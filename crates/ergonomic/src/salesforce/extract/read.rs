@@ -43,7 +43,11 @@ pub(super) async fn read_windows(
             schema: schema.as_ref(),
             folder: &folder,
         };
-        match read_window(run, index, &via, &soql, land).await {
+        // Admitted first: a window the budget cannot cover is not started at all.
+        let admitted = run.budget.admit(via == Via::Bulk).await?;
+        let read = read_window(run, index, &via, &soql, land).await;
+        drop(admitted);
+        match read {
             Ok((tally, job)) => {
                 report.windows.push(WindowReport {
                     window: window.shown(),

@@ -17,6 +17,36 @@ pub struct ExtractReport {
     pub finished_at: String,
     /// Each object's outcome.
     pub objects: Vec<ObjectReport>,
+    /// What the run spent of the org's daily allowances, and whether it stopped on its budget
+    /// (empty in the summaries of runs from before budgets).
+    #[serde(default)]
+    pub budget: BudgetReport,
+}
+
+/// What a run spent of the org's daily allowances and what remained; see
+/// [`ExtractBuilder::max_api_requests`](super::ExtractBuilder::max_api_requests).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BudgetReport {
+    /// Why the run stopped starting objects and windows, when it did: its budget was spent, or
+    /// the org refused a request on one of its daily limits.
+    pub stopped: Option<String>,
+    /// API requests the org counted during the run (requests of other clients meanwhile
+    /// included).
+    pub requests_spent: u64,
+    /// The org's API requests left at the end, as last reported.
+    pub requests_remaining: u64,
+    /// The org's daily API request allowance (`DailyApiRequests`).
+    pub requests_max: u64,
+    /// Bulk query jobs the run started.
+    pub jobs_spent: u64,
+    /// The org's bulk query jobs left, as last read.
+    pub jobs_remaining: u64,
+    /// The org's daily bulk query job allowance (`DailyBulkV2QueryJobs`).
+    pub jobs_max: u64,
+    /// The objects left for the next run because the budget or an org limit stopped them (their
+    /// state untouched).
+    pub left_for_next_run: Vec<String>,
 }
 
 impl ExtractReport {
@@ -28,6 +58,11 @@ impl ExtractReport {
     /// The objects that failed.
     pub fn failed(&self) -> impl Iterator<Item = &ObjectReport> {
         self.objects.iter().filter(|o| o.error.is_some())
+    }
+
+    /// Whether the run stopped on its budget or an org limit, leaving objects for the next run.
+    pub fn stopped_on_budget(&self) -> bool {
+        self.budget.stopped.is_some()
     }
 
     /// Rows landed, all objects together.
@@ -87,6 +122,9 @@ pub enum FailureKind {
     Auth,
     /// The org's API limit is used up.
     LimitExceeded,
+    /// Not started, or not finished, because the run's budget was spent (or the org's limit
+    /// reached by another object): the next run lands it.
+    BudgetSpent,
     /// A job failed or was aborted.
     JobFailed,
     /// Landed data disagreed with the server's counts, or a value did not read as its type.
@@ -103,7 +141,9 @@ impl FailureKind {
     /// The kind of `error`, the auth and limit predicates first (an expired session that failed
     /// a job is an auth failure).
     pub(crate) fn of(error: &crate::Error) -> Self {
-        if error.is_auth() {
+        if error.is_budget_spent() {
+            Self::BudgetSpent
+        } else if error.is_auth() {
             Self::Auth
         } else if error.is_limit_exceeded() {
             Self::LimitExceeded

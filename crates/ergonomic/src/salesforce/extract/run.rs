@@ -4,16 +4,18 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::budget::{Allowance, Budget};
 use super::filter::{FilterSpec, Tally};
 use super::hard_deletes::{self, Detect};
 use super::plan::ObjectPlan;
 use super::read::read_windows;
 use super::report::{
     ExtractProgress, ExtractReport, FailureKind, ObjectPhase, ObjectProgress, ObjectReport,
+    ReadPath,
 };
 use super::state::{ObjectState, RunOutcome, format_stamp};
 use super::{Config, ObjectSpec};
@@ -33,6 +35,8 @@ pub(super) struct Run {
     pub(super) started_ms: i64,
     /// Bulk jobs at once: a job holds a permit from its creation until its rows are landed.
     pub(super) jobs: Semaphore,
+    /// What the run may still spend of the org's allowances.
+    pub(super) budget: Budget,
     pub(super) progress: Arc<watch::Sender<ExtractProgress>>,
     pub(super) cancel: CancellationToken,
 }
@@ -45,6 +49,11 @@ pub(super) async fn run(
 ) -> Result<ExtractReport> {
     let started = Utc::now();
     let specs = objects(&config).await?;
+    let allowance = Allowance {
+        max_requests: config.max_api_requests,
+        reserve: config.reserve,
+    };
+    let budget = Budget::open(config.sf.clone(), allowance).await?;
     progress.send_modify(|p| {
         p.objects = specs
             .iter()
@@ -58,26 +67,42 @@ pub(super) async fn run(
         run_id: started.format("%Y%m%dT%H%M%S%.3fZ").to_string(),
         started_ms: started.timestamp_millis(),
         jobs: Semaphore::new(config.max_jobs),
+        budget,
         config: config.clone(),
         progress: Arc::new(progress),
         cancel: cancel.clone(),
     };
     // Objects in flight are bounded too, so that `--all` on an org of hundreds of objects does
     // not describe them all at once.
-    let objects: Vec<ObjectReport> = futures::stream::iter(0..specs.len())
-        .map(|index| object_run(&run, index, &specs[index]))
+    let order = priority(&config, &specs).await;
+    let mut done: Vec<(usize, ObjectReport)> = futures::stream::iter(order)
+        .map(|index| object_run(&run, index, &specs[index]).map(move |report| (index, report)))
         .buffered(config.max_jobs)
         .collect()
         .await;
+    done.sort_by_key(|(index, _)| *index);
+    let objects: Vec<ObjectReport> = done.into_iter().map(|(_, report)| report).collect();
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
+    let mut budget = run.budget.report();
+    budget.left_for_next_run = objects
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.failure,
+                Some(FailureKind::BudgetSpent | FailureKind::LimitExceeded)
+            )
+        })
+        .map(|o| o.object.clone())
+        .collect();
     let report = ExtractReport {
         run_id: run.run_id.clone(),
         destination: config.destination.to_string(),
         started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         objects,
+        budget,
     };
     let summary = serde_json::to_vec_pretty(&report).expect("a report serialises");
     config
@@ -125,14 +150,41 @@ async fn objects(config: &Config) -> Result<Vec<ObjectSpec>> {
     Ok(specs)
 }
 
+/// The order objects are worked in: those never landed first, then by their last complete run,
+/// oldest first, so that when budgets stop runs every day, the objects left by one run go first
+/// in the next instead of being left again. A state that cannot be read counts as none (landing
+/// the object reports why).
+async fn priority(config: &Config, specs: &[ObjectSpec]) -> Vec<usize> {
+    // By index: a closure over `&ObjectSpec` would not be `Send` for every lifetime.
+    let last_runs: Vec<Option<String>> = futures::stream::iter(0..specs.len())
+        .map(|index| last_run(config, &specs[index]))
+        .buffered(16)
+        .collect()
+        .await;
+    let mut order: Vec<usize> = (0..specs.len()).collect();
+    // Stable: objects alike keep the order they were asked for; `None` sorts first.
+    order.sort_by(|a, b| last_runs[*a].cmp(&last_runs[*b]));
+    order
+}
+
+/// The object's last complete run, as its state says.
+async fn last_run(config: &Config, spec: &ObjectSpec) -> Option<String> {
+    let folder = config.destination.folder(&spec.name).ok()?;
+    let state = ObjectState::load(&folder, &spec.name).await.ok()??;
+    Some(state.last_run)
+}
+
 /// One object's part of the run; its failure is reported, not raised.
 async fn object_run(run: &Run, index: usize, spec: &ObjectSpec) -> ObjectReport {
     let mut report = ObjectReport {
         object: spec.name.clone(),
         ..ObjectReport::default()
     };
-    let outcome = land_object(run, index, spec, &mut report).await;
-    let phase = match outcome {
+    let outcome = match run.budget.check() {
+        Ok(()) => land_object(run, index, spec, &mut report).await,
+        Err(spent) => Err(spent),
+    };
+    let phase = match outcome.map_err(|e| run.budget.stop_on(e)) {
         Ok(()) => ObjectPhase::Landed,
         Err(error) => {
             tracing::warn!(object = %spec.name, error = %chain(&error), "the object failed");
@@ -194,6 +246,8 @@ async fn land_object(
         };
         let landed = std::mem::take(&mut tally.ids);
         let places = (&folder, &run_folder);
+        // The Id set is one more window (a job, unless the object is read through REST).
+        let _admitted = run.budget.admit(report.api == ReadPath::Bulk).await?;
         hard_deletes::detect(detect, previous.as_ref(), landed, places, report).await?;
     }
     let next = record_run(run, &plan, previous.as_ref(), tally, lookback_ms, report);
