@@ -2,7 +2,7 @@
 //! reliability test suites and the last fuzzing results. Writes `RELIABILITY.md`.
 //!
 //! ```text
-//! cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,suites]
+//! cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,suites]
 //! ```
 //!
 //! Every part starts release `haul-sim` children on 127.0.0.1 (killed when dropped) and runs the
@@ -13,8 +13,10 @@
 
 mod download;
 mod expire;
+mod extract;
 mod files;
 mod ingest;
+mod lake;
 mod looker;
 mod probe;
 mod report;
@@ -27,8 +29,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 
 const USAGE: &str =
-    "usage: cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,suites]";
-const PARTS: [&str; 4] = ["download", "ingest", "looker", "suites"];
+    "usage: cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,suites]";
+const PARTS: [&str; 5] = ["download", "ingest", "looker", "extract", "suites"];
 
 /// The fault plan of issue 8, without its seed.
 pub(crate) const FAULTS: &str = "503=0.05,429=0.02,reset=0.02,truncate=0.01,retry_after=1";
@@ -101,6 +103,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
             "download" => download::run(&settings),
             "ingest" => ingest::run(&settings),
             "looker" => looker::run(&settings),
+            "extract" => extract::run(&settings),
             _ => suites::run(&settings),
         };
         sections.push(outcome.unwrap_or_else(|error| Section {

@@ -171,7 +171,7 @@ fn section(rel: &Reliability, outcomes: &[Outcome]) -> Section {
         ));
     }
     Section {
-        title: "4. Reliability test suites and fuzzing".into(),
+        title: "5. Reliability test suites and fuzzing".into(),
         markdown: md,
         failures,
     }
