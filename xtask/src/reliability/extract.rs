@@ -149,7 +149,11 @@ fn sequence(
 /// The fault-free run; it also chooses the changes every seed makes. Fails unless every step
 /// succeeded at its first attempt and every object holds its generated rows.
 fn reference(rel: &Reliability) -> Result<(Dataset, Changes, String)> {
-    let sim = Sim::start(&rel.root, &sim_args(), &rel.logs.join("extract-ref-sim.log"))?;
+    let sim = Sim::start(
+        &rel.root,
+        &sim_args(),
+        &rel.logs.join("extract-ref-sim.log"),
+    )?;
     let dir = rel.work.join("extract-ref");
     let _ = std::fs::remove_dir_all(&dir);
     let log = |name: &str| rel.logs.join(format!("extract-ref-{name}.log"));
@@ -169,7 +173,11 @@ fn reference(rel: &Reliability) -> Result<(Dataset, Changes, String)> {
         }
     }
     dataset.values_mut().for_each(|t| t.mask(&changes.ids));
-    Ok((dataset, changes, super::report::masked(&first.display(&rel.root), &sim)))
+    Ok((
+        dataset,
+        changes,
+        super::report::masked(&first.display(&rel.root), &sim),
+    ))
 }
 
 /// The reference's steps after its first extract, each at its first attempt: the changes, then
@@ -198,7 +206,9 @@ fn plan(rel: &Reliability, first: &Dataset) -> Result<Changes> {
         ids: BTreeSet::new(),
     };
     for (object, field) in OBJECTS {
-        let table = first.get(object).with_context(|| format!("no {object} landed"))?;
+        let table = first
+            .get(object)
+            .with_context(|| format!("no {object} landed"))?;
         let ids: Vec<&String> = table.rows.keys().collect();
         let update = rel.work.join(format!("extract-update-{object}.csv"));
         let mut out = std::io::BufWriter::new(std::fs::File::create(&update)?);
@@ -209,7 +219,10 @@ fn plan(rel: &Reliability, first: &Dataset) -> Result<Changes> {
         for (i, id) in ids.iter().enumerate() {
             if i % UPDATE_EVERY == 3 {
                 // A comma, doubled quotes and a newline: the CSV round trip is part of the test.
-                writeln!(out, "{id},\"Changed {i}, \"\"reliability\"\"\nsecond line\"")?;
+                writeln!(
+                    out,
+                    "{id},\"Changed {i}, \"\"reliability\"\"\nsecond line\""
+                )?;
                 changes.ids.insert((*id).clone());
             } else if i % DELETE_EVERY == 7 {
                 writeln!(gone, "{id}")?;

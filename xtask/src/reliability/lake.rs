@@ -37,7 +37,11 @@ impl Table {
             Some(kept) if kept[stamp] == row[stamp] => {
                 self.twice += 1;
                 if *kept != row {
-                    bail!("Id {} has two different versions stamped {}", row[id], row[stamp]);
+                    bail!(
+                        "Id {} has two different versions stamped {}",
+                        row[id],
+                        row[stamp]
+                    );
                 }
             }
             _ => {
@@ -56,7 +60,10 @@ impl Table {
 
     /// Replaces the clock-stamped fields of the records `ids` with a mark.
     pub(super) fn mask(&mut self, ids: &BTreeSet<String>) {
-        let columns: Vec<usize> = CLOCK_FIELDS.iter().filter_map(|c| self.index(c).ok()).collect();
+        let columns: Vec<usize> = CLOCK_FIELDS
+            .iter()
+            .filter_map(|c| self.index(c).ok())
+            .collect();
         for (id, row) in self.rows.iter_mut() {
             if ids.contains(id) {
                 for &c in &columns {
@@ -112,8 +119,8 @@ fn read_run(run: &Path, table: &mut Table) -> Result<()> {
         parts.retain(|p| p.extension().is_some_and(|e| e == "csv"));
         parts.sort();
         for part in parts {
-            let mut reader = csv::Reader::from_path(&part)
-                .with_context(|| part.display().to_string())?;
+            let mut reader =
+                csv::Reader::from_path(&part).with_context(|| part.display().to_string())?;
             let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
             for record in reader.records() {
                 let record: Vec<String> = record?.iter().map(str::to_owned).collect();
@@ -196,16 +203,28 @@ mod tests {
         let header = strings(&["Id", "Name", "SystemModstamp"]);
         let swapped = strings(&["SystemModstamp", "Id", "Name"]);
         let mut table = Table::default();
-        table.add(&header, &strings(&["a", "new", "2024-02"])).unwrap();
-        table.add(&swapped, &strings(&["2024-01", "a", "old"])).unwrap();
-        table.add(&header, &strings(&["b", "only", "2024-01"])).unwrap();
-        table.add(&header, &strings(&["b", "only", "2024-01"])).unwrap();
+        table
+            .add(&header, &strings(&["a", "new", "2024-02"]))
+            .unwrap();
+        table
+            .add(&swapped, &strings(&["2024-01", "a", "old"]))
+            .unwrap();
+        table
+            .add(&header, &strings(&["b", "only", "2024-01"]))
+            .unwrap();
+        table
+            .add(&header, &strings(&["b", "only", "2024-01"]))
+            .unwrap();
         assert_eq!(table.rows["a"], strings(&["a", "new", "2024-02"]));
         assert_eq!(table.rows.len(), 2);
         assert_eq!(table.twice, 1);
         let conflict = table.add(&header, &strings(&["b", "other", "2024-01"]));
         assert!(conflict.is_err());
-        assert!(table.add(&strings(&["Id", "SystemModstamp"]), &strings(&["c", "x"])).is_err());
+        assert!(
+            table
+                .add(&strings(&["Id", "SystemModstamp"]), &strings(&["c", "x"]))
+                .is_err()
+        );
     }
 
     #[test]
@@ -245,7 +264,11 @@ mod tests {
                 std::fs::write(dir.join("Account").join(run).join("_run.json"), "{}").unwrap();
             }
         };
-        write("run=1", "Id,Note,SystemModstamp\na,\"x\ny\",t1\nb,z,t1\n", true);
+        write(
+            "run=1",
+            "Id,Note,SystemModstamp\na,\"x\ny\",t1\nb,z,t1\n",
+            true,
+        );
         write("run=2", "Id,Note,SystemModstamp\na,half,t2\n", false);
         write("run=3", "Id,Note,SystemModstamp\nb,new,t3\n", true);
         std::fs::create_dir_all(dir.join("_runs")).unwrap();

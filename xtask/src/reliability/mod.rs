@@ -28,8 +28,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
-const USAGE: &str =
-    "usage: cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,suites]";
+const USAGE: &str = "usage: cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,suites]";
 const PARTS: [&str; 5] = ["download", "ingest", "looker", "extract", "suites"];
 
 /// The fault plan of issue 8, without its seed.
