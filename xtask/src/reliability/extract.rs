@@ -46,6 +46,8 @@ struct Changes {
     /// (object, operation, file).
     files: Vec<(&'static str, &'static str, PathBuf)>,
     ids: BTreeSet<String>,
+    /// The Ids of `ids` deleted (the others are updated).
+    deleted: BTreeSet<String>,
 }
 
 /// How many times each step ran in one seed.
@@ -172,6 +174,7 @@ fn reference(rel: &Reliability) -> Result<(Dataset, Changes, String)> {
             bail!("the fault-free dataset holds {rows} {object} records, not {ROWS}");
         }
     }
+    landed(&dataset, &changes)?;
     dataset.values_mut().for_each(|t| t.mask(&changes.ids));
     Ok((
         dataset,
@@ -199,11 +202,41 @@ fn after_first(
     Ok(())
 }
 
+/// Fails unless the fault-free dataset holds every change: the updated value, or `IsDeleted`
+/// true (else the comparison of the seeds would prove nothing about the second extract).
+fn landed(dataset: &Dataset, changes: &Changes) -> Result<()> {
+    let mut seen = 0;
+    for (object, field) in OBJECTS {
+        let table = &dataset[object];
+        let column = |name: &str| table.header.iter().position(|c| c == name);
+        let (updated, deleted) = (column(field), column("IsDeleted"));
+        for (id, row) in table
+            .rows
+            .iter()
+            .filter(|(id, _)| changes.ids.contains(*id))
+        {
+            let ok = match changes.deleted.contains(id) {
+                true => deleted.is_some_and(|c| row[c] == "true"),
+                false => updated.is_some_and(|c| row[c].starts_with("Changed ")),
+            };
+            if !ok {
+                bail!("the fault-free second extract did not land the change of {object} {id}");
+            }
+            seen += 1;
+        }
+    }
+    if seen != changes.ids.len() {
+        bail!("{seen} of {} changed records found", changes.ids.len());
+    }
+    Ok(())
+}
+
 /// Writes the update and delete files from the records of the first extract.
 fn plan(rel: &Reliability, first: &Dataset) -> Result<Changes> {
     let mut changes = Changes {
         files: Vec::new(),
         ids: BTreeSet::new(),
+        deleted: BTreeSet::new(),
     };
     for (object, field) in OBJECTS {
         let table = first
@@ -227,6 +260,7 @@ fn plan(rel: &Reliability, first: &Dataset) -> Result<Changes> {
             } else if i % DELETE_EVERY == 7 {
                 writeln!(gone, "{id}")?;
                 changes.ids.insert((*id).clone());
+                changes.deleted.insert((*id).clone());
             }
         }
         out.flush()?;
