@@ -350,7 +350,8 @@ pub(crate) struct QueryArgs {
     /// At most this many rows a page.
     #[arg(long)]
     pub(crate) max_records: Option<u64>,
-    /// Output format [default: parquet for an output ending in `.parquet`, else csv].
+    /// Output format [default: parquet for an output ending in `.parquet`, jsonl for `.jsonl` or
+    /// `.ndjson`, else csv].
     #[arg(long, value_enum)]
     pub(crate) format: Option<Format>,
     /// With --format parquet: how pages are compressed [default: zstd].
@@ -406,17 +407,15 @@ pub(crate) enum Compression {
 }
 
 impl QueryArgs {
-    /// The output format: as given, else by the output's extension (`.parquet`), else CSV.
+    /// The output format: as given, else by the output's extension (`.parquet`; `.jsonl` or
+    /// `.ndjson`), else CSV.
     pub(crate) fn output_format(&self) -> Format {
         self.format.unwrap_or_else(|| {
-            let parquet = self
-                .output
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-            if parquet {
-                Format::Parquet
-            } else {
-                Format::Csv
+            let extension = self.output.extension().and_then(|e| e.to_str());
+            match extension.map(str::to_ascii_lowercase).as_deref() {
+                Some("parquet") => Format::Parquet,
+                Some("jsonl" | "ndjson") => Format::Jsonl,
+                _ => Format::Csv,
             }
         })
     }

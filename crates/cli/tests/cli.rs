@@ -168,17 +168,16 @@ async fn a_complete_output_is_replaced_only_with_overwrite() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn query_writes_jsonl_and_folders() {
+async fn query_writes_jsonl_by_extension_and_folders() {
     let sim = sim().await;
     let dir = TempDir::new("formats");
+    // No --format: `.jsonl` picks JSON lines.
     let jsonl = dir.join("contacts.jsonl");
     let result = haul_at(&sim)
         .args([
             "sf",
             "query",
             "SELECT Id, LastName, Email FROM Contact",
-            "--format",
-            "jsonl",
             "-o",
         ])
         .arg(&jsonl)
