@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder,
-    ListBuilder, StringBuilder, Time32MillisecondBuilder, TimestampMillisecondBuilder,
+    ListBuilder, StringBuilder, Time32MillisecondBuilder, TimestampMicrosecondBuilder,
+    TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, TimeUnit};
@@ -140,6 +141,11 @@ fn data_type(ty: ColumnType) -> DataType {
         ColumnType::Float64 => DataType::Float64,
         ColumnType::Date => DataType::Date32,
         ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        ColumnType::TimestampMicros => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
+        // No zone: Parquet's timestamp not adjusted to UTC, a wall-clock reading.
+        ColumnType::TimestampNtzMicros => DataType::Timestamp(TimeUnit::Microsecond, None),
         ColumnType::Time => DataType::Time32(TimeUnit::Millisecond),
         ColumnType::Utf8List => {
             DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
@@ -275,6 +281,8 @@ enum ColumnBuilder {
     Float64(Float64Builder),
     Date(Date32Builder),
     Timestamp(TimestampMillisecondBuilder),
+    /// Microsecond instants (UTC) and wall-clock date-times (no zone) alike.
+    TimestampMicros(TimestampMicrosecondBuilder),
     Time(Time32MillisecondBuilder),
     Utf8List(ListBuilder<StringBuilder>),
 }
@@ -294,6 +302,12 @@ impl ColumnBuilder {
             ColumnType::Timestamp => {
                 Self::Timestamp(TimestampMillisecondBuilder::new().with_timezone("UTC"))
             }
+            ColumnType::TimestampMicros => {
+                Self::TimestampMicros(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
+            ColumnType::TimestampNtzMicros => {
+                Self::TimestampMicros(TimestampMicrosecondBuilder::new())
+            }
             ColumnType::Time => Self::Time(Time32MillisecondBuilder::new()),
             ColumnType::Utf8List => Self::Utf8List(ListBuilder::new(StringBuilder::new())),
         }
@@ -309,6 +323,7 @@ impl ColumnBuilder {
             Self::Float64(b) => b.append_null(),
             Self::Date(b) => b.append_null(),
             Self::Timestamp(b) => b.append_null(),
+            Self::TimestampMicros(b) => b.append_null(),
             Self::Time(b) => b.append_null(),
             Self::Utf8List(b) => b.append_null(),
         }
@@ -328,6 +343,10 @@ impl ColumnBuilder {
             (Self::Float64(b), Value::Float64(v)) => b.append_value(v),
             (Self::Date(b), Value::Date(days)) => b.append_value(days),
             (Self::Timestamp(b), Value::Timestamp(ms)) => b.append_value(ms),
+            (
+                Self::TimestampMicros(b),
+                Value::TimestampMicros(us) | Value::TimestampNtzMicros(us),
+            ) => b.append_value(us),
             (Self::Time(b), Value::Time(ms)) => b.append_value(ms),
             (Self::Utf8List(b), Value::Utf8List(list)) => {
                 for item in Value::items(list) {
@@ -349,6 +368,7 @@ impl ColumnBuilder {
             Self::Float64(b) => Arc::new(b.finish()),
             Self::Date(b) => Arc::new(b.finish()),
             Self::Timestamp(b) => Arc::new(b.finish()),
+            Self::TimestampMicros(b) => Arc::new(b.finish()),
             Self::Time(b) => Arc::new(b.finish()),
             Self::Utf8List(b) => Arc::new(b.finish()),
         }
@@ -456,6 +476,32 @@ mod tests {
             let first = first.as_string::<i32>();
             assert_eq!((first.value(0), first.value(1)), ("x", "y"));
             assert!(tags.is_null(1));
+        }
+    }
+
+    #[test]
+    fn microsecond_date_times_are_written_as_instants_or_wall_clock_readings() {
+        use arrow_array::types::TimestampMicrosecondType;
+        use parquet::basic::{LogicalType, TimeUnit as ParquetUnit};
+
+        let schema = Schema::new(vec![
+            Column::new("At", ColumnType::TimestampMicros, true),
+            Column::new("Local", ColumnType::TimestampNtzMicros, true),
+        ]);
+        let csv = "At,Local\n2024-01-02 03:04:05.123456Z,2024-01-02T03:04:05.123456\n";
+        let (bytes, rows) = encode_all(schema, &[csv]).unwrap();
+        assert_eq!(rows, 1);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).unwrap();
+        let columns = reader.metadata().file_metadata().schema_descr();
+        let logical = |i: usize| columns.column(i).logical_type_ref().cloned();
+        let micros = |utc| Some(LogicalType::timestamp(utc, ParquetUnit::MICROS));
+        assert_eq!((logical(0), logical(1)), (micros(true), micros(false)));
+        let batch = read(bytes);
+        for column in 0..2 {
+            let values = batch
+                .column(column)
+                .as_primitive::<TimestampMicrosecondType>();
+            assert_eq!(values.value(0), 1_704_164_645_123_456, "column {column}");
         }
     }
 
