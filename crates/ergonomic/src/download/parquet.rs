@@ -1,6 +1,7 @@
 //! CSV to typed Parquet, streaming: each partition's records are parsed as chunks arrive, read into
 //! Arrow arrays by the [`Schema`]'s types, and encoded into a standalone Parquet file of its own
-//! (row groups of bounded size, so a partition is never held whole). A folder download keeps these
+//! (row groups of bounded size, so a partition is never held whole). A partition that arrives as
+//! an Arrow IPC stream is written the same way from its record batches ([`ipc`]). A folder download keeps these
 //! files as they are; a single-file download appends their row groups to one file without
 //! encoding them again (see [`super::parquet_file`]).
 
@@ -24,7 +25,9 @@ use super::schema::{ColumnType, Schema};
 use super::value::{TypedRecords, Value};
 use crate::error::{Error, Result};
 
+mod ipc;
 mod rows;
+pub(crate) use ipc::ArrowEncoder;
 pub(crate) use rows::RowWriter;
 
 /// Rows read into Arrow arrays before they go to the Parquet writer.
@@ -255,15 +258,19 @@ impl State {
         Ok(())
     }
 
-    /// Moves what the writer has written into `out`. The writer counts its own offsets, so taking
-    /// its buffer does not disturb the file it writes.
     fn drain(&mut self, out: &mut Vec<u8>) {
-        let written = self.writer.inner_mut();
-        if out.is_empty() {
-            std::mem::swap(out, written);
-        } else {
-            out.append(written);
-        }
+        drain(&mut self.writer, out);
+    }
+}
+
+/// Moves what `writer` has written into `out`. The writer counts its own offsets, so taking its
+/// buffer does not disturb the file it writes.
+fn drain(writer: &mut ArrowWriter<Vec<u8>>, out: &mut Vec<u8>) {
+    let written = writer.inner_mut();
+    if out.is_empty() {
+        std::mem::swap(out, written);
+    } else {
+        out.append(written);
     }
 }
 
