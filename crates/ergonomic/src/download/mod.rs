@@ -43,6 +43,8 @@ mod schema;
 mod sink;
 pub(crate) mod source;
 mod store;
+#[cfg(test)]
+mod test_source;
 mod value;
 
 use std::path::PathBuf;

@@ -14,6 +14,12 @@
 //!   anything (a value that does not come back the same when cast back, such as 1.5 as an
 //!   integer, or nanoseconds as microseconds).
 //!
+//! Instants (timestamps with a zone) are read whatever the zone's name (`Etc/UTC`,
+//! `America/New_York`): an instant does not depend on it, and Arrow reads a name only with a
+//! zone database, which haul does not carry; only their unit is cast. A wall-clock date-time
+//! (no zone) is never read as an instant, nor an instant as one: that needs a zone the stream
+//! does not give, and is refused as a mismatch of the schema.
+//!
 //! A refused value is [`Error::InvalidValue`] naming its row (counted from the partition's start,
 //! as for CSV: the engine numbers it in the whole result), its column and the value; a stream
 //! whose columns cannot be read as the schema's at all is an integrity error.
@@ -158,7 +164,11 @@ fn readable(source: &DataType, ty: ColumnType) -> bool {
         DataType::Dictionary(_, values) => values.as_ref(),
         other => other,
     };
-    ty == ColumnType::Utf8 || is_text(source) || can_cast_types(source, &data_type(ty))
+    let target = data_type(ty);
+    if let (DataType::Timestamp(_, from), DataType::Timestamp(_, to)) = (source, &target) {
+        return from.is_some() == to.is_some();
+    }
+    ty == ColumnType::Utf8 || is_text(source) || can_cast_types(source, &target)
 }
 
 fn is_text(ty: &DataType) -> bool {
@@ -224,7 +234,7 @@ fn refused(
 ) -> Error {
     let value = match array.is_null(index) {
         true => String::new(),
-        false => ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())
+        false => ArrayFormatter::try_new(displayable(array).as_ref(), &FormatOptions::default())
             .map(|shown| shown.value(index).to_string())
             .unwrap_or_default(),
     };
@@ -254,11 +264,13 @@ fn to_type(array: &ArrayRef, ty: ColumnType) -> std::result::Result<ArrayRef, Re
         parse(&array, ty)?
     } else if let (DataType::Timestamp(from, Some(_)), DataType::Timestamp(to, Some(_))) =
         (source, &target)
-        && from == to
     {
-        // The same instants in another zone's name: only the type changes.
-        let data = array.to_data().into_builder().data_type(target);
-        make_array(data.build().map_err(Refusal::whole)?)
+        // Instants: the zone's name changes nothing; the unit is cast alone.
+        let instants = retype(&array, DataType::Timestamp(*from, None))?;
+        retype(
+            &lossless(&instants, &DataType::Timestamp(*to, None))?,
+            target,
+        )?
     } else {
         lossless(&array, &target)?
     };
@@ -276,6 +288,24 @@ fn to_type(array: &ArrayRef, ty: ColumnType) -> std::result::Result<ArrayRef, Re
         }
     }
     Ok(converted)
+}
+
+/// `array`'s values as another type of the same layout (a timestamp's zone), without a copy.
+fn retype(array: &ArrayRef, ty: DataType) -> std::result::Result<ArrayRef, Refusal> {
+    let data = array.to_data().into_builder().data_type(ty);
+    Ok(make_array(data.build().map_err(Refusal::whole)?))
+}
+
+/// `array` as Arrow can display it: instants shown in UTC (`+00:00`), Arrow reading a zone's
+/// name only with a zone database.
+fn displayable(array: &ArrayRef) -> ArrayRef {
+    match array.data_type() {
+        DataType::Timestamp(unit, Some(_)) => {
+            retype(array, DataType::Timestamp(*unit, Some("+00:00".into())))
+                .unwrap_or_else(|_| array.clone())
+        }
+        _ => array.clone(),
+    }
 }
 
 /// Arrow's cast, refusing what does not fit (an overflow, a text that does not parse) instead
@@ -305,6 +335,7 @@ fn lossless(array: &ArrayRef, target: &DataType) -> std::result::Result<ArrayRef
 /// says text); a null stays null.
 fn display(array: &ArrayRef) -> std::result::Result<ArrayRef, Refusal> {
     let options = FormatOptions::default().with_null("null");
+    let array = &displayable(array);
     let shown = ArrayFormatter::try_new(array.as_ref(), &options).map_err(Refusal::whole)?;
     let mut texts = StringBuilder::with_capacity(array.len(), array.len() * 8);
     for index in 0..array.len() {
@@ -341,3 +372,6 @@ fn parse(array: &ArrayRef, ty: ColumnType) -> std::result::Result<ArrayRef, Refu
 fn stream(error: ArrowError) -> Error {
     Error::integrity(format!("reading the Arrow stream: {error}"))
 }
+
+#[cfg(test)]
+mod tests;
