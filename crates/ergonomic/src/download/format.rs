@@ -28,8 +28,10 @@ pub enum Format {
     /// as: text, a string; a boolean, `true` or `false`; an integer or a float, a JSON number; a
     /// decimal, a string of its exact value with every digit of its scale (`"1234.50"` at scale 2,
     /// exponent notation expanded: `"16147805824397"`), so that no digit is lost to a float; a
-    /// date, `"2024-01-02"`; a date-time, in UTC with milliseconds (`"2024-01-02T03:04:05.000Z"`);
-    /// a time of day, `"03:04:05.000"`; a multi-select, an array of strings.
+    /// date, `"2024-01-02"`; a date-time, in UTC with milliseconds (`"2024-01-02T03:04:05.000Z"`),
+    /// or microseconds for a microsecond column (`"2024-01-02T03:04:05.123456Z"`, and without the
+    /// `Z` for a date-time without time zone); a time of day, `"03:04:05.000"`; a multi-select, an
+    /// array of strings.
     Jsonl,
     /// Typed Parquet, its columns' types given by a [`Schema`] (see
     /// [`DownloadBuilder::schema`](super::DownloadBuilder::schema)), its pages compressed so. A
