@@ -8,7 +8,8 @@ use std::sync::Arc;
 use arrow_array::builder::{Int32Builder, ListBuilder};
 use arrow_array::{
     BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array,
-    RecordBatch, StringArray, TimestampMicrosecondArray, TimestampNanosecondArray,
+    IntervalYearMonthArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    TimestampNanosecondArray,
 };
 use arrow_ipc::CompressionType;
 use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
@@ -399,7 +400,7 @@ fn a_null_where_the_schema_allows_none_is_refused() {
 }
 
 #[test]
-fn nested_and_binary_values_become_their_display_text_where_the_schema_says_text() {
+fn nested_binary_and_interval_values_become_their_display_text_where_the_schema_says_text() {
     let mut lists = ListBuilder::new(Int32Builder::new());
     lists.values().append_value(1);
     lists.values().append_null();
@@ -413,6 +414,9 @@ fn nested_and_binary_values_become_their_display_text_where_the_schema_says_text
     let bytes = Arc::new(BinaryArray::from(vec![&b"\x01\xff"[..]])) as ArrayRef;
     let texts = to_type(&bytes, ColumnType::Utf8).ok().unwrap();
     assert_eq!(texts.as_string::<i32>().value(0), "01ff");
+    let months = Arc::new(IntervalYearMonthArray::from(vec![14])) as ArrayRef;
+    let texts = to_type(&months, ColumnType::Utf8).ok().unwrap();
+    assert_eq!(texts.as_string::<i32>().value(0), "1 years 2 mons");
     // Text where the schema says a number is read by the CSV rules.
     let counts = Arc::new(StringArray::from(vec!["12", "-3"])) as ArrayRef;
     assert_eq!(
