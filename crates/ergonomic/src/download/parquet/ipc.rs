@@ -30,7 +30,7 @@ use std::sync::Arc;
 use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, DecimalType};
-use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, make_array};
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, make_array, new_null_array};
 use arrow_buffer::Buffer;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_cast::{CastOptions, can_cast_types, cast_with_options};
@@ -256,6 +256,9 @@ fn to_type(array: &ArrayRef, ty: ColumnType) -> std::result::Result<ArrayRef, Re
     let source = array.data_type();
     let converted = if *source == target {
         array
+    } else if *source == DataType::Null {
+        // A column of nulls only (`SELECT NULL`): nulls of the schema's type.
+        new_null_array(&target, array.len())
     } else if ty == ColumnType::Utf8 && is_text(source) {
         strict(&array, &target)?
     } else if ty == ColumnType::Utf8 {

@@ -397,6 +397,14 @@ fn a_null_where_the_schema_allows_none_is_refused() {
     let (row, value, expected) = refused_at(encode_one("VALUE", values, ColumnType::Int32, false));
     assert_eq!((row, value.as_str()), (3, ""));
     assert!(expected.contains("may not be null"), "{expected}");
+    // A column of nulls only is nulls of any type where they are allowed.
+    let nulls = Arc::new(arrow_array::NullArray::new(2)) as ArrayRef;
+    assert_eq!(
+        encode_one("value", nulls.clone(), ColumnType::TimestampMicros, true).unwrap(),
+        2
+    );
+    let (row, ..) = refused_at(encode_one("value", nulls, ColumnType::Int32, false));
+    assert_eq!(row, 1);
 }
 
 #[test]
