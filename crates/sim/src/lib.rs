@@ -1,5 +1,6 @@
 //! haul-sim: a faithful, fast simulator of Salesforce Bulk API 2.0 (query and ingest), Salesforce
-//! Async SOQL, and Looker API 4.0 query tasks, written from the vendors' documented wire behaviour.
+//! Async SOQL, Looker API 4.0 query tasks, and the Databricks SQL Statement Execution API, written
+//! from the vendors' documented wire behaviour.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), haul_sim::SimError> {
@@ -20,12 +21,20 @@
 //!   `Date` of Salesforce answers read it. Daily limits (`DailyApiRequests`,
 //!   `DailyBulkV2QueryJobs`, `DailyBulkApiBatches`) are spent over a simulated day and given
 //!   back whole by the next, where a real org rolls a 24-hour window.
+//! - Databricks: one SQL warehouse ([`Sim::databricks_warehouse_id`]) over the generated tables
+//!   `main.sales.orders` and `main.sales.customers`, a personal access token
+//!   ([`Sim::databricks_token`]) and an OAuth M2M client; statements run a SQL subset (`SELECT
+//!   ... FROM ... [WHERE ...] [LIMIT n]`) on the shared job clock, results come in chunks of
+//!   [`SimBuilder::databricks_chunk_rows`] rows, inline or as external links to a second
+//!   listener ([`Sim::databricks_storage_url`]) that checks an S3-style presigned signature and
+//!   expiry and refuses an `Authorization` header.
 //!
 //! Layout: `shared` is the core every family builds on (configuration, OAuth tokens, the one job
 //! lifecycle, faults, network profiles, middleware, statistics, CSV, ids, generated data); each
 //! family is one module owning its store, routes, fault hooks and accessors (`salesforce::query`,
-//! `salesforce::ingest`, `salesforce::async_soql`, `looker`), importing only the shared core and,
-//! for the Salesforce families, what they share in `salesforce`; `app` puts them together.
+//! `salesforce::ingest`, `salesforce::async_soql`, `looker`, `databricks`), importing only the
+//! shared core and, for the Salesforce families, what they share in `salesforce`; `app` puts them
+//! together, and serves Databricks' storage origin on its own listener.
 #![warn(missing_docs)]
 // Handlers bail out early with a finished `Response` in `Err`; it is built once per request, so
 // boxing it would only add an allocation.
