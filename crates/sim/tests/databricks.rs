@@ -397,6 +397,24 @@ async fn row_and_byte_limits_truncate_the_result_and_say_so() {
 }
 
 #[tokio::test]
+async fn inline_results_over_25_mib_fail_the_statement() {
+    let sim = Sim::builder()
+        .rows("main.sales.orders", 300_000)
+        .start()
+        .await
+        .expect("sim");
+    let statement = "SELECT * FROM main.sales.orders";
+    let big = execute(&sim, json!({"statement": statement, "wait_timeout": "50s"})).await;
+    assert_eq!(big["status"]["state"], "FAILED", "{big}");
+    assert_eq!(big["status"]["error"]["error_code"], "BAD_REQUEST");
+    let message = big["status"]["error"]["message"].as_str().expect("message");
+    assert!(message.starts_with("Inline byte limit exceeded. Statements executed with disposition=INLINE can have a result size of at most 26214400 bytes."), "{message}");
+    let cut = execute(&sim, json!({"statement": statement, "row_limit": 1_000})).await;
+    assert_eq!(cut["status"]["state"], "SUCCEEDED");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_storage_origin_checks_signature_expiry_authorization_and_headers() {
     let sim = Sim::builder()
         .rows("main.sales.orders", 50)

@@ -75,6 +75,19 @@ impl ResultSet {
         }
     }
 
+    /// Whether the result takes more than `limit` bytes, each row counted as its CSV line (what
+    /// the byte limit counts too); stops counting once past.
+    pub(crate) fn exceeds(&self, limit: u64) -> bool {
+        let mut bytes = 0;
+        for &row in &self.rows {
+            bytes += row_bytes(&self.data, self.table, &self.columns, row);
+            if bytes > limit {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Rows in the result.
     pub(crate) fn len(&self) -> u64 {
         self.rows.len() as u64

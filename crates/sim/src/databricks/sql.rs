@@ -12,7 +12,8 @@
 
 use super::tables::{Data, SqlType, TABLES, Value};
 
-/// Why a statement failed, as its `status.error.message` and `status.sql_state` say it.
+/// Why a statement failed, as its `status.error.message` and `status.sql_state` say it (an
+/// empty SQLSTATE is left out: failures outside the SQL engine have none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SqlError {
     pub(crate) message: String,

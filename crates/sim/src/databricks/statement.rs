@@ -3,10 +3,14 @@
 //! first (or the wait of a request with `on_wait_timeout=CANCEL` runs out); `CLOSED` once a
 //! succeeded statement's results are gone (the result time to live, an hour by default: "The
 //! results are only available for one hour after success").
+//!
+//! An `INLINE` result over 25 MiB fails the statement with `BAD_REQUEST` "Inline byte limit
+//! exceeded. ...", as workspaces word it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::Databricks;
@@ -65,13 +69,33 @@ pub(crate) struct Request {
     pub(crate) limits: Limits,
 }
 
-/// A succeeded statement's result: its rows, chunks and (for external links) each chunk's bytes.
+/// A succeeded statement's result: its rows, chunks and (for external links) each chunk's size
+/// and, when the whole result is small enough to keep, each chunk's body as the storage origin
+/// serves it.
 #[derive(Debug)]
 pub(crate) struct Finished {
     pub(crate) result: ResultSet,
     pub(crate) chunks: Vec<Chunk>,
     pub(crate) bytes: Vec<u64>,
+    pub(crate) bodies: Vec<Bytes>,
 }
+
+impl Finished {
+    /// The body of chunk `index` in `format`: kept, or rendered again (the same bytes).
+    pub(crate) fn body(&self, format: Format, index: usize) -> Bytes {
+        match self.bodies.get(index) {
+            Some(body) => body.clone(),
+            None => Bytes::from(format.render(&self.result, self.chunks[index])),
+        }
+    }
+}
+
+/// Most bytes of chunk bodies a statement keeps in memory; bigger results are rendered again
+/// for each download.
+const KEPT_BODIES: u64 = 256 * 1024 * 1024;
+
+/// The most an `INLINE` result may hold: 25 MiB.
+const INLINE_LIMIT: u64 = 25 * 1024 * 1024;
 
 /// One statement.
 #[derive(Debug)]
@@ -143,17 +167,41 @@ pub(crate) fn run(db: &Databricks, request: &Request) -> Result<Finished, SqlErr
     let query = sql::parse(&request.statement, &db.data, &scope)?;
     let result = ResultSet::evaluate(&db.data, &query, request.limits);
     let chunks = result.chunks(db.options.chunk_rows);
-    let bytes = match request.disposition {
-        Disposition::Inline => Vec::new(),
-        Disposition::ExternalLinks => chunks
-            .iter()
-            .map(|&c| request.format.render(&result, c).len() as u64)
-            .collect(),
-    };
+    if request.disposition == Disposition::Inline {
+        if result.exceeds(INLINE_LIMIT) {
+            return Err(SqlError {
+                message: format!(
+                    "Inline byte limit exceeded. Statements executed with disposition=INLINE can have a result size of at most {INLINE_LIMIT} bytes. Please execute the statement with disposition=EXTERNAL_LINKS if you want to download the full result."
+                ),
+                sql_state: "",
+            });
+        }
+        return Ok(Finished {
+            result,
+            chunks,
+            bytes: Vec::new(),
+            bodies: Vec::new(),
+        });
+    }
+    let mut bodies = Vec::with_capacity(chunks.len());
+    let mut bytes = Vec::with_capacity(chunks.len());
+    let mut kept = 0u64;
+    for &chunk in &chunks {
+        let body = request.format.render(&result, chunk);
+        bytes.push(body.len() as u64);
+        kept += body.len() as u64;
+        if kept <= KEPT_BODIES {
+            bodies.push(Bytes::from(body));
+        }
+    }
+    if kept > KEPT_BODIES {
+        bodies.clear();
+    }
     Ok(Finished {
         result,
         chunks,
         bytes,
+        bodies,
     })
 }
 
@@ -191,5 +239,68 @@ impl Jobs for Databricks {
                 statement.end(State::Failed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::databricks::tables::Data;
+
+    #[test]
+    fn a_kept_body_and_a_rendered_one_are_the_same_bytes() {
+        let data = Data::new(9, |_| Some(30));
+        let scope = Scope {
+            catalog: "main",
+            schema: "sales",
+            params: &[],
+        };
+        let query = sql::parse("SELECT * FROM orders", &data, &scope).expect("parses");
+        let result = ResultSet::evaluate(&data, &query, Limits::default());
+        let chunks = result.chunks(10);
+        let kept: Vec<Bytes> = chunks
+            .iter()
+            .map(|&c| Bytes::from(Format::ArrowStream.render(&result, c)))
+            .collect();
+        let with = Finished {
+            result: result.clone(),
+            chunks: chunks.clone(),
+            bytes: Vec::new(),
+            bodies: kept,
+        };
+        let without = Finished {
+            result,
+            chunks,
+            bytes: Vec::new(),
+            bodies: Vec::new(),
+        };
+        for index in 0..3 {
+            assert_eq!(
+                with.body(Format::ArrowStream, index),
+                without.body(Format::ArrowStream, index)
+            );
+        }
+    }
+
+    #[test]
+    fn states_end_once_and_close_after_their_time_to_live() {
+        let request = Request {
+            statement: "SELECT * FROM orders".into(),
+            catalog: "main".into(),
+            schema: "sales".into(),
+            params: Vec::new(),
+            disposition: Disposition::Inline,
+            format: Format::JsonArray,
+            limits: Limits::default(),
+        };
+        let mut statement = Statement::new(request);
+        let done = statement.done.subscribe();
+        assert!(!*done.borrow() && !statement.state.is_terminal());
+        statement.end(State::Succeeded);
+        assert!(*done.borrow());
+        assert_eq!(statement.current(Duration::from_secs(60)), State::Succeeded);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(statement.current(Duration::from_millis(1)), State::Closed);
+        assert_eq!(State::Canceled.name(), "CANCELED");
     }
 }

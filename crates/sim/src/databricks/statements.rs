@@ -5,8 +5,8 @@
 //! `warehouse_id` are required; a warehouse id that is not 16 hex digits "is not a valid
 //! endpoint id."; a well-formed id of another warehouse is 403 `PERMISSION_DENIED`;
 //! `disposition` is `INLINE` (default) or `EXTERNAL_LINKS`, `format` `JSON_ARRAY` (default),
-//! `ARROW_STREAM` or `CSV`, and `INLINE` takes only `JSON_ARRAY` ("The formats ARROW_STREAM and
-//! CSV are supported only with EXTERNAL_LINKS disposition"); `wait_timeout` is `Ns` with N 0 or
+//! `ARROW_STREAM` or `CSV`, and `INLINE` takes only `JSON_ARRAY` ("The format field must be
+//! JSON_ARRAY when the disposition field is INLINE.", as workspaces word it); `wait_timeout` is `Ns` with N 0 or
 //! 5 to 50 (default 10s); `on_wait_timeout` `CONTINUE` (default) or `CANCEL`; `row_limit` and
 //! `byte_limit` are not negative. A body that is not a JSON object is 400 `MALFORMED_REQUEST`.
 //!
@@ -117,10 +117,9 @@ fn read_request(
         }
     };
     if disposition == Disposition::Inline && format != Format::JsonArray {
-        return Err(invalid(&format!(
-            "The {} format is supported only with EXTERNAL_LINKS disposition; INLINE disposition supports only JSON_ARRAY.",
-            format.name()
-        )));
+        return Err(invalid(
+            "The format field must be JSON_ARRAY when the disposition field is INLINE.",
+        ));
     }
     let wait = wait_timeout(body.wait_timeout.as_deref())?;
     let on_timeout = match body.on_wait_timeout.as_deref() {

@@ -11,7 +11,8 @@
 //! - A link whose SSE-C headers were not sent back: 400 `InvalidRequest`.
 //! - A statement that is gone (closed, or never was): 404 `NoSuchKey`.
 //!
-//! Errors are S3's XML `<Error>` documents. The body of a chunk is rendered on a blocking thread.
+//! Errors are S3's XML `<Error>` documents. A chunk's body is the one the statement kept, or
+//! rendered again on a blocking thread.
 
 use std::sync::Arc;
 
@@ -134,10 +135,7 @@ pub(super) async fn object(
     let Some(finished) = snapshot.finished.filter(|f| index < f.chunks.len()) else {
         return no_such_key();
     };
-    let rendered = tokio::task::spawn_blocking(move || {
-        format.render(&finished.result, finished.chunks[index])
-    })
-    .await;
+    let rendered = tokio::task::spawn_blocking(move || finished.body(format, index)).await;
     match rendered {
         Ok(body) => chunk_response(format, body),
         Err(_) => s3_error(
@@ -149,7 +147,7 @@ pub(super) async fn object(
     }
 }
 
-fn chunk_response(format: Format, body: Vec<u8>) -> Response {
+fn chunk_response(format: Format, body: bytes::Bytes) -> Response {
     (
         StatusCode::OK,
         [

@@ -34,7 +34,9 @@ pub(crate) fn statement(db: &Databricks, id: &str, statement: &Snapshot) -> Valu
             "error".into(),
             json!({ "error_code": "BAD_REQUEST", "message": error.message }),
         );
-        status.insert("sql_state".into(), error.sql_state.into());
+        if !error.sql_state.is_empty() {
+            status.insert("sql_state".into(), error.sql_state.into());
+        }
     }
     let mut body = Map::new();
     body.insert("statement_id".into(), id.into());
