@@ -3,7 +3,7 @@
 With a personal access token and with OAuth machine-to-machine: execute_statement (INLINE
 JSON_ARRAY; EXTERNAL_LINKS with CSV and ARROW_STREAM, each chunk's link fetched with requests and
 without the Authorization header, as Databricks documents, the next chunks through
-get_statement_result_chunk_n), get_statement, cancel_execution, and failing statements. Prints one
+get_statement_result_chunk_n), get_statement, cancel_execution, a typed parameter, and failing statements. Prints one
 JSON line of what it saw.
 
 Environment (not the SDK's own DATABRICKS_* names, so that the SDK sees only what it is given):
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.ipc
 import requests
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.service.sql import Disposition, Format, StatementState
+from databricks.sdk.service.sql import Disposition, Format, StatementParameterListItem, StatementState
 
 HOST = os.environ["HAUL_DBX_HOST"]
 WAREHOUSE = os.environ["HAUL_DBX_WAREHOUSE"]
@@ -54,8 +54,9 @@ def download(link):
 
 def inline(w):
     r = w.statement_execution.execute_statement(
-        statement="SELECT order_id, amount, note FROM orders WHERE order_id < 9007199254741003",
+        statement="SELECT order_id, amount, note FROM orders WHERE order_id < :max_id",
         warehouse_id=WAREHOUSE,
+        parameters=[StatementParameterListItem(name="max_id", value="9007199254741003", type="BIGINT")],
         catalog="main",
         schema="sales",
         wait_timeout="10s",

@@ -71,11 +71,35 @@ pub(crate) struct Query {
     pub(crate) limit: Option<u64>,
 }
 
-/// A named parameter of the request: its value (`None` for SQL NULL).
+/// A named parameter of the request: its value (`None` for SQL NULL) and its declared type, if
+/// any ("If the type is given, parameters will be checked for type correctness according to the
+/// given type"; without one the value is a string).
 #[derive(Debug, Clone)]
 pub(crate) struct Param {
     pub(crate) name: String,
     pub(crate) value: Option<String>,
+    pub(crate) ty: Option<String>,
+}
+
+/// The SQL type a parameter's `type` names (`INT`, `BIGINT`, `DECIMAL(10,2)`, ...), or `None`
+/// for a name outside the generated tables' types.
+fn declared_type(name: &str) -> Option<SqlType> {
+    let name = name.trim().to_ascii_uppercase();
+    Some(match name.as_str() {
+        "INT" | "INTEGER" => SqlType::Int,
+        "BIGINT" | "LONG" => SqlType::BigInt,
+        "DOUBLE" => SqlType::Double,
+        "BOOLEAN" => SqlType::Boolean,
+        "DATE" => SqlType::Date,
+        "TIMESTAMP" => SqlType::Timestamp,
+        "STRING" => SqlType::String,
+        "DECIMAL" => SqlType::Decimal(10, 0),
+        other => {
+            let inner = other.strip_prefix("DECIMAL(")?.strip_suffix(')')?;
+            let (p, s) = inner.split_once(',').unwrap_or((inner, "0"));
+            SqlType::Decimal(p.trim().parse().ok()?, s.trim().parse().ok()?)
+        }
+    })
 }
 
 /// Where names resolve: the request's `catalog` and `schema` (Databricks' defaults otherwise).
@@ -526,7 +550,14 @@ fn resolve(
 /// The value bound to parameter `name`, or `UNBOUND_SQL_PARAMETER`.
 fn bound(sql: &str, scope: &Scope<'_>, name: &str, at: usize) -> Result<Option<String>, SqlError> {
     match scope.params.iter().find(|p| p.name == name) {
-        Some(param) => Ok(param.value.clone()),
+        Some(param) => {
+            if let (Some(value), Some(ty)) =
+                (&param.value, param.ty.as_deref().and_then(declared_type))
+            {
+                cast(value, ty)?;
+            }
+            Ok(param.value.clone())
+        }
         None => Err(SqlError {
             message: format!(
                 "[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {name}. Please, fix `args` and provide a mapping of the parameter to either a SQL literal or collection constructor functions such as `map()`, `array()`, `struct()`. SQLSTATE: 42P02{}",
@@ -638,10 +669,36 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.sql_state, "22018");
-        let params = [Param {
-            name: "d".into(),
-            value: Some("2021-03-04".into()),
-        }];
+        let params = [
+            Param {
+                name: "d".into(),
+                value: Some("2021-03-04".into()),
+                ty: Some("DATE".into()),
+            },
+            Param {
+                name: "n".into(),
+                value: Some("ten".into()),
+                ty: Some("INT".into()),
+            },
+        ];
+        let typed = Scope {
+            params: &params,
+            ..scope()
+        };
+        let e = parse(
+            "SELECT * FROM main.sales.orders WHERE note = :n",
+            &data(),
+            &typed,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.sql_state, "22018",
+            "a value that is not its declared type"
+        );
+        assert_eq!(
+            declared_type("decimal(18, 2)"),
+            Some(SqlType::Decimal(18, 2))
+        );
         let q = parse(
             "SELECT * FROM main.sales.orders WHERE order_date < :d",
             &data(),

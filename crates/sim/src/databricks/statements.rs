@@ -38,6 +38,8 @@ use crate::shared::rng::mix;
 struct ParamBody {
     name: String,
     value: Option<String>,
+    #[serde(rename = "type")]
+    ty: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +140,7 @@ fn read_request(
         .map(|p| Param {
             name: p.name,
             value: p.value,
+            ty: p.ty,
         })
         .collect();
     let request = Request {
