@@ -56,8 +56,11 @@ pub struct SimArgs {
     /// a real org's do when a query runs past its two minutes (none if absent).
     #[arg(long, value_name = "ROWS")]
     pub query_timeout_rows: Option<u64>,
-    /// Rows in each chunk of a Databricks statement's result (`--rows main.sales.orders=N`
-    /// sizes the table).
+    /// Rows of the Databricks table main.sales.orders (the same as `--rows
+    /// main.sales.orders=N`; default 10 000).
+    #[arg(long, value_name = "ROWS")]
+    pub databricks_rows: Option<u64>,
+    /// Rows in each chunk of a Databricks statement's result.
     #[arg(long, value_name = "ROWS", default_value_t = 100_000)]
     pub databricks_chunk_rows: u64,
     /// Lifetime of Databricks external links, in seconds (documented: 15 minutes). `POST
@@ -99,6 +102,9 @@ impl SimArgs {
         for entry in &self.rows {
             let (object, n) = object_count("--rows", entry)?;
             builder = builder.rows(object, n);
+        }
+        if let Some(rows) = self.databricks_rows {
+            builder = builder.databricks_rows(rows);
         }
         for entry in &self.modstamp_bursts {
             let (object, n) = object_count("--modstamp-burst", entry)?;

@@ -256,6 +256,12 @@ impl SimBuilder {
         self
     }
 
+    /// Rows of the Databricks table `main.sales.orders` (default 10 000): the same as
+    /// `rows("main.sales.orders", rows)`.
+    pub fn databricks_rows(self, rows: u64) -> Self {
+        self.rows("main.sales.orders", rows)
+    }
+
     /// Rows in each chunk of a Databricks statement's result (the last may hold fewer), for both
     /// dispositions; default 100 000.
     pub fn databricks_chunk_rows(mut self, rows: u64) -> Self {

@@ -543,3 +543,29 @@ async fn faults_reach_the_api_and_the_storage_origin_in_their_own_shapes() {
     assert!(stats.count("GET", "/haul-sim-results/{statement}/{file}") >= 1);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_lie_fault_puts_one_row_too_many_in_a_link() {
+    let plan = FaultPlan::parse("lie=1").expect("plan");
+    let sim = Sim::builder()
+        .faults(plan)
+        .databricks_rows(30)
+        .start()
+        .await
+        .expect("sim");
+    let done = execute(&sim, json!({"statement": "SELECT * FROM main.sales.orders", "disposition": "EXTERNAL_LINKS", "format": "CSV"})).await;
+    assert_eq!(
+        done["manifest"]["chunks"][0]["row_count"], 30,
+        "the manifest tells the truth"
+    );
+    let link = &done["result"]["external_links"][0];
+    assert_eq!(link["row_count"], 31);
+    let (status, body) = fetch(link, false).await;
+    assert_eq!(
+        (status, records(&body)),
+        (200, 31),
+        "a header and the 30 rows"
+    );
+    assert_eq!(sim.faults_injected().lie, 1);
+    sim.shutdown().await;
+}

@@ -134,6 +134,10 @@ pub(crate) fn chunk(
                 headers,
             } = db.links.mint(id, index, extension(request.format));
             data["byte_count"] = finished.bytes[index].into();
+            if db.core.faults.draw_lie() {
+                // The fault plan's `lie`: this link says one row more than its chunk holds.
+                data["row_count"] = (c.row_count + 1).into();
+            }
             data["external_link"] = url.into();
             data["expiration"] = expiration
                 .format("%Y-%m-%dT%H:%M:%S%.3fZ")
