@@ -569,3 +569,35 @@ async fn the_lie_fault_puts_one_row_too_many_in_a_link() {
     assert_eq!(sim.faults_injected().lie, 1);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutting_down_ends_a_waiting_execute_at_once() {
+    let sim = Sim::builder()
+        .job_duration(Duration::from_secs(60))
+        .start()
+        .await
+        .expect("sim");
+    let url = format!("{}{STATEMENTS}", sim.databricks_host());
+    let token = sim.databricks_token().to_owned();
+    let body = json!({"statement": "SELECT * FROM main.sales.orders", "warehouse_id": sim.databricks_warehouse_id(), "wait_timeout": "50s"});
+    let waiting = tokio::spawn(async move {
+        let r = client()
+            .post(url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        r.json::<Value>().await.expect("json")
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    sim.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let answer = waiting.await.expect("joined");
+    assert_eq!(answer["status"]["state"], "PENDING", "{answer}");
+}

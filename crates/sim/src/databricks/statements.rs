@@ -202,8 +202,12 @@ pub(super) async fn execute(State(db): State<Arc<Databricks>>, body: Bytes) -> R
     lock(&db.statements).insert(id.clone(), statement);
     db.core.clock.start(db.clone(), id.clone());
     if !wait.is_zero() {
-        // Bounded by the wait timeout; a closed channel (the statement gone) also ends it.
-        let _ = tokio::time::timeout(wait, done.wait_for(|d| *d)).await;
+        // Until the statement ends, the wait runs out, or the simulator shuts down (the clock's
+        // pause returns early then), whichever comes first.
+        tokio::select! {
+            _ = done.wait_for(|d| *d) => {}
+            _ = db.core.clock.pause(wait) => {}
+        }
     }
     let snapshot = {
         let mut statements = lock(&db.statements);
