@@ -295,8 +295,8 @@ impl Parser<'_> {
         }
     }
 
-    fn symbol(&mut self, sym: &str) -> bool {
-        if self.peek().tok == Tok::Sym(sym_static(sym)) {
+    fn symbol(&mut self, sym: &'static str) -> bool {
+        if self.peek().tok == Tok::Sym(sym) {
             self.next += 1;
             return true;
         }
@@ -320,10 +320,6 @@ impl Parser<'_> {
     }
 }
 
-fn sym_static(sym: &str) -> &'static str {
-    SYMBOLS.iter().find(|s| **s == sym).copied().unwrap_or("")
-}
-
 const KEYWORDS: &[&str] = &[
     "SELECT", "FROM", "WHERE", "AND", "LIMIT", "IS", "NOT", "NULL", "TRUE", "FALSE", "OR",
 ];
@@ -338,11 +334,22 @@ enum Projection {
     Names(Vec<(String, usize)>),
 }
 
-/// A condition as written, before it is resolved against the table.
+/// A literal as written.
+enum Literal {
+    /// A number, string, boolean, date or timestamp, as text.
+    Text(String),
+    /// `NULL`.
+    Null,
+    /// A parameter marker `:name`.
+    Param(String),
+}
+
+/// A condition as written, before it is resolved against the table: the literal with where it
+/// is (none for `IS [NOT] NULL`).
 struct RawFilter {
     column: (String, usize),
     op: Op,
-    literal: Option<(String, usize, bool)>,
+    literal: Option<(Literal, usize)>,
 }
 
 /// Parses and resolves `sql` against `data` in `scope`.
@@ -435,40 +442,37 @@ fn condition(p: &mut Parser<'_>) -> Result<RawFilter, SqlError> {
     })
 }
 
-/// A literal: its text (`None` for NULL is the empty marker `\0`), where it is, and whether it
-/// is a parameter marker.
-fn literal(p: &mut Parser<'_>) -> Result<(String, usize, bool), SqlError> {
+/// A literal, with where it is.
+fn literal(p: &mut Parser<'_>) -> Result<(Literal, usize), SqlError> {
     let negative = p.symbol("-");
     let token = p.bump();
-    let text = match token.tok {
-        Tok::Number(n) => n,
-        Tok::Str(s) if !negative => s,
-        Tok::Param(name) if !negative => return Ok((name, token.at, true)),
-        Tok::Word(w)
-            if !negative
-                && (w.eq_ignore_ascii_case("DATE") || w.eq_ignore_ascii_case("TIMESTAMP")) =>
-        {
-            match p.bump().tok {
-                Tok::Str(s) => s,
-                _ => {
-                    p.next -= 1;
-                    return Err(p.unexpected());
-                }
+    let keyword = |w: &str, k: &str| w.eq_ignore_ascii_case(k);
+    let literal = match token.tok {
+        Tok::Number(n) if negative => Literal::Text(format!("-{n}")),
+        Tok::Number(n) => Literal::Text(n),
+        _ if negative => {
+            p.next -= 1;
+            return Err(p.unexpected());
+        }
+        Tok::Str(s) => Literal::Text(s),
+        Tok::Param(name) => Literal::Param(name),
+        Tok::Word(w) if keyword(&w, "DATE") || keyword(&w, "TIMESTAMP") => match p.bump().tok {
+            Tok::Str(s) => Literal::Text(s),
+            _ => {
+                p.next -= 1;
+                return Err(p.unexpected());
             }
+        },
+        Tok::Word(w) if keyword(&w, "TRUE") || keyword(&w, "FALSE") => {
+            Literal::Text(w.to_ascii_lowercase())
         }
-        Tok::Word(w)
-            if !negative && ["TRUE", "FALSE"].iter().any(|k| k.eq_ignore_ascii_case(&w)) =>
-        {
-            w.to_ascii_lowercase()
-        }
-        Tok::Word(w) if !negative && w.eq_ignore_ascii_case("NULL") => "\0".to_owned(),
+        Tok::Word(w) if keyword(&w, "NULL") => Literal::Null,
         _ => {
             p.next -= 1;
             return Err(p.unexpected());
         }
     };
-    let text = if negative { format!("-{text}") } else { text };
-    Ok((text, token.at, false))
+    Ok((literal, token.at))
 }
 
 fn resolve(
@@ -519,19 +523,14 @@ fn resolve(
     for filter in filters {
         let index = column(&filter.column)?;
         let ty = def.columns[index].ty;
-        let value = match filter.literal {
+        let text = match filter.literal {
+            None | Some((Literal::Null, _)) => None,
+            Some((Literal::Text(text), _)) => Some(text),
+            Some((Literal::Param(name), at)) => bound(sql, scope, &name, at)?,
+        };
+        let value = match text {
             None => Value::Null,
-            Some((text, at, is_param)) => {
-                let text = if is_param {
-                    bound(sql, scope, &text, at)?
-                } else {
-                    Some(text).filter(|t| t != "\0")
-                };
-                match text {
-                    None => Value::Null,
-                    Some(text) => cast(&text, ty)?,
-                }
-            }
+            Some(text) => cast(&text, ty)?,
         };
         resolved.push(Filter {
             column: index,
