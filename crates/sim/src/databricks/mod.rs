@@ -14,7 +14,7 @@
 //!   token, the host metadata and OIDC discovery it reads, and its client credentials request
 //!   (`auth.rs`). Its error parsing (`errors/`) reads `error_code` and `message`.
 //! - Databricks SQL's error classes and messages (`PARSE_SYNTAX_ERROR`,
-//!   `TABLE_OR_VIEW_NOT_FOUND`, ...) as workspaces print them, in `sql.rs`.
+//!   `TABLE_OR_VIEW_NOT_FOUND`, ...) as workspaces print them, in `sql/`.
 //! - S3's answers to presigned URLs, for the storage origin (`links.rs`, `storage.rs`).
 //!
 //! Where the documentation is silent the module that chooses says so.

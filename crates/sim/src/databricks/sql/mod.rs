@@ -10,6 +10,9 @@
 //! get Databricks' error classes (`TABLE_OR_VIEW_NOT_FOUND`, `UNRESOLVED_COLUMN.WITH_SUGGESTION`,
 //! `UNBOUND_SQL_PARAMETER`, `CAST_INVALID_INPUT`) with their SQLSTATEs.
 
+mod lex;
+
+use self::lex::{Tok, Token, lex, line_pos};
 use super::tables::{Data, SqlType, TABLES, Value};
 
 /// Why a statement failed, as its `status.error.message` and `status.sql_state` say it (an
@@ -108,120 +111,6 @@ pub(crate) struct Scope<'a> {
     pub(crate) catalog: &'a str,
     pub(crate) schema: &'a str,
     pub(crate) params: &'a [Param],
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Word(String),
-    Quoted(String),
-    Number(String),
-    Str(String),
-    Sym(&'static str),
-    Param(String),
-    End,
-}
-
-#[derive(Debug, Clone)]
-struct Token {
-    tok: Tok,
-    at: usize,
-    text: String,
-}
-
-const SYMBOLS: &[&str] = &[
-    "<>", "!=", "<=", ">=", "=", "<", ">", ",", ".", "*", ";", "-",
-];
-
-fn lex(sql: &str) -> Result<Vec<Token>, usize> {
-    let bytes = sql.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let start = i;
-        if c.is_ascii_whitespace() {
-            i += 1;
-            continue;
-        }
-        let tok = if c.is_ascii_alphabetic() || c == b'_' {
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                i += 1;
-            }
-            Tok::Word(sql[start..i].to_owned())
-        } else if c.is_ascii_digit() {
-            while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
-                i += 1;
-            }
-            Tok::Number(sql[start..i].to_owned())
-        } else if c == b'\'' || c == b'`' {
-            let (text, end) = quoted(sql, i).ok_or(start)?;
-            i = end;
-            if c == b'`' {
-                Tok::Quoted(text)
-            } else {
-                Tok::Str(text)
-            }
-        } else if c == b':' && bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic()) {
-            i += 1;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                i += 1;
-            }
-            Tok::Param(sql[start + 1..i].to_owned())
-        } else if let Some(sym) = SYMBOLS.iter().find(|s| sql[i..].starts_with(**s)) {
-            i += sym.len();
-            Tok::Sym(sym)
-        } else {
-            return Err(start);
-        };
-        out.push(Token {
-            tok,
-            at: start,
-            text: sql[start..i].to_owned(),
-        });
-    }
-    out.push(Token {
-        tok: Tok::End,
-        at: sql.len(),
-        text: String::new(),
-    });
-    Ok(out)
-}
-
-/// The text of a quoted string or name starting at `start` (the quote doubled inside, or a
-/// backslash escape), and where it ends.
-fn quoted(sql: &str, start: usize) -> Option<(String, usize)> {
-    let quote = sql[start..].chars().next()?;
-    let mut text = String::new();
-    let mut chars = sql[start + 1..].char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        if c == quote {
-            if chars.peek().map(|&(_, next)| next) == Some(quote) {
-                chars.next();
-                text.push(quote);
-                continue;
-            }
-            return Some((text, start + 1 + at + 1));
-        }
-        if c == '\\' && quote == '\'' {
-            text.push(chars.next()?.1);
-            continue;
-        }
-        text.push(c);
-    }
-    None
-}
-
-/// Line (from 1) and position in the line (from 0) of byte `at`.
-fn line_pos(sql: &str, at: usize) -> (usize, usize) {
-    let before = &sql[..at.min(sql.len())];
-    let line = before.matches('\n').count() + 1;
-    let pos = before
-        .rsplit('\n')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .count();
-    (line, pos)
 }
 
 /// `[PARSE_SYNTAX_ERROR]` at byte `at` (`near` the offending text, or the end of input).
