@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod csv_scan;
+pub mod databricks;
 pub mod download;
 mod error;
 // Only for the fuzz targets in `fuzz/`: they must call parsers that are private to the crate. Behind
@@ -48,6 +49,7 @@ mod secret;
 mod transport;
 
 // Salesforce's credentials, kept at `haul::auth` where they have always been.
+pub use databricks::{Databricks, DatabricksBuilder};
 pub use error::{BoxError, Error, JobDetails, Result, StoreFailure};
 pub use handle::Handle;
 pub use haul_types as types;
