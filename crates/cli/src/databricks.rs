@@ -154,7 +154,11 @@ fn client(connection: &DatabricksConnection) -> Result<Databricks> {
         .as_deref()
         .ok_or_else(|| Usage("no Databricks workspace: set DATABRICKS_HOST or --host".into()))?;
     let mut builder = Databricks::builder().host(host);
-    builder = match (&connection.token, &connection.client_id, &connection.client_secret) {
+    builder = match (
+        &connection.token,
+        &connection.client_id,
+        &connection.client_secret,
+    ) {
         (Some(token), _, _) => builder.token(token.as_str()),
         (None, Some(id), Some(secret)) => builder.client_credentials(id, secret.as_str()),
         _ => {
@@ -193,7 +197,11 @@ async fn run_query(
         eprintln!(
             "haul: warning: the result of statement {} was truncated by its row or byte limit{}",
             statement.id(),
-            if args.allow_truncated { "" } else { " (--allow-truncated to download it)" }
+            if args.allow_truncated {
+                ""
+            } else {
+                " (--allow-truncated to download it)"
+            }
         );
     }
     let report = download(&done, &args, destination, settings.display, &cancel).await?;
@@ -255,7 +263,10 @@ async fn checked_destination(args: &DatabricksQueryArgs) -> Result<Destination> 
     if args.compression.is_some() && format != Format::Parquet {
         return Err(Usage("--compression works with --format parquet only".into()).into());
     }
-    if format == Format::Parquet && !destination.is_folder() && (args.resume || destination.is_store()) {
+    if format == Format::Parquet
+        && !destination.is_folder()
+        && (args.resume || destination.is_store())
+    {
         return Err(Usage(
             "one Parquet file cannot be resumed or stored in an object store (its footer is \
              written last): give a folder (a path ending in /) for one Parquet file a chunk"

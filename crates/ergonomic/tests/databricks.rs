@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arrow_array::Array;
 use common::{TempDir, quick_retries};
 use haul::databricks::Databricks;
 use haul::download::Format;
@@ -26,6 +27,7 @@ struct Seen {
     method: String,
     path: String,
     headers: HashMap<String, String>,
+    body: String,
 }
 
 type Handler = Arc<dyn Fn(&Seen, usize) -> (u16, String) + Send + Sync>;
@@ -51,7 +53,10 @@ impl Server {
                 };
                 let count = {
                     let mut log = log.lock().unwrap();
-                    let count = log.iter().filter(|s: &&Seen| s.path == request.path).count();
+                    let count = log
+                        .iter()
+                        .filter(|s: &&Seen| s.path == request.path)
+                        .count();
                     log.push(request.clone());
                     count
                 };
@@ -118,10 +123,12 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Seen> {
         }
         buffer.extend_from_slice(&piece[..n]);
     }
+    let end = buffer.len().min(head_end + length);
     Some(Seen {
         method,
         path,
         headers,
+        body: String::from_utf8_lossy(&buffer[head_end..end]).into_owned(),
     })
 }
 
@@ -170,6 +177,8 @@ struct Script {
     truncated: bool,
     /// The statement fails.
     fails: bool,
+    /// The statement never finishes.
+    runs_forever: bool,
 }
 
 struct Workspace {
@@ -199,6 +208,19 @@ async fn workspace(script: Script) -> Workspace {
     .await;
     let storage_origin = storage.origin.clone();
     let api = Server::start(Arc::new(move |request: &Seen, count| {
+        if request.path == "/oidc/v1/token" {
+            // Basic base64("sp-id:sp-secret"), the client-credentials grant for all APIs.
+            let client = request.headers.get("authorization").map(String::as_str);
+            let grant = request.body.contains("grant_type=client_credentials")
+                && request.body.contains("scope=all-apis");
+            return match (client, grant) {
+                (Some("Basic c3AtaWQ6c3Atc2VjcmV0"), true) => (
+                    200,
+                    format!(r#"{{"access_token":"{TOKEN}","token_type":"Bearer","expires_in":3600}}"#),
+                ),
+                _ => (401, r#"{"error":"invalid_client","error_description":"no"}"#.into()),
+            };
+        }
         if request.headers.get("authorization").map(String::as_str)
             != Some(&format!("Bearer {TOKEN}"))
         {
@@ -217,7 +239,7 @@ async fn workspace(script: Script) -> Workspace {
                     "error":{{"error_code":"BAD_REQUEST","message":"[TABLE_OR_VIEW_NOT_FOUND] nope"}}}}}}"#
                 ),
             ),
-            ("GET", path) if path == statement_path && count == 0 => (
+            ("GET", path) if path == statement_path && (count == 0 || script.runs_forever) => (
                 200,
                 format!(r#"{{"statement_id":"{STATEMENT}","status":{{"state":"RUNNING"}}}}"#),
             ),
@@ -420,7 +442,9 @@ async fn a_failed_statement_is_a_failed_job_with_the_warehouses_error() {
         assert_eq!(status.sql_state.as_deref(), Some("42P01"));
         assert_eq!(
             error.to_string(),
-            format!("Databricks statement {STATEMENT} ended FAILED: [TABLE_OR_VIEW_NOT_FOUND] nope")
+            format!(
+                "Databricks statement {STATEMENT} ended FAILED: [TABLE_OR_VIEW_NOT_FOUND] nope"
+            )
         );
     })
     .await
@@ -448,4 +472,113 @@ async fn a_refused_token_is_an_auth_error() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn oauth_machine_to_machine_obtains_a_token_with_the_client_credentials() {
+    tokio::time::timeout(GUARD, async {
+        let workspace = workspace(Script::default()).await;
+        let db = Databricks::builder()
+            .host(&workspace.api.origin)
+            .client_credentials("sp-id", "sp-secret")
+            .retry(quick_retries())
+            .gzip(false)
+            .build()
+            .unwrap();
+        let done = finished(&db).await;
+        assert_eq!(done.total_chunks(), Some(3));
+        assert_eq!(workspace.api.count("/oidc/v1/token"), 1);
+        let wrong = Databricks::builder()
+            .host(&workspace.api.origin)
+            .client_credentials("sp-id", "not-the-secret")
+            .retry(quick_retries())
+            .build()
+            .unwrap();
+        let error = wrong.connect().await.unwrap_err();
+        assert!(error.is_auth(), "{error}");
+        assert!(error.to_string().contains("invalid_client"), "{error}");
+        assert!(!format!("{error:?}").contains("not-the-secret"));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_abandoned_wait_cancels_the_statement_when_asked() {
+    tokio::time::timeout(GUARD, async {
+        let workspace = workspace(Script {
+            runs_forever: true,
+            ..Script::default()
+        })
+        .await;
+        let db = client(&workspace);
+        let statement = db
+            .statement("SELECT 1")
+            .warehouse("w1")
+            .submit()
+            .await
+            .unwrap();
+        let error = statement
+            .wait()
+            .backoff(haul::BackoffPolicy::fixed(Duration::from_millis(10)))
+            .timeout(Duration::from_millis(100))
+            .abort_on_drop(true)
+            .await
+            .unwrap_err();
+        assert!(error.is_timeout(), "{error}");
+        let cancel = format!("/api/2.0/sql/statements/{STATEMENT}/cancel");
+        for _ in 0..200 {
+            if workspace.api.count(&cancel) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(workspace.api.count(&cancel), 1);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn parquet_is_typed_from_the_manifest() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Decimal128Type, Int64Type};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    tokio::time::timeout(GUARD, async {
+        let workspace = workspace(Script::default()).await;
+        let done = finished(&client(&workspace)).await;
+        let dir = TempDir::new("databricks-parquet");
+        let path = dir.0.join("out.parquet");
+        let report = done
+            .download()
+            .format(Format::parquet())
+            .to_file(&path)
+            .await
+            .unwrap();
+        assert_eq!(report.records, 5);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<_> = reader.map(Result::unwrap).collect();
+        let ids: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5]);
+        let amounts = batches[0].column(1).as_primitive::<Decimal128Type>();
+        assert_eq!(amounts.value(0), 1050);
+        assert!(amounts.is_null(1));
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn clients_and_statements_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Databricks>();
+    send_sync::<haul::databricks::Statement>();
+    send_sync::<haul::databricks::CompletedStatement>();
 }

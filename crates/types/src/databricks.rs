@@ -99,7 +99,10 @@ mod tests {
     fn unknown_values_are_kept() {
         let state: StatementState = serde_json::from_str("\"QUEUED_SOMEWHERE\"").unwrap();
         assert_eq!(state, StatementState::Other("QUEUED_SOMEWHERE".into()));
-        assert_eq!(serde_json::to_string(&state).unwrap(), "\"QUEUED_SOMEWHERE\"");
+        assert_eq!(
+            serde_json::to_string(&state).unwrap(),
+            "\"QUEUED_SOMEWHERE\""
+        );
         assert!(StatementState::Running.is_pending());
         assert!(!StatementState::Closed.is_pending());
         assert_eq!(ColumnTypeName::from("LONG"), ColumnTypeName::Long);

@@ -82,7 +82,9 @@ impl Tokens {
         }))
     }
 
-    async fn renew(&self, stale: Option<&HeaderValue>) -> Result<()> {
+    /// Obtains a token unless another request already replaced `stale` meanwhile (`None`: unless
+    /// a token is held).
+    pub(crate) async fn renew(&self, stale: Option<&HeaderValue>) -> Result<()> {
         let _only_one = self.refreshing.lock().await;
         if self.authorization().as_ref() != stale {
             return Ok(());

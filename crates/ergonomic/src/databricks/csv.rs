@@ -233,8 +233,7 @@ mod tests {
     #[test]
     fn later_chunks_get_the_header_row_and_nulls_become_empty() {
         let input = "1,null\r\n2,\"null\"\r\nnull,nullable\r\n3,nul\r\n";
-        let expected =
-            "id,\"note, with comma\"\r\n1,\r\n2,\"null\"\r\n,nullable\r\n3,nul\r\n";
+        let expected = "id,\"note, with comma\"\r\n1,\r\n2,\"null\"\r\n,nullable\r\n3,nul\r\n";
         for piece in [1, 2, 3, 5, 64] {
             assert_eq!(rewrite(input, false, piece).unwrap(), expected, "{piece}");
         }

@@ -53,7 +53,10 @@ impl Links {
                 .rule
                 .set(HostRule::Hosts(links.db.link_hosts().to_vec()));
         }
-        for link in first.map(|r| r.external_links.as_slice()).unwrap_or_default() {
+        for link in first
+            .map(|r| r.external_links.as_slice())
+            .unwrap_or_default()
+        {
             links.keep(link.clone());
         }
         links
@@ -201,7 +204,9 @@ mod tests {
             .to_utc();
         let at = |expiration: &str| {
             expired(
-                &link(&format!(r#"{{"chunk_index":0,"expiration":"{expiration}"}}"#)),
+                &link(&format!(
+                    r#"{{"chunk_index":0,"expiration":"{expiration}"}}"#
+                )),
                 now,
             )
         };
@@ -229,7 +234,10 @@ mod tests {
     #[test]
     fn the_learned_rule_allows_the_first_links_host_only() {
         let rule = learned_rule("https://bucket.s3.amazonaws.com/chunk-0");
-        assert!(rule.check("https://bucket.s3.amazonaws.com/chunk-1", "t").is_ok());
+        assert!(
+            rule.check("https://bucket.s3.amazonaws.com/chunk-1", "t")
+                .is_ok()
+        );
         assert!(rule.check("https://evil.example/chunk-1", "t").is_err());
     }
 }

@@ -75,6 +75,7 @@ struct Inner {
     retry: crate::RetryPolicy,
     /// Hosts a chunk's link may point to; empty: those of the statement's own first link.
     link_hosts: Vec<String>,
+    tokens: Arc<Tokens>,
 }
 
 impl std::fmt::Debug for Databricks {
@@ -97,10 +98,13 @@ impl Databricks {
         &self.inner.host
     }
 
-    /// Obtains a token now (OAuth; a personal access token is only checked when first used),
-    /// by asking for a statement that does not exist: bad credentials fail here, with
-    /// [`Error::is_auth`], rather than at the first statement.
+    /// Checks the credentials now, so that bad ones fail here with [`Error::is_auth`] rather
+    /// than at the first statement: OAuth obtains a token; a personal access token is sent with
+    /// a request for a statement that does not exist (any answer but 401 or 403 accepts it).
     pub async fn connect(&self) -> Result<()> {
+        if crate::transport::Refresh::can_refresh(&*self.inner.tokens) {
+            return self.inner.tokens.renew(None).await;
+        }
         match self
             .client(false)
             .get_statement()
@@ -110,7 +114,7 @@ impl Databricks {
         {
             Ok(_) => Ok(()),
             Err(error) => match api_error("get_statement", error) {
-                found if found.is_auth() => Err(found),
+                found if found.is_auth() || found.status() == Some(403) => Err(found),
                 _ => Ok(()),
             },
         }
@@ -207,10 +211,9 @@ impl DatabricksBuilder {
         }
         if let Some(token) = var("DATABRICKS_TOKEN") {
             self = self.token(token);
-        } else if let (Some(id), Some(secret)) = (
-            var("DATABRICKS_CLIENT_ID"),
-            var("DATABRICKS_CLIENT_SECRET"),
-        ) {
+        } else if let (Some(id), Some(secret)) =
+            (var("DATABRICKS_CLIENT_ID"), var("DATABRICKS_CLIENT_SECRET"))
+        {
             self = self.client_credentials(id, secret);
         }
         self
@@ -250,7 +253,7 @@ impl DatabricksBuilder {
         let http = connection.http_client()?;
         let limit = connection.request_limit()?;
         let tokens = Tokens::new(auth, token_url, http.clone(), connection.retry.clone())?;
-        let contexts = connection.contexts(tokens, &limit);
+        let contexts = connection.contexts(tokens.clone(), &limit);
         Ok(Databricks {
             inner: Arc::new(Inner {
                 host,
@@ -259,6 +262,7 @@ impl DatabricksBuilder {
                 single_shot: contexts.single_shot,
                 retry: connection.retry.clone(),
                 link_hosts: self.link_hosts,
+                tokens,
             }),
         })
     }

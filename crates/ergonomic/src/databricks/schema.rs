@@ -49,9 +49,9 @@ fn column_type(info: &types::ColumnInfo) -> ColumnType {
         Some(ColumnTypeName::Date) => ColumnType::Date,
         Some(ColumnTypeName::Timestamp) => ColumnType::Timestamp,
         Some(ColumnTypeName::Decimal) => decimal(info, text),
-        Some(ColumnTypeName::Other(name)) => by_text(name).unwrap_or_else(|| {
-            by_text(text).unwrap_or(ColumnType::Utf8)
-        }),
+        Some(ColumnTypeName::Other(name)) => {
+            by_text(name).unwrap_or_else(|| by_text(text).unwrap_or(ColumnType::Utf8))
+        }
         Some(_) => ColumnType::Utf8,
         None => by_text(text).unwrap_or(ColumnType::Utf8),
     }

@@ -62,14 +62,15 @@ impl Pollable for StatementPoll {
         let status = response.status.as_ref();
         match status.and_then(|s| s.state.as_ref()) {
             Some(StatementState::Succeeded) => Phase::Succeeded,
-            Some(state @ (StatementState::Failed | StatementState::Canceled | StatementState::Closed)) => {
-                Phase::Failed {
-                    message: status
-                        .and_then(|s| s.error.as_ref())
-                        .and_then(|e| e.message.clone())
-                        .or_else(|| explain(state).map(str::to_owned)),
-                }
-            }
+            Some(
+                state
+                @ (StatementState::Failed | StatementState::Canceled | StatementState::Closed),
+            ) => Phase::Failed {
+                message: status
+                    .and_then(|s| s.error.as_ref())
+                    .and_then(|e| e.message.clone())
+                    .or_else(|| explain(state).map(str::to_owned)),
+            },
             // PENDING, RUNNING, no state yet, and states this version does not know: keep
             // waiting, the overall timeout still bounds the wait.
             _ => Phase::Pending,
