@@ -6,6 +6,8 @@
 //! `numberRecordsProcessed`, aborts jobs it abandons when asked, and resumes interrupted downloads.
 //! Beside the jobs, [`salesforce::rest`] reads the org through the REST API: its limits, the
 //! describe of its objects (typed field types), one record, and SOQL queries batch by batch.
+//! [`looker`] runs Looker query tasks, and [`databricks`] runs Databricks SQL statements and
+//! downloads their results' chunks in parallel through their presigned links.
 //!
 //! ```no_run
 //! # async fn example() -> haul::Result<()> {

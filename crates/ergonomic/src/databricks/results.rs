@@ -21,6 +21,8 @@ pub(crate) struct StatementResults {
     links: Links,
     /// The columns' names, in order, for each chunk's header row.
     names: Vec<String>,
+    /// The chunks' indexes and declared rows, in order.
+    chunks: Vec<(u64, Option<u64>)>,
 }
 
 impl StatementResults {
@@ -35,29 +37,13 @@ impl StatementResults {
             .schema()
             .map(|schema| schema.columns.into_iter().map(|c| c.name).collect())
             .unwrap_or_default();
-        Self { done, links, names }
-    }
-
-    /// The chunks' indexes and declared rows, in order: the manifest's list, or as many as its
-    /// `total_chunk_count` says.
-    fn chunks(&self) -> Vec<(u64, Option<u64>)> {
-        let Some(manifest) = self.done.manifest() else {
-            return Vec::new();
-        };
-        let mut listed: Vec<(u64, Option<u64>)> = manifest
-            .chunks
-            .iter()
-            .filter_map(|c| {
-                let index = u64::try_from(c.chunk_index?).ok()?;
-                Some((index, c.row_count.and_then(|n| u64::try_from(n).ok())))
-            })
-            .collect();
-        if listed.is_empty() {
-            let count = self.done.total_chunks().unwrap_or(0);
-            listed = (0..count).map(|index| (index, None)).collect();
+        let chunks = chunks_of(&done);
+        Self {
+            done,
+            links,
+            names,
+            chunks,
         }
-        listed.sort_by_key(|(index, _)| *index);
-        listed
     }
 
     /// What makes this result one a download cannot take.
@@ -88,6 +74,28 @@ impl StatementResults {
         }
         None
     }
+}
+
+/// The chunks' indexes and declared rows, in order: the manifest's list, or as many as its
+/// `total_chunk_count` says.
+fn chunks_of(done: &CompletedStatement) -> Vec<(u64, Option<u64>)> {
+    let Some(manifest) = done.manifest() else {
+        return Vec::new();
+    };
+    let mut listed: Vec<(u64, Option<u64>)> = manifest
+        .chunks
+        .iter()
+        .filter_map(|c| {
+            let index = u64::try_from(c.chunk_index?).ok()?;
+            Some((index, c.row_count.and_then(|n| u64::try_from(n).ok())))
+        })
+        .collect();
+    if listed.is_empty() {
+        let count = done.total_chunks().unwrap_or(0);
+        listed = (0..count).map(|index| (index, None)).collect();
+    }
+    listed.sort_by_key(|(index, _)| *index);
+    listed
 }
 
 impl Source for StatementResults {
@@ -137,7 +145,7 @@ impl Source for StatementResults {
         if let Some(refused) = self.refusal(plan) {
             return Err(refused);
         }
-        let partitions = self.chunks().into_iter().map(|(index, _)| {
+        let partitions = self.chunks.clone().into_iter().map(|(index, _)| {
             Ok(Partition {
                 key: Some(index.to_string()),
             })
@@ -154,10 +162,10 @@ impl Source for StatementResults {
                 .ok_or_else(|| Error::invalid_input("a chunk's key is its index"))?;
             let link = self.links.link(index).await?;
             let declared_rows = self
-                .chunks()
-                .into_iter()
+                .chunks
+                .iter()
                 .find(|(i, _)| *i == index)
-                .and_then(|(_, rows)| rows)
+                .and_then(|(_, rows)| *rows)
                 .or_else(|| link.row_count.and_then(|n| u64::try_from(n).ok()));
             let response = self.links.get(index, &link).await?;
             let rewriter = ChunkCsv::new(&self.names, index == 0);
