@@ -67,12 +67,8 @@ fn sim_args(rows: u64) -> Vec<String> {
 
 /// `haul sf query` against `sim`, with client credentials from the environment.
 fn haul_job(rel: &Reliability, sim: &Sim, out: &Path) -> Job {
-    Job::new(rel.haul(), Duration::from_secs(900))
-        .env("SF_INSTANCE_URL", sim.instance_url.clone())
-        .env("SF_CLIENT_ID", sim.sf_client_id.clone())
-        .env("SF_CLIENT_SECRET", sim.sf_client_secret.clone())
-        .env("SF_API_VERSION", "62.0")
-        .args(["--quiet", "--json", "sf", "query", SOQL, "--overwrite"])
+    rel.sf_haul(sim, Duration::from_secs(900))
+        .args(["query", SOQL, "--overwrite"])
         .arg("--max-records")
         .arg(PAGE_ROWS.to_string())
         .arg("-o")

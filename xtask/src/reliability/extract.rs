@@ -90,14 +90,8 @@ fn sim_args() -> Vec<String> {
         .collect()
 }
 
-/// `haul` with the simulator's client credentials in its environment.
 fn haul(rel: &Reliability, sim: &Sim) -> Job {
-    Job::new(rel.haul(), Duration::from_secs(300))
-        .env("SF_INSTANCE_URL", sim.instance_url.clone())
-        .env("SF_CLIENT_ID", sim.sf_client_id.clone())
-        .env("SF_CLIENT_SECRET", sim.sf_client_secret.clone())
-        .env("SF_API_VERSION", "62.0")
-        .args(["--quiet", "--json", "sf"])
+    rel.sf_haul(sim, Duration::from_secs(300))
 }
 
 fn extract_job(rel: &Reliability, sim: &Sim, dir: &Path) -> Job {

@@ -102,12 +102,8 @@ fn generate(path: &Path, rows: u64) -> Result<u64> {
 }
 
 fn haul_job(rel: &Reliability, sim: &Sim, csv: &Path, results: &Path) -> Job {
-    Job::new(rel.haul(), Duration::from_secs(900))
-        .env("SF_INSTANCE_URL", sim.instance_url.clone())
-        .env("SF_CLIENT_ID", sim.sf_client_id.clone())
-        .env("SF_CLIENT_SECRET", sim.sf_client_secret.clone())
-        .env("SF_API_VERSION", "62.0")
-        .args(["--quiet", "--json", "sf", "ingest", "Account"])
+    rel.sf_haul(sim, Duration::from_secs(900))
+        .args(["ingest", "Account"])
         .arg(csv)
         .args([
             "--operation",

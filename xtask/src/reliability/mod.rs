@@ -28,6 +28,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::bench::measure::Job;
+use crate::bench::sim::Sim;
+
 const USAGE: &str = "usage: cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,suites]";
 const PARTS: [&str; 5] = ["download", "ingest", "looker", "extract", "suites"];
 
@@ -61,6 +64,17 @@ pub(crate) struct Reliability {
 impl Reliability {
     pub(crate) fn haul(&self) -> PathBuf {
         self.root.join("target/release/haul")
+    }
+
+    /// `haul --quiet --json sf` against `sim`, with the simulator's client credentials in its
+    /// environment (as a scheduled job would hold them), stopped after `timeout`.
+    pub(crate) fn sf_haul(&self, sim: &Sim, timeout: Duration) -> Job {
+        Job::new(self.haul(), timeout)
+            .env("SF_INSTANCE_URL", sim.instance_url.clone())
+            .env("SF_CLIENT_ID", sim.sf_client_id.clone())
+            .env("SF_CLIENT_SECRET", sim.sf_client_secret.clone())
+            .env("SF_API_VERSION", "62.0")
+            .args(["--quiet", "--json", "sf"])
     }
 
     /// The simulator's `--faults` value for one seed.

@@ -34,7 +34,8 @@ pub struct Checkpoint {
     /// For a chain of partitions: the key of the one after the last written (`None` once the chain
     /// has ended).
     pub next_key: Option<String>,
-    /// The columns, as the first partition's CSV header row names them (for the manifest).
+    /// The columns, as the first partition's CSV header row (or Arrow stream's schema) names
+    /// them (for the manifest).
     #[serde(default)]
     pub columns: Option<Vec<String>>,
 }

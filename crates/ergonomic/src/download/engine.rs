@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{Checkpoint, CommittedPage};
-use super::fetch::fetch_partition;
+use super::fetch::{Columns, fetch_partition};
 use super::format::{Encoding, Format};
 use super::manifest::{ManifestSource, columns_of};
 use super::part::{Budget, PartBuffer, PartData};
@@ -86,7 +86,9 @@ fn encoding(options: &DownloadBuilder, target: &Target) -> Result<Encoding> {
              partition",
         ));
     }
-    Encoding::new(options.format, options.schema.clone())
+    let encoding = Encoding::new(options.format, options.schema.clone())?;
+    encoding.accepts(options.source.body())?;
+    Ok(encoding)
 }
 
 /// A fetched partition, waiting to be committed.
@@ -97,7 +99,7 @@ struct FetchedPart {
     records: u64,
     bytes: u64,
     next: Option<Partition>,
-    header: Vec<u8>,
+    columns: Columns,
     /// A value that did not read as its type ([`Error::InvalidValue`], its row counted from the
     /// partition's start): reported when the partition's turn to be committed comes, once the
     /// rows before it are known, so that the row is numbered in the whole result.
@@ -325,7 +327,7 @@ async fn fetch_part(worker: Worker, index: usize, partition: Partition) -> Resul
                 records: 0,
                 bytes: 0,
                 next: None,
-                header: Vec::new(),
+                columns: Columns::Header(Vec::new()),
                 refused: Some(refused),
             });
         }
@@ -338,7 +340,7 @@ async fn fetch_part(worker: Worker, index: usize, partition: Partition) -> Resul
         records: fetched.records,
         bytes: fetched.bytes,
         next: fetched.next,
-        header: fetched.header,
+        columns: fetched.columns,
         refused: None,
     })
 }
@@ -436,9 +438,15 @@ impl<'a> Committer<'a> {
                 other => other,
             });
         }
-        if self.checkpoint.columns.is_none() && !part.header.is_empty() {
-            let delimiter = self.run.options.source.delimiter()?;
-            self.checkpoint.columns = Some(columns_of(&part.header, delimiter)?);
+        if self.checkpoint.columns.is_none() {
+            self.checkpoint.columns = match part.columns {
+                Columns::Header(header) if header.is_empty() => None,
+                Columns::Header(header) => {
+                    let delimiter = self.run.options.source.delimiter()?;
+                    Some(columns_of(&header, delimiter)?)
+                }
+                Columns::Names(names) => Some(names),
+            };
         }
         let header = &mut self.checkpoint.header;
         let committed = self

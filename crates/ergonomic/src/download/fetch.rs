@@ -5,7 +5,7 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 
 use super::format::Encoding;
-use super::source::{Partition, Plan, Source};
+use super::source::{Body, Partition, Plan, Source};
 use crate::csv_scan::HeaderSplitter;
 use crate::error::{Error, Result};
 use crate::retry::{self, Attempt, Classify, Replay, Verdict};
@@ -37,9 +37,17 @@ pub(crate) struct Fetched {
     pub(crate) bytes: u64,
     /// For a chain: the next partition, `None` after the last.
     pub(crate) next: Option<Partition>,
-    /// The partition's CSV header row as received, terminator included (for the manifest's
-    /// columns).
-    pub(crate) header: Vec<u8>,
+    /// How the partition names its columns (for the manifest's columns).
+    pub(crate) columns: Columns,
+}
+
+/// How a fetched partition names its columns.
+#[derive(Debug, Clone)]
+pub(crate) enum Columns {
+    /// A CSV body's header row as received, terminator included; empty when unknown.
+    Header(Vec<u8>),
+    /// The names an Arrow stream's schema gives.
+    Names(Vec<String>),
 }
 
 /// Fetches `partition` into `writer` as `encoding` says.
@@ -153,21 +161,24 @@ async fn fetch_once(
     writer: &mut impl PartWriter,
 ) -> Result<(Fetched, Option<u64>)> {
     let answer = source.fetch(partition, plan).await?;
-    let mut encoder = encoding.encoder(|| source.delimiter())?;
+    let kind = source.body();
+    let mut encoder = encoding.encoder(kind, || source.delimiter())?;
     let mut body = answer.body;
     let mut bytes = 0u64;
-    // Kept for the manifest's columns; a header row beyond the splitter's limit leaves them
-    // unknown (the data itself is checked by the encoder, not here).
+    // A CSV header row, kept for the manifest's columns; one beyond the splitter's limit leaves
+    // them unknown (the data itself is checked by the encoder, not here). An Arrow stream's
+    // names come from its schema, read by the encoder.
     let mut header = HeaderSplitter::default();
-    let mut header_too_long = false;
+    let mut no_header = kind != Body::Csv;
     while let Some(chunk) = body.try_next().await? {
-        if !header.is_done() && !header_too_long {
-            header_too_long = header.feed(&chunk).is_err();
+        if !header.is_done() && !no_header {
+            no_header = header.feed(&chunk).is_err();
         }
         let encoded = encoder.encode(chunk)?;
         bytes += encoded.len() as u64;
         writer.write(encoded).await?;
     }
+    let names = encoder.names();
     let (tail, records) = encoder.finish().map_err(|error| match error {
         Error::Integrity { detail } => Error::integrity(format!(
             "{} {} {}: {detail}",
@@ -183,10 +194,10 @@ async fn fetch_once(
         records,
         bytes,
         next: answer.next,
-        header: if header_too_long {
-            Vec::new()
-        } else {
-            header.header().to_vec()
+        columns: match names {
+            Some(names) => Columns::Names(names),
+            None if no_header => Columns::Header(Vec::new()),
+            None => Columns::Header(header.header().to_vec()),
         },
     };
     Ok((fetched, answer.declared_rows))

@@ -1,5 +1,5 @@
-//! The format part of the engine: what a partition's CSV becomes on its way to the sink, and the row
-//! count that every format checks.
+//! The format part of the engine: what a partition's body (CSV, or an Arrow IPC stream written as
+//! Parquet) becomes on its way to the sink, and the row count that every format checks.
 
 use std::sync::Arc;
 
@@ -7,8 +7,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::jsonl::JsonlEncoder;
-use super::parquet::{Compression, ParquetEncoder, ParquetSchema};
+use super::parquet::{ArrowEncoder, Compression, ParquetEncoder, ParquetSchema};
 use super::schema::Schema;
+use super::source::Body;
 use crate::csv_scan::RecordScanner;
 use crate::error::{Error, Result};
 
@@ -27,8 +28,10 @@ pub enum Format {
     /// as: text, a string; a boolean, `true` or `false`; an integer or a float, a JSON number; a
     /// decimal, a string of its exact value with every digit of its scale (`"1234.50"` at scale 2,
     /// exponent notation expanded: `"16147805824397"`), so that no digit is lost to a float; a
-    /// date, `"2024-01-02"`; a date-time, in UTC with milliseconds (`"2024-01-02T03:04:05.000Z"`);
-    /// a time of day, `"03:04:05.000"`; a multi-select, an array of strings.
+    /// date, `"2024-01-02"`; a date-time, in UTC with milliseconds (`"2024-01-02T03:04:05.000Z"`),
+    /// or microseconds for a microsecond column (`"2024-01-02T03:04:05.123456Z"`, and without the
+    /// `Z` for a date-time without time zone); a time of day, `"03:04:05.000"`; a multi-select, an
+    /// array of strings.
     Jsonl,
     /// Typed Parquet, its columns' types given by a [`Schema`] (see
     /// [`DownloadBuilder::schema`](super::DownloadBuilder::schema)), its pages compressed so. A
@@ -115,9 +118,34 @@ impl Encoding {
         self.schema.as_deref()
     }
 
-    /// An encoder for one partition; `delimiter` gives the CSV's column delimiter, asked only by
-    /// formats that parse fields (CSV passes through whatever the delimiter).
-    pub(crate) fn encoder(&self, delimiter: impl FnOnce() -> Result<u8>) -> Result<Encoder> {
+    /// Whether partitions whose bodies are encoded as `body` can be written in this format: an
+    /// Arrow stream only as Parquet (checked before anything is sent).
+    pub(crate) fn accepts(&self, body: Body) -> Result<()> {
+        match (body, self.format) {
+            (Body::Csv, _) | (Body::ArrowStream, Format::Parquet(_)) => Ok(()),
+            (Body::ArrowStream, format) => Err(Error::invalid_input(format!(
+                "these results arrive as Arrow IPC streams, which haul writes as Parquet only, \
+                 not as {format}: ask the service for CSV to write {format}"
+            ))),
+        }
+    }
+
+    /// An encoder for one partition whose body is encoded as `body`; `delimiter` gives a CSV
+    /// body's column delimiter, asked only by formats that parse fields (CSV passes through
+    /// whatever the delimiter).
+    pub(crate) fn encoder(
+        &self,
+        body: Body,
+        delimiter: impl FnOnce() -> Result<u8>,
+    ) -> Result<Encoder> {
+        self.accepts(body)?;
+        if body == Body::ArrowStream {
+            let (Format::Parquet(compression), Some(schema)) = (self.format, &self.parquet) else {
+                return Err(Error::invalid_input("Parquet needs a schema"));
+            };
+            let arrow = ArrowEncoder::new(schema.clone(), compression)?;
+            return Ok(Encoder::Arrow(Box::new(arrow)));
+        }
         let fields = match (self.format, &self.parquet) {
             (Format::Csv, _) => Fields::None,
             (Format::Jsonl, _) => Fields::Jsonl(Box::new(match &self.schema {
@@ -131,10 +159,10 @@ impl Encoding {
                 return Err(Error::invalid_input("Parquet needs a schema"));
             }
         };
-        Ok(Encoder {
+        Ok(Encoder::Csv(CsvEncoder {
             scanner: RecordScanner::default(),
             fields,
-        })
+        }))
     }
 }
 
@@ -144,11 +172,54 @@ impl std::fmt::Display for Format {
     }
 }
 
+/// Turns one partition's body into the output, chunk by chunk, counting its rows.
+pub(crate) enum Encoder {
+    /// A CSV body.
+    Csv(CsvEncoder),
+    /// An Arrow IPC stream, written as Parquet; its rows counted from its record batches.
+    Arrow(Box<ArrowEncoder>),
+}
+
+impl Encoder {
+    /// The output for `chunk`: the chunk itself for CSV passed through.
+    pub(crate) fn encode(&mut self, chunk: Bytes) -> Result<Bytes> {
+        match self {
+            Self::Csv(csv) => csv.encode(chunk),
+            Self::Arrow(arrow) => {
+                let mut out = Vec::new();
+                arrow.feed(chunk, &mut out)?;
+                Ok(out.into())
+            }
+        }
+    }
+
+    /// The columns' names when the body states them apart from its rows (an Arrow stream's
+    /// schema, once read); a CSV body's are in its header row.
+    pub(crate) fn names(&self) -> Option<Vec<String>> {
+        match self {
+            Self::Csv(_) => None,
+            Self::Arrow(arrow) => arrow.names(),
+        }
+    }
+
+    /// The output still held back, and the partition's rows (a CSV header row not counted).
+    pub(crate) fn finish(self) -> Result<(Bytes, u64)> {
+        match self {
+            Self::Csv(csv) => csv.finish(),
+            Self::Arrow(mut arrow) => {
+                let mut out = Vec::new();
+                arrow.finish(&mut out)?;
+                Ok((out.into(), arrow.rows()))
+            }
+        }
+    }
+}
+
 /// Turns one partition's CSV into the output, chunk by chunk, counting its rows.
 ///
 /// The rows are always counted on the CSV as received (by record boundaries, which is what the
 /// server's declared count counts), whatever the output.
-pub(crate) struct Encoder {
+pub(crate) struct CsvEncoder {
     scanner: RecordScanner,
     fields: Fields,
 }
@@ -161,7 +232,7 @@ enum Fields {
     Parquet(Box<ParquetEncoder>),
 }
 
-impl Encoder {
+impl CsvEncoder {
     /// The output for `chunk`: the chunk itself for CSV.
     pub(crate) fn encode(&mut self, chunk: Bytes) -> Result<Bytes> {
         self.scanner.feed(&chunk);
@@ -214,7 +285,7 @@ mod tests {
 
     fn encode(format: Format, chunks: &[&str]) -> Result<(String, u64)> {
         let encoding = Encoding::new(format, None).unwrap();
-        let mut encoder = encoding.encoder(|| Ok(b',')).unwrap();
+        let mut encoder = encoding.encoder(Body::Csv, || Ok(b',')).unwrap();
         let mut out = Vec::new();
         for chunk in chunks {
             out.extend_from_slice(&encoder.encode(Bytes::copy_from_slice(chunk.as_bytes()))?);
@@ -257,7 +328,7 @@ mod tests {
         ]);
         let typed = Encoding::new(Format::Jsonl, Some(schema.clone())).unwrap();
         assert_eq!(typed.schema(), Some(&schema));
-        let mut encoder = typed.encoder(|| Ok(b',')).unwrap();
+        let mut encoder = typed.encoder(Body::Csv, || Ok(b',')).unwrap();
         let out = encoder
             .encode(Bytes::from_static(b"Id,Count\na,7\n"))
             .unwrap();
@@ -278,6 +349,25 @@ mod tests {
         assert!(error.is_invalid_input(), "{error}");
         let error = Encoding::new(Format::Jsonl, Some(Schema::new(Vec::new()))).unwrap_err();
         assert!(error.is_invalid_input(), "{error}");
+    }
+
+    #[test]
+    fn an_arrow_body_is_written_as_parquet_only() {
+        use crate::download::schema::{Column, ColumnType};
+
+        let schema = Schema::new(vec![Column::new("Id", ColumnType::Utf8, false)]);
+        for format in [Format::Csv, Format::Jsonl] {
+            let encoding = Encoding::new(format, Some(schema.clone())).unwrap();
+            let error = encoding.accepts(Body::ArrowStream).unwrap_err();
+            assert!(error.is_invalid_input(), "{error}");
+            assert!(error.to_string().contains("Parquet only"), "{error}");
+            let refused = encoding.encoder(Body::ArrowStream, || Ok(b','));
+            assert!(refused.is_err(), "{format}");
+        }
+        let parquet = Encoding::new(Format::parquet(), Some(schema)).unwrap();
+        parquet.accepts(Body::ArrowStream).unwrap();
+        let encoder = parquet.encoder(Body::ArrowStream, || Ok(b',')).unwrap();
+        assert!(matches!(encoder, Encoder::Arrow(_)));
     }
 
     #[test]

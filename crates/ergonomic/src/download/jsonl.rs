@@ -156,8 +156,9 @@ fn write_text_row(
 }
 
 /// A typed value as JSON: numbers as numbers, except decimals, written as strings with every digit
-/// of their scale so that no reader's float loses one; dates, instants (UTC, milliseconds) and
-/// times of day as strings in ISO 8601; a multi-select as an array of strings.
+/// of their scale so that no reader's float loses one; dates, instants (UTC, with the column's
+/// milliseconds or microseconds), wall-clock date-times (microseconds, no zone) and times of day
+/// as strings in ISO 8601; a multi-select as an array of strings.
 fn write_value(value: Option<Value<'_>>, out: &mut Vec<u8>) {
     let written = match value {
         None => out.write_all(b"null"),
@@ -181,6 +182,19 @@ fn write_value(value: Option<Value<'_>>, out: &mut Vec<u8>) {
             let instant = DateTime::from_timestamp_millis(ms).expect("read from a date-time");
             let text = instant.to_rfc3339_opts(SecondsFormat::Millis, true);
             write!(out, "\"{text}\"")
+        }
+        Some(Value::TimestampMicros(us)) => {
+            let instant = DateTime::from_timestamp_micros(us).expect("read from a date-time");
+            let text = instant.to_rfc3339_opts(SecondsFormat::Micros, true);
+            write!(out, "\"{text}\"")
+        }
+        Some(Value::TimestampNtzMicros(us)) => {
+            let time = DateTime::from_timestamp_micros(us).expect("read from a date-time");
+            write!(
+                out,
+                "\"{}\"",
+                time.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f")
+            )
         }
         Some(Value::Time(ms)) => write!(
             out,
@@ -238,6 +252,22 @@ mod tests {
             Column::new("Time", ColumnType::Time, true),
             Column::new("Tags", ColumnType::Utf8List, true),
         ])
+    }
+
+    #[test]
+    fn microsecond_date_times_keep_six_digits_and_a_wall_clock_has_no_zone() {
+        let schema = Schema::new(vec![
+            Column::new("At", ColumnType::TimestampMicros, true),
+            Column::new("Local", ColumnType::TimestampNtzMicros, true),
+        ]);
+        let csv = "At,Local\n2024-01-02 04:04:05.12+01:00,2024-01-02 03:04:05.000001\n,\n";
+        let (out, rows) = encode(schema, &[csv]).unwrap();
+        assert_eq!(rows, 2);
+        assert_eq!(
+            out,
+            "{\"At\":\"2024-01-02T03:04:05.120000Z\",\"Local\":\"2024-01-02T03:04:05.000001\"}\n\
+             {\"At\":null,\"Local\":null}\n"
+        );
     }
 
     fn encode(schema: Schema, chunks: &[&str]) -> Result<(String, u64)> {

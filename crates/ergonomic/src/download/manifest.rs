@@ -77,7 +77,7 @@ impl ManifestSource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ManifestColumn {
-    /// Its name, as the results' CSV header row gives it.
+    /// Its name, as the results' CSV header row (or Arrow stream's schema) gives it.
     pub name: String,
     /// Its type, when the download was typed by a [`Schema`] (Parquet, or JSON lines given one);
     /// `None` when the values are the service's text (CSV, untyped JSON lines).

@@ -4,9 +4,10 @@
 //! It has three parts, each in its own file:
 //! - a **source** ([`source`]) lists a job's result partitions lazily (all at once through a listing
 //!   such as Salesforce's `resultPages`, or one after another as each names the next, like the
-//!   `Sforce-Locator` chain) and fetches one partition as a stream of CSV bytes, with the row count
-//!   the server declares for it when it does. A family implements it; the engine knows no family.
-//! - a **format** ([`Format`]) turns each partition's CSV into what is written (CSV passed through,
+//!   `Sforce-Locator` chain) and fetches one partition as a stream of bytes (CSV, or an Arrow IPC
+//!   stream, written as Parquet only), with the row count the server declares for it when it does.
+//!   A family implements it; the engine knows no family.
+//! - a **format** ([`Format`]) turns each partition's body into what is written (CSV passed through,
 //!   JSON lines, or Parquet; Parquet, and JSON lines when given one, typed by a [`Schema`] that the
 //!   family takes from the service's metadata), counts its rows and checks them against the
 //!   declared count.
@@ -43,6 +44,8 @@ mod schema;
 mod sink;
 pub(crate) mod source;
 mod store;
+#[cfg(test)]
+mod test_source;
 mod value;
 
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! CSV to typed Parquet, streaming: each partition's records are parsed as chunks arrive, read into
 //! Arrow arrays by the [`Schema`]'s types, and encoded into a standalone Parquet file of its own
-//! (row groups of bounded size, so a partition is never held whole). A folder download keeps these
+//! (row groups of bounded size, so a partition is never held whole). A partition that arrives as
+//! an Arrow IPC stream is written the same way from its record batches ([`ipc`]). A folder download keeps these
 //! files as they are; a single-file download appends their row groups to one file without
 //! encoding them again (see [`super::parquet_file`]).
 
@@ -8,7 +9,8 @@ use std::sync::Arc;
 
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder,
-    ListBuilder, StringBuilder, Time32MillisecondBuilder, TimestampMillisecondBuilder,
+    ListBuilder, StringBuilder, Time32MillisecondBuilder, TimestampMicrosecondBuilder,
+    TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, TimeUnit};
@@ -23,7 +25,9 @@ use super::schema::{ColumnType, Schema};
 use super::value::{TypedRecords, Value};
 use crate::error::{Error, Result};
 
+mod ipc;
 mod rows;
+pub(crate) use ipc::ArrowEncoder;
 pub(crate) use rows::RowWriter;
 
 /// Rows read into Arrow arrays before they go to the Parquet writer.
@@ -140,6 +144,11 @@ fn data_type(ty: ColumnType) -> DataType {
         ColumnType::Float64 => DataType::Float64,
         ColumnType::Date => DataType::Date32,
         ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        ColumnType::TimestampMicros => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
+        // No zone: Parquet's timestamp not adjusted to UTC, a wall-clock reading.
+        ColumnType::TimestampNtzMicros => DataType::Timestamp(TimeUnit::Microsecond, None),
         ColumnType::Time => DataType::Time32(TimeUnit::Millisecond),
         ColumnType::Utf8List => {
             DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
@@ -249,15 +258,19 @@ impl State {
         Ok(())
     }
 
-    /// Moves what the writer has written into `out`. The writer counts its own offsets, so taking
-    /// its buffer does not disturb the file it writes.
     fn drain(&mut self, out: &mut Vec<u8>) {
-        let written = self.writer.inner_mut();
-        if out.is_empty() {
-            std::mem::swap(out, written);
-        } else {
-            out.append(written);
-        }
+        drain(&mut self.writer, out);
+    }
+}
+
+/// Moves what `writer` has written into `out`. The writer counts its own offsets, so taking its
+/// buffer does not disturb the file it writes.
+fn drain(writer: &mut ArrowWriter<Vec<u8>>, out: &mut Vec<u8>) {
+    let written = writer.inner_mut();
+    if out.is_empty() {
+        std::mem::swap(out, written);
+    } else {
+        out.append(written);
     }
 }
 
@@ -275,6 +288,8 @@ enum ColumnBuilder {
     Float64(Float64Builder),
     Date(Date32Builder),
     Timestamp(TimestampMillisecondBuilder),
+    /// Microsecond instants (UTC) and wall-clock date-times (no zone) alike.
+    TimestampMicros(TimestampMicrosecondBuilder),
     Time(Time32MillisecondBuilder),
     Utf8List(ListBuilder<StringBuilder>),
 }
@@ -294,6 +309,12 @@ impl ColumnBuilder {
             ColumnType::Timestamp => {
                 Self::Timestamp(TimestampMillisecondBuilder::new().with_timezone("UTC"))
             }
+            ColumnType::TimestampMicros => {
+                Self::TimestampMicros(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
+            ColumnType::TimestampNtzMicros => {
+                Self::TimestampMicros(TimestampMicrosecondBuilder::new())
+            }
             ColumnType::Time => Self::Time(Time32MillisecondBuilder::new()),
             ColumnType::Utf8List => Self::Utf8List(ListBuilder::new(StringBuilder::new())),
         }
@@ -309,6 +330,7 @@ impl ColumnBuilder {
             Self::Float64(b) => b.append_null(),
             Self::Date(b) => b.append_null(),
             Self::Timestamp(b) => b.append_null(),
+            Self::TimestampMicros(b) => b.append_null(),
             Self::Time(b) => b.append_null(),
             Self::Utf8List(b) => b.append_null(),
         }
@@ -328,6 +350,10 @@ impl ColumnBuilder {
             (Self::Float64(b), Value::Float64(v)) => b.append_value(v),
             (Self::Date(b), Value::Date(days)) => b.append_value(days),
             (Self::Timestamp(b), Value::Timestamp(ms)) => b.append_value(ms),
+            (
+                Self::TimestampMicros(b),
+                Value::TimestampMicros(us) | Value::TimestampNtzMicros(us),
+            ) => b.append_value(us),
             (Self::Time(b), Value::Time(ms)) => b.append_value(ms),
             (Self::Utf8List(b), Value::Utf8List(list)) => {
                 for item in Value::items(list) {
@@ -349,6 +375,7 @@ impl ColumnBuilder {
             Self::Float64(b) => Arc::new(b.finish()),
             Self::Date(b) => Arc::new(b.finish()),
             Self::Timestamp(b) => Arc::new(b.finish()),
+            Self::TimestampMicros(b) => Arc::new(b.finish()),
             Self::Time(b) => Arc::new(b.finish()),
             Self::Utf8List(b) => Arc::new(b.finish()),
         }
@@ -456,6 +483,32 @@ mod tests {
             let first = first.as_string::<i32>();
             assert_eq!((first.value(0), first.value(1)), ("x", "y"));
             assert!(tags.is_null(1));
+        }
+    }
+
+    #[test]
+    fn microsecond_date_times_are_written_as_instants_or_wall_clock_readings() {
+        use arrow_array::types::TimestampMicrosecondType;
+        use parquet::basic::{LogicalType, TimeUnit as ParquetUnit};
+
+        let schema = Schema::new(vec![
+            Column::new("At", ColumnType::TimestampMicros, true),
+            Column::new("Local", ColumnType::TimestampNtzMicros, true),
+        ]);
+        let csv = "At,Local\n2024-01-02 03:04:05.123456Z,2024-01-02T03:04:05.123456\n";
+        let (bytes, rows) = encode_all(schema, &[csv]).unwrap();
+        assert_eq!(rows, 1);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).unwrap();
+        let columns = reader.metadata().file_metadata().schema_descr();
+        let logical = |i: usize| columns.column(i).logical_type_ref().cloned();
+        let micros = |utc| Some(LogicalType::timestamp(utc, ParquetUnit::MICROS));
+        assert_eq!((logical(0), logical(1)), (micros(true), micros(false)));
+        let batch = read(bytes);
+        for column in 0..2 {
+            let values = batch
+                .column(column)
+                .as_primitive::<TimestampMicrosecondType>();
+            assert_eq!(values.value(0), 1_704_164_645_123_456, "column {column}");
         }
     }
 

@@ -107,6 +107,16 @@ pub enum ColumnType {
     /// An instant, kept in milliseconds since 1970 UTC: `2024-01-02T03:04:05.000Z`, or with an
     /// offset such as `+0000`.
     Timestamp,
+    /// An instant, kept in microseconds since 1970 UTC (Databricks' `TIMESTAMP`):
+    /// `2024-01-02T03:04:05.123456Z`, with up to 6 digits after the second, a space instead of
+    /// the `T`, and any offset instead of the `Z` (`+00:00`, `+0100`); the zone is required, an
+    /// instant without one being ambiguous.
+    TimestampMicros,
+    /// A date and a time of day read on a wall clock, with no time zone (Databricks'
+    /// `TIMESTAMP_NTZ`), kept in microseconds: `2024-01-02T03:04:05.123456` or
+    /// `2024-01-02 03:04:05.123456`, up to 6 digits after the second, never a zone. Parquet
+    /// writes it as a timestamp not adjusted to UTC, JSON lines without a `Z`.
+    TimestampNtzMicros,
     /// A time of day, kept in milliseconds since midnight: `03:04:05.000Z`.
     Time,
     /// A list of texts, read from values separated by `;` (multi-select picklists).
@@ -124,6 +134,10 @@ impl std::fmt::Display for ColumnType {
             Self::Float64 => f.write_str("a number"),
             Self::Date => f.write_str("a date (YYYY-MM-DD)"),
             Self::Timestamp => f.write_str("a date-time"),
+            Self::TimestampMicros => f.write_str("a date-time with microseconds"),
+            Self::TimestampNtzMicros => {
+                f.write_str("a date-time without time zone, with microseconds")
+            }
             Self::Time => f.write_str("a time of day"),
             Self::Utf8List => f.write_str("a list of texts"),
         }

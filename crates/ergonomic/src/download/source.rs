@@ -1,6 +1,7 @@
 //! What a family implements so that the engine can download its results: a [`Source`].
 //!
-//! A source lists its partitions (or says they form a chain) and fetches one as a stream of CSV bytes.
+//! A source lists its partitions (or says they form a chain) and fetches one as a stream of bytes:
+//! CSV, or an Arrow IPC stream when its [`Body`] says so.
 //! Where a partition's link is on another host (presigned URLs, fetched without the
 //! `Authorization` header, as Databricks and Snowflake hand them out), the source fetches it itself,
 //! after checking the link against its own [`HostRule`]; the engine never follows a link.
@@ -40,9 +41,23 @@ pub(crate) enum Listing {
     Chained,
 }
 
+/// How a source's partitions are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Body {
+    /// CSV, each partition with its header row first.
+    #[default]
+    Csv,
+    /// An Arrow IPC stream (its schema message, then record batches; buffers may be compressed
+    /// with LZ4 or zstd), written as Parquet only: a family asks its service for CSV when the
+    /// output is CSV or JSON lines, and the engine refuses an Arrow body for those outputs before
+    /// anything is sent.
+    ArrowStream,
+}
+
 /// A partition's answer: its body, and what the server declared about it.
 pub(crate) struct Answer {
-    /// The partition's CSV, header row first.
+    /// The partition's bytes, encoded as the source's [`Source::body`] says (CSV: header row
+    /// first).
     pub(crate) body: BoxStream<'static, Result<Bytes>>,
     /// Rows the server says the partition holds (header not counted), when it says.
     pub(crate) declared_rows: Option<u64>,
@@ -60,7 +75,11 @@ pub(crate) trait Source: Send + Sync + 'static {
     fn query(&self) -> Option<String> {
         None
     }
-    /// The partitions' column delimiter.
+    /// How the partitions' bodies are encoded (default CSV).
+    fn body(&self) -> Body {
+        Body::Csv
+    }
+    /// The partitions' column delimiter (CSV bodies).
     fn delimiter(&self) -> Result<u8>;
     /// The retry policy for fetching partitions.
     fn retry_policy(&self) -> &RetryPolicy;

@@ -32,6 +32,10 @@ pub(crate) enum Value<'a> {
     Date(i32),
     /// Milliseconds since 1970 UTC.
     Timestamp(i64),
+    /// Microseconds since 1970 UTC.
+    TimestampMicros(i64),
+    /// Microseconds since 1970-01-01T00:00:00 on a wall clock (no time zone).
+    TimestampNtzMicros(i64),
     /// Milliseconds since midnight.
     Time(i32),
     /// The list's items, separated by `;` (see [`Value::items`]).
@@ -53,6 +57,8 @@ impl<'a> Value<'a> {
             ColumnType::Float64 => Self::Float64(parse_float(text)?),
             ColumnType::Date => Self::Date(parse_date(text)?),
             ColumnType::Timestamp => Self::Timestamp(parse_timestamp(text)?),
+            ColumnType::TimestampMicros => Self::TimestampMicros(parse_timestamp_micros(text)?),
+            ColumnType::TimestampNtzMicros => Self::TimestampNtzMicros(parse_ntz_micros(text)?),
             ColumnType::Time => Self::Time(parse_time(text)?),
             ColumnType::Utf8List => Self::Utf8List(text),
         })
@@ -249,6 +255,88 @@ fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
     Ok(instant.timestamp_millis())
 }
 
+/// A date-time's wall-clock reading in microseconds since 1970-01-01T00:00:00, from
+/// `YYYY-MM-DD?HH:MM:SS` (`?` being `T` or a space) with up to 6 digits after a `.`, read without
+/// chrono; and the bytes that follow it (a zone, or nothing).
+fn fixed_micros(text: &[u8]) -> Option<(i64, &[u8])> {
+    let date = fixed_date(text.get(..10)?)?;
+    let [separator, h0, h1, b':', n0, n1, b':', s0, s1] = *text.get(10..19)? else {
+        return None;
+    };
+    let (hour, minute, second) = (digits(&[h0, h1])?, digits(&[n0, n1])?, digits(&[s0, s1])?);
+    if !matches!(separator, b'T' | b' ') || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut micros = 0;
+    if let [b'.', fraction @ ..] = rest {
+        let length = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if length == 0 || length > 6 {
+            return None;
+        }
+        micros = digits(&fraction[..length])? * 10u32.pow(6 - length as u32);
+        rest = &fraction[length..];
+    }
+    let days = date.signed_duration_since(NaiveDate::default()).num_days();
+    let seconds = i64::from((hour * 60 + minute) * 60 + second);
+    Some((
+        days * 86_400_000_000 + seconds * 1_000_000 + i64::from(micros),
+        rest,
+    ))
+}
+
+/// `text` with a space between the date and the time turned into the `T` chrono's formats expect.
+fn with_t(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.as_bytes().get(10) {
+        Some(b' ') => format!("{}T{}", &text[..10], &text[11..]).into(),
+        _ => text.into(),
+    }
+}
+
+/// Microseconds since 1970 UTC, from `2024-01-02T03:04:05.123456Z`: a `T` or a space, up to 6
+/// digits after the second, and a zone (`Z` or an offset such as `+00:00`, `+0100`).
+fn parse_timestamp_micros(text: &str) -> std::result::Result<i64, String> {
+    if let Some((micros, b"Z" | b"z" | b"+0000" | b"+00:00")) = fixed_micros(text.as_bytes()) {
+        return Ok(micros);
+    }
+    let text = with_t(text);
+    let instant = match text.strip_suffix(['Z', 'z']) {
+        Some(utc) => NaiveDateTime::parse_from_str(utc, "%Y-%m-%dT%H:%M:%S%.f")
+            .map_err(|e| e.to_string())?
+            .and_utc(),
+        None => DateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f%z")
+            .map_err(
+                |e| match NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f") {
+                    Ok(_) => "it has no time zone (Z or an offset such as +00:00)".to_owned(),
+                    Err(_) => e.to_string(),
+                },
+            )?
+            .to_utc(),
+    };
+    if instant.nanosecond() % 1000 != 0 {
+        return Err("it is more precise than a microsecond".into());
+    }
+    Ok(instant.timestamp_micros())
+}
+
+/// Microseconds since 1970-01-01T00:00:00 on a wall clock, from `2024-01-02T03:04:05.123456`
+/// (or a space for the `T`), up to 6 digits after the second, without a zone.
+fn parse_ntz_micros(text: &str) -> std::result::Result<i64, String> {
+    if let Some((micros, b"")) = fixed_micros(text.as_bytes()) {
+        return Ok(micros);
+    }
+    let time = NaiveDateTime::parse_from_str(&with_t(text), "%Y-%m-%dT%H:%M:%S%.f").map_err(
+        |e| match text.ends_with(['Z', 'z']) {
+            true => "it has a time zone, and this date-time has none".to_owned(),
+            false => e.to_string(),
+        },
+    )?;
+    if time.nanosecond() % 1000 != 0 {
+        return Err("it is more precise than a microsecond".into());
+    }
+    Ok(time.and_utc().timestamp_micros())
+}
+
 /// Milliseconds since midnight, from `03:04:05.000Z`.
 fn parse_time(text: &str) -> std::result::Result<i32, String> {
     let time = text.strip_suffix(['Z', 'z']).unwrap_or(text);
@@ -285,6 +373,53 @@ mod tests {
         ] {
             assert!(parse_timestamp(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn microsecond_date_times_read_with_a_t_or_a_space_and_their_zone() {
+        let micros = 1_704_164_645_123_456; // 2024-01-02T03:04:05.123456Z
+        for text in [
+            "2024-01-02T03:04:05.123456Z",
+            "2024-01-02 03:04:05.123456Z",
+            "2024-01-02T03:04:05.123456+00:00",
+            "2024-01-02T04:04:05.123456+0100",
+            "2024-01-02 02:04:05.123456-01:00",
+        ] {
+            assert_eq!(parse_timestamp_micros(text), Ok(micros), "{text}");
+        }
+        assert_eq!(
+            parse_timestamp_micros("1970-01-01T00:00:01Z"),
+            Ok(1_000_000)
+        );
+        assert_eq!(
+            parse_timestamp_micros("1970-01-01 00:00:00.5Z"),
+            Ok(500_000)
+        );
+        assert_eq!(
+            parse_timestamp_micros("1969-12-31T23:59:59.999999Z"),
+            Ok(-1)
+        );
+        let error = parse_timestamp_micros("2024-01-02 03:04:05.123456").unwrap_err();
+        assert!(error.contains("no time zone"), "{error}");
+        assert!(parse_timestamp_micros("2024-01-02T03:04:05.1234567Z").is_err());
+        assert!(parse_timestamp_micros("2024-01-02T24:04:05Z").is_err());
+        assert!(parse_timestamp_micros("2024-01-02").is_err());
+
+        for text in ["2024-01-02T03:04:05.123456", "2024-01-02 03:04:05.123456"] {
+            assert_eq!(parse_ntz_micros(text), Ok(micros), "{text}");
+        }
+        assert_eq!(
+            parse_ntz_micros("2024-01-02 03:04:05"),
+            Ok(micros - 123_456)
+        );
+        let error = parse_ntz_micros("2024-01-02T03:04:05Z").unwrap_err();
+        assert!(error.contains("time zone"), "{error}");
+        assert!(parse_ntz_micros("2024-01-02T03:04:05+01:00").is_err());
+        assert!(parse_ntz_micros("2024-01-02T03:04:05.0000001").is_err());
+        assert_eq!(
+            Value::parse(ColumnType::TimestampNtzMicros, "1970-01-01 00:00:00.000001"),
+            Ok(Value::TimestampNtzMicros(1))
+        );
     }
 
     #[test]
@@ -330,6 +465,17 @@ mod tests {
                     .timestamp_millis();
                 proptest::prop_assert_eq!(general, millis);
             }
+            let micros = millis * 1000 + millis.rem_euclid(997);
+            let instant = DateTime::from_timestamp_micros(micros).unwrap();
+            let text = instant.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+            proptest::prop_assert_eq!(parse_ntz_micros(&text), Ok(micros));
+            let text = instant.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+            proptest::prop_assert_eq!(fixed_micros(text.as_bytes()), Some((micros, &b"Z"[..])));
+            let general = NaiveDateTime::parse_from_str(&text[..26], "%Y-%m-%dT%H:%M:%S%.f")
+                .unwrap()
+                .and_utc()
+                .timestamp_micros();
+            proptest::prop_assert_eq!(general, micros);
             let day = instant.format("%Y-%m-%d").to_string();
             proptest::prop_assert_eq!(fixed_date(day.as_bytes()), Some(instant.date_naive()));
         }
