@@ -30,7 +30,7 @@ struct Seen {
     body: String,
 }
 
-type Handler = Arc<dyn Fn(&Seen, usize) -> (u16, String) + Send + Sync>;
+type Handler = Arc<dyn Fn(&Seen, usize) -> (u16, Vec<u8>) + Send + Sync>;
 
 /// A server on 127.0.0.1 that answers each request with `handler(request, how many times this
 /// path was asked before)` and records every request; stopped when dropped.
@@ -61,11 +61,12 @@ impl Server {
                     count
                 };
                 let (status, body) = handler(&request, count);
-                let answer = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
                 );
-                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
             }
         });
         Self { origin, seen, task }
@@ -142,6 +143,45 @@ fn chunk_body(index: usize) -> String {
     }
 }
 
+/// The three chunks as Arrow IPC streams: the same rows as [`chunk_body`]'s, nulls as nulls.
+fn arrow_chunk(index: usize) -> Vec<u8> {
+    use arrow_array::{Decimal128Array, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    let rows: &[(i64, Option<i128>, Option<&str>)] = match index {
+        0 => &[(1, Some(1050), Some("a, b")), (2, None, None)],
+        1 => &[
+            (3, Some(1), Some("null")),
+            (4, Some(700), Some("line\nbreak")),
+        ],
+        _ => &[(5, Some(125), Some("e"))],
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("amount", DataType::Decimal128(10, 2), true),
+        Field::new("note", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(
+                Decimal128Array::from_iter(rows.iter().map(|r| r.1))
+                    .with_precision_and_scale(10, 2)
+                    .unwrap(),
+            ),
+            Arc::new(StringArray::from_iter(rows.iter().map(|r| r.2))),
+        ],
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut out, &schema).unwrap();
+    writer.write(&batch).unwrap();
+    writer.finish().unwrap();
+    drop(writer);
+    out
+}
+
 fn rows_of(index: usize) -> usize {
     [2, 2, 1][index]
 }
@@ -156,9 +196,10 @@ fn link_json(index: usize, storage: &str, expiration: &str) -> String {
     )
 }
 
-fn manifest(truncated: bool) -> String {
+fn manifest(truncated: bool, arrow: bool) -> String {
+    let format = if arrow { "ARROW_STREAM" } else { "CSV" };
     format!(
-        r#"{{"format":"CSV","schema":{{"column_count":3,"columns":[
+        r#"{{"format":"{format}","schema":{{"column_count":3,"columns":[
             {{"name":"id","position":0,"type_name":"LONG","type_text":"BIGINT"}},
             {{"name":"amount","position":1,"type_name":"DECIMAL","type_text":"DECIMAL(10,2)","type_precision":10,"type_scale":2}},
             {{"name":"note","position":2,"type_name":"STRING","type_text":"STRING"}}]}},
@@ -179,6 +220,8 @@ struct Script {
     fails: bool,
     /// The statement never finishes.
     runs_forever: bool,
+    /// The result is written as Arrow IPC streams.
+    arrow: bool,
 }
 
 struct Workspace {
@@ -191,23 +234,43 @@ const FUTURE: &str = "2999-01-01T00:00:00.000Z";
 async fn workspace(script: Script) -> Workspace {
     // Storage: 403 for the first GET of chunk 1 (an expired link), and for any request that
     // carries an Authorization header, as cloud storage does.
-    let storage = Server::start(Arc::new(|request: &Seen, count| {
+    let arrow = script.arrow;
+    let storage = Server::start(Arc::new(move |request: &Seen, count| {
         if request.headers.contains_key("authorization") {
-            return (403, "{}".into());
+            return (403, b"{}".to_vec());
         }
         let index: usize = request.path[7..8].parse().unwrap();
         let expected_key = format!("k{index}");
         if request.headers.get("x-test-key") != Some(&expected_key) {
-            return (400, "{}".into());
+            return (400, b"{}".to_vec());
         }
         if index == 1 && count == 0 {
-            return (403, "{}".into());
+            return (403, b"{}".to_vec());
         }
-        (200, chunk_body(index))
+        match arrow {
+            true => (200, arrow_chunk(index)),
+            false => (200, chunk_body(index).into_bytes()),
+        }
     }))
     .await;
     let storage_origin = storage.origin.clone();
+    let script = script.clone();
     let api = Server::start(Arc::new(move |request: &Seen, count| {
+        let (status, body) = api_answer(&script, &storage_origin, request, count);
+        (status, body.into_bytes())
+    }))
+    .await;
+    Workspace { api, storage }
+}
+
+/// The statement API's answer to `request`, the `count`th of its path.
+fn api_answer(
+    script: &Script,
+    storage_origin: &str,
+    request: &Seen,
+    count: usize,
+) -> (u16, String) {
+    {
         if request.path == "/oidc/v1/token" {
             // Basic base64("sp-id:sp-secret"), the client-credentials grant for all APIs.
             let client = request.headers.get("authorization").map(String::as_str);
@@ -216,15 +279,23 @@ async fn workspace(script: Script) -> Workspace {
             return match (client, grant) {
                 (Some("Basic c3AtaWQ6c3Atc2VjcmV0"), true) => (
                     200,
-                    format!(r#"{{"access_token":"{TOKEN}","token_type":"Bearer","expires_in":3600}}"#),
+                    format!(
+                        r#"{{"access_token":"{TOKEN}","token_type":"Bearer","expires_in":3600}}"#
+                    ),
                 ),
-                _ => (401, r#"{"error":"invalid_client","error_description":"no"}"#.into()),
+                _ => (
+                    401,
+                    r#"{"error":"invalid_client","error_description":"no"}"#.into(),
+                ),
             };
         }
         if request.headers.get("authorization").map(String::as_str)
             != Some(&format!("Bearer {TOKEN}"))
         {
-            return (401, r#"{"error_code":"UNAUTHENTICATED","message":"no"}"#.into());
+            return (
+                401,
+                r#"{"error_code":"UNAUTHENTICATED","message":"no"}"#.into(),
+            );
         }
         let statement_path = format!("/api/2.0/sql/statements/{STATEMENT}");
         match (request.method.as_str(), request.path.as_str()) {
@@ -248,24 +319,31 @@ async fn workspace(script: Script) -> Workspace {
                 format!(
                     r#"{{"statement_id":"{STATEMENT}","status":{{"state":"SUCCEEDED"}},"manifest":{},
                     "result":{{"external_links":[{}]}}}}"#,
-                    manifest(script.truncated),
-                    link_json(0, &storage_origin, FUTURE)
+                    manifest(script.truncated, script.arrow),
+                    link_json(0, storage_origin, FUTURE)
                 ),
             ),
             ("GET", path) if path.starts_with(&format!("{statement_path}/result/chunks/")) => {
                 let index: usize = path.rsplit('/').next().unwrap().parse().unwrap();
                 let origin = match (&script.hostile_origin, index) {
                     (Some(hostile), 2) => hostile.clone(),
-                    _ => storage_origin.clone(),
+                    _ => storage_origin.to_owned(),
                 };
-                (200, format!(r#"{{"external_links":[{}]}}"#, link_json(index, &origin, FUTURE)))
+                (
+                    200,
+                    format!(
+                        r#"{{"external_links":[{}]}}"#,
+                        link_json(index, &origin, FUTURE)
+                    ),
+                )
             }
             ("POST", path) if path == format!("{statement_path}/cancel") => (200, "{}".into()),
-            _ => (404, r#"{"error_code":"NOT_FOUND","message":"no such path"}"#.into()),
+            _ => (
+                404,
+                r#"{"error_code":"NOT_FOUND","message":"no such path"}"#.into(),
+            ),
         }
-    }))
-    .await;
-    Workspace { api, storage }
+    }
 }
 
 fn client(workspace: &Workspace) -> Databricks {
@@ -570,6 +648,80 @@ async fn parquet_is_typed_from_the_manifest() {
         let amounts = batches[0].column(1).as_primitive::<Decimal128Type>();
         assert_eq!(amounts.value(0), 1050);
         assert!(amounts.is_null(1));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn arrow_chunks_become_parquet_without_text() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Decimal128Type;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    tokio::time::timeout(GUARD, async {
+        let workspace = workspace(Script {
+            arrow: true,
+            ..Script::default()
+        })
+        .await;
+        let db = client(&workspace);
+        let statement = db
+            .statement("SELECT id, amount, note FROM t")
+            .warehouse("w1")
+            .output(Format::parquet())
+            .submit()
+            .await
+            .unwrap();
+        let submitted = &workspace.api.requests()[0];
+        assert!(
+            submitted.body.contains(r#""format":"ARROW_STREAM""#),
+            "{}",
+            submitted.body
+        );
+        assert!(submitted.body.contains(r#""disposition":"EXTERNAL_LINKS""#));
+        let done = statement
+            .wait()
+            .backoff(haul::BackoffPolicy::fixed(Duration::from_millis(10)))
+            .await
+            .unwrap();
+        let dir = TempDir::new("databricks-arrow");
+        let path = dir.0.join("out.parquet");
+        let report = done
+            .download()
+            .format(Format::parquet())
+            .concurrency(3)
+            .to_file(&path)
+            .await
+            .unwrap();
+        assert_eq!((report.records, report.pages), (5, 3));
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<_> = reader.map(Result::unwrap).collect();
+        let notes: Vec<Option<String>> = batches
+            .iter()
+            .flat_map(|b| {
+                let column = b.column(2).as_string::<i32>();
+                (0..column.len())
+                    .map(|i| column.is_valid(i).then(|| column.value(i).to_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(notes[1], None);
+        assert_eq!(notes[2].as_deref(), Some("null"));
+        let amounts = batches[0].column(1).as_primitive::<Decimal128Type>();
+        assert_eq!(amounts.value(0), 1050);
+        // An Arrow result downloads as Parquet only: CSV is refused before anything is fetched.
+        let fetched = workspace.storage.requests().len();
+        let refused = done
+            .download()
+            .to_file(dir.0.join("out.csv"))
+            .await
+            .unwrap_err();
+        assert!(refused.is_invalid_input(), "{refused}");
+        assert_eq!(workspace.storage.requests().len(), fetched);
     })
     .await
     .unwrap();

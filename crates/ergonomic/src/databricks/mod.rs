@@ -24,7 +24,8 @@
 //!   that a short statement comes back finished in one request; a longer one is then polled by the
 //!   common [`Poller`](crate::Poller), whose first round reuses that answer.
 //! - **Results**: always asked for as `EXTERNAL_LINKS` (presigned URLs on the workspace's cloud
-//!   storage), in the one format that `wire_format` (in `statement.rs`) chooses for the output. Every chunk is a partition
+//!   storage), in the one format that `wire_format` (in `statement.rs`) chooses for the output
+//!   (Arrow IPC for Parquet, CSV otherwise). Every chunk is a partition
 //!   of the download engine, fetched in parallel, WITHOUT the `Authorization` header and with the
 //!   link's own `http_headers`, from hosts that the rule of [`DatabricksBuilder::link_hosts`]
 //!   allows; redirects are refused. A link past its `expiration` (or refused by storage with 403)

@@ -11,7 +11,7 @@ use super::links::{LINK_OP, Links, is_stale_link};
 use super::statement::CompletedStatement;
 use super::status;
 use crate::download::SourceKey;
-use crate::download::source::{Answer, Listing, Partition, Plan, Source};
+use crate::download::source::{Answer, Body, Listing, Partition, Plan, Source};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 
@@ -60,9 +60,12 @@ impl StatementResults {
             ));
         }
         let format = self.done.manifest().and_then(|m| m.format.clone());
-        if let Some(format) = format.filter(|f| *f != StatementFormat::Csv) {
+        if let Some(format) =
+            format.filter(|f| !matches!(f, StatementFormat::Csv | StatementFormat::ArrowStream))
+        {
             return Some(Error::invalid_input(format!(
-                "the statement's result is {format}; haul downloads results written as CSV"
+                "the statement's result is {format}; haul downloads results written as CSV or \
+                 ARROW_STREAM"
             )));
         }
         if self.done.truncated() && !self.done.truncation_allowed() {
@@ -109,6 +112,13 @@ impl Source for StatementResults {
 
     fn query(&self) -> Option<String> {
         self.done.statement().sql().map(str::to_owned)
+    }
+
+    fn body(&self) -> Body {
+        match self.done.manifest().and_then(|m| m.format.as_ref()) {
+            Some(StatementFormat::ArrowStream) => Body::ArrowStream,
+            _ => Body::Csv,
+        }
     }
 
     fn delimiter(&self) -> Result<u8> {
@@ -168,23 +178,31 @@ impl Source for StatementResults {
                 .and_then(|(_, rows)| *rows)
                 .or_else(|| link.row_count.and_then(|n| u64::try_from(n).ok()));
             let response = self.links.get(index, &link).await?;
+            let bytes = response
+                .bytes_stream()
+                .map_err(|error| Error::transport(LINK_OP, error));
+            if self.body() == Body::ArrowStream {
+                return Ok(Answer {
+                    body: bytes.boxed(),
+                    declared_rows,
+                    next: None,
+                });
+            }
             let rewriter = ChunkCsv::new(&self.names, index == 0);
-            let body = futures::stream::unfold(
-                Some((response.bytes_stream().boxed(), rewriter)),
-                |state| async move {
+            let body =
+                futures::stream::unfold(Some((bytes.boxed(), rewriter)), |state| async move {
                     let (mut inner, mut rewriter) = state?;
                     match inner.next().await {
                         Some(Ok(chunk)) => match rewriter.feed(&chunk) {
                             Ok(out) => Some((Ok(out), Some((inner, rewriter)))),
                             Err(error) => Some((Err(error), None)),
                         },
-                        Some(Err(error)) => Some((Err(Error::transport(LINK_OP, error)), None)),
+                        Some(Err(error)) => Some((Err(error), None)),
                         None => Some((rewriter.finish(), None)),
                     }
-                },
-            )
-            .try_filter(|bytes| futures::future::ready(!bytes.is_empty()))
-            .boxed();
+                })
+                .try_filter(|bytes| futures::future::ready(!bytes.is_empty()))
+                .boxed();
             Ok(Answer {
                 body,
                 declared_rows,

@@ -35,8 +35,8 @@ pub(crate) fn schema_of(manifest: &types::ResultManifest) -> Result<Schema> {
 }
 
 /// INT and smaller as 32-bit integers, BIGINT as 64-bit, DECIMAL(p,s) exact, FLOAT and DOUBLE as
-/// floats, BOOLEAN, DATE, TIMESTAMP; everything else (strings, binary, intervals, nested types)
-/// as text.
+/// floats, BOOLEAN, DATE, TIMESTAMP (an instant) and TIMESTAMP_NTZ (a wall-clock time) in
+/// microseconds; everything else (strings, binary, intervals, nested types) as text.
 fn column_type(info: &types::ColumnInfo) -> ColumnType {
     let text = info.type_text.as_deref().unwrap_or_default();
     match info.type_name.as_ref() {
@@ -47,7 +47,7 @@ fn column_type(info: &types::ColumnInfo) -> ColumnType {
         Some(ColumnTypeName::Float | ColumnTypeName::Double) => ColumnType::Float64,
         Some(ColumnTypeName::Boolean) => ColumnType::Boolean,
         Some(ColumnTypeName::Date) => ColumnType::Date,
-        Some(ColumnTypeName::Timestamp) => ColumnType::Timestamp,
+        Some(ColumnTypeName::Timestamp) => ColumnType::TimestampMicros,
         Some(ColumnTypeName::Decimal) => decimal(info, text),
         Some(ColumnTypeName::Other(name)) => {
             by_text(name).unwrap_or_else(|| by_text(text).unwrap_or(ColumnType::Utf8))
@@ -68,7 +68,8 @@ fn by_text(text: &str) -> Option<ColumnType> {
         "FLOAT" | "REAL" | "DOUBLE" => ColumnType::Float64,
         "BOOLEAN" => ColumnType::Boolean,
         "DATE" => ColumnType::Date,
-        "TIMESTAMP" | "TIMESTAMP_LTZ" => ColumnType::Timestamp,
+        "TIMESTAMP" | "TIMESTAMP_LTZ" => ColumnType::TimestampMicros,
+        "TIMESTAMP_NTZ" => ColumnType::TimestampNtzMicros,
         "DECIMAL" | "DEC" | "NUMERIC" => decimal_text(&upper)?,
         _ => return None,
     })
@@ -161,11 +162,11 @@ mod tests {
                 ("f", ColumnType::Float64),
                 ("g", ColumnType::Boolean),
                 ("h", ColumnType::Date),
-                ("i", ColumnType::Timestamp),
+                ("i", ColumnType::TimestampMicros),
                 ("j", ColumnType::Utf8),
                 ("k", ColumnType::Utf8),
                 ("l", ColumnType::Int64),
-                ("m", ColumnType::Utf8),
+                ("m", ColumnType::TimestampNtzMicros),
             ]
         );
         assert!(schema.columns.iter().all(|c| c.nullable));

@@ -19,14 +19,16 @@ use crate::poll::Poller;
 const DEFAULT_SERVER_WAIT: Duration = Duration::from_secs(10);
 
 /// The disposition and format asked of the server for a download written as `output`: the one
-/// place that chooses them. Every output reads CSV chunks today (JSON lines and Parquet are
-/// typed from the manifest's schema by the engine); Parquet straight from `ARROW_STREAM` would be
-/// chosen here once the engine reads Arrow.
+/// place that chooses them. Parquet reads `ARROW_STREAM` chunks, written from their record
+/// batches with no text between; CSV and JSON lines read CSV chunks (JSON lines typed from the
+/// manifest's schema by the engine).
 pub(crate) fn wire_format(output: Format) -> (StatementDisposition, StatementFormat) {
     match output {
-        Format::Csv | Format::Jsonl | Format::Parquet(_) => {
-            (StatementDisposition::ExternalLinks, StatementFormat::Csv)
-        }
+        Format::Parquet(_) => (
+            StatementDisposition::ExternalLinks,
+            StatementFormat::ArrowStream,
+        ),
+        Format::Csv | Format::Jsonl => (StatementDisposition::ExternalLinks, StatementFormat::Csv),
     }
 }
 
@@ -144,7 +146,8 @@ impl StatementBuilder {
     }
 
     /// What the result will be downloaded as (default CSV), so that the format the server
-    /// writes chunks in is chosen for it.
+    /// writes chunks in is chosen for it: Arrow for Parquet, CSV otherwise. A result written in
+    /// Arrow downloads as Parquet only.
     pub fn output(mut self, format: Format) -> Self {
         self.output = format;
         self
@@ -334,12 +337,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_output_reads_csv_links_for_now() {
-        for output in [Format::Csv, Format::Jsonl, Format::parquet()] {
+    fn parquet_reads_arrow_links_and_the_other_outputs_csv_links() {
+        for output in [Format::Csv, Format::Jsonl] {
             assert_eq!(
                 wire_format(output),
                 (StatementDisposition::ExternalLinks, StatementFormat::Csv)
             );
         }
+        assert_eq!(
+            wire_format(Format::parquet()).1,
+            StatementFormat::ArrowStream
+        );
     }
 }
