@@ -1,10 +1,12 @@
-//! Peer conformance: real, unmodified clients (simple-salesforce, jsforce, looker_sdk) run against
+//! Peer conformance: real, unmodified clients (simple-salesforce, jsforce, looker_sdk, the
+//! Databricks SDK for Python) run against
 //! an in-process haul-sim over real HTTP on 127.0.0.1. Each peer prints one JSON line of what it
 //! saw; the test checks it against the simulator's own state.
 //!
 //! The independent readers of haul's own Parquet output (pyarrow, DuckDB) run here too.
 //!
-//! Needs `HAUL_PEER_PYTHON` (a python with simple-salesforce, looker-sdk, pyarrow and duckdb) and
+//! Needs `HAUL_PEER_PYTHON` (a python with simple-salesforce, looker-sdk, databricks-sdk, pyarrow
+//! and duckdb) and
 //! `HAUL_PEER_NODE_PATH` (a node_modules with jsforce): `cargo xtask test` sets both.
 
 use std::path::{Path, PathBuf};
@@ -178,6 +180,134 @@ async fn looker_sdk_runs_query_tasks() {
     let stats = sim.stats();
     assert!(stats.count("POST", "/api/4.0/login") >= 1);
     assert_eq!(stats.count("GET", "/api/4.0/query_tasks/multi_results"), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databricks_sdk_executes_statements_and_reads_external_links() {
+    let sim = Sim::builder()
+        .rows("main.sales.orders", 2_500)
+        .databricks_chunk_rows(1_000)
+        .databricks_link_headers(true)
+        .job_duration(Duration::from_millis(1_000))
+        .start()
+        .await
+        .expect("sim");
+    let mut command = python("databricks_peer.py");
+    command
+        .env("HAUL_DBX_HOST", sim.databricks_host())
+        .env("HAUL_DBX_TOKEN", sim.databricks_token())
+        .env("HAUL_DBX_CLIENT_ID", sim.databricks_client_id())
+        .env("HAUL_DBX_CLIENT_SECRET", sim.databricks_client_secret())
+        .env("HAUL_DBX_WAREHOUSE", sim.databricks_warehouse_id());
+    let seen = run_peer(command).await;
+    // INLINE JSON_ARRAY: strings and nulls, typed columns in the manifest.
+    assert_eq!(seen["inline_state"], "SUCCEEDED", "{seen}");
+    assert_eq!(
+        (seen["inline_rows"].as_u64(), seen["inline_total"].as_u64()),
+        (Some(10), Some(10))
+    );
+    assert_eq!(
+        seen["inline_columns"][0],
+        serde_json::json!(["order_id", "LONG", "BIGINT"])
+    );
+    assert_eq!(
+        seen["inline_columns"][1],
+        serde_json::json!(["amount", "DECIMAL", "DECIMAL(18,2)"])
+    );
+    assert_eq!(
+        seen["inline_first"][0], "9007199254740993",
+        "past 2^53, as a string"
+    );
+    assert!(seen["inline_first"][2].is_null(), "{seen}");
+    assert_eq!(
+        seen["inline_comma"],
+        "Deliver to 1 Main St, Suite 4, Springfield"
+    );
+    assert_eq!(seen["inline_newline"], "line one of 3\nline two");
+    // EXTERNAL_LINKS CSV: three chunks, one header row, every row, quoting intact.
+    assert_eq!(
+        (
+            seen["csv_chunks"].as_u64(),
+            seen["csv_manifest_chunks"].as_u64()
+        ),
+        (Some(3), Some(3))
+    );
+    assert_eq!(
+        (seen["csv_rows"].as_u64(), seen["csv_total"].as_u64()),
+        (Some(2_500), Some(2_500))
+    );
+    assert_eq!(
+        seen["csv_headers_in"],
+        serde_json::json!([0]),
+        "only the first chunk has a header"
+    );
+    assert_eq!(seen["csv_row_counts_match"], true);
+    assert_eq!(seen["csv_quoted"], "windows line\r\nend, \"quoted\", 6");
+    assert_eq!(seen["csv_null"], "null", "CSV nulls are the word null");
+    let decimal = seen["csv_decimal"].as_str().expect("decimal");
+    assert!(
+        decimal.split_once('.').is_some_and(|(_, f)| f.len() == 2),
+        "{decimal}"
+    );
+    assert_eq!(
+        seen["with_authorization"], 400,
+        "storage refuses a second auth mechanism"
+    );
+    // EXTERNAL_LINKS ARROW_STREAM through OAuth M2M, read by pyarrow with the documented types.
+    assert_eq!(seen["arrow_rows"], seen["arrow_total"], "{seen}");
+    let paid = seen["arrow_rows"].as_u64().expect("rows");
+    assert!(paid > 0 && paid < 2_500, "{seen}");
+    assert_eq!(seen["arrow_chunks"].as_u64(), Some(paid.div_ceil(1_000)));
+    assert_eq!(seen["arrow_paid_all_true"], true);
+    assert_eq!(seen["arrow_types"]["amount"], "decimal128(18, 2)");
+    assert_eq!(
+        seen["arrow_types"]["updated_at"],
+        "timestamp[us, tz=Etc/UTC]"
+    );
+    assert_eq!(seen["arrow_types"]["order_id"], "int64");
+    assert_eq!(seen["arrow_types"]["order_date"], "date32[day]");
+    assert_eq!(
+        (seen["get_state"].as_str(), seen["get_total"].as_u64()),
+        (Some("SUCCEEDED"), Some(paid))
+    );
+    // Asynchronous execution, then cancel.
+    assert_eq!(seen["async_state"], "PENDING");
+    assert_eq!(seen["canceled_state"], "CANCELED");
+    let canceled = seen["canceled_id"].as_str().expect("id");
+    assert_eq!(sim.databricks_statement_state(canceled), Some("CANCELED"));
+    // Failures come back as FAILED statements, worded as Databricks words them.
+    assert_eq!(
+        (
+            seen["missing_state"].as_str(),
+            seen["missing_code"].as_str()
+        ),
+        (Some("FAILED"), Some("BAD_REQUEST"))
+    );
+    let missing = seen["missing_message"].as_str().expect("message");
+    assert!(
+        missing.starts_with(
+            "[TABLE_OR_VIEW_NOT_FOUND] The table or view `main`.`sales`.`nope` cannot be found."
+        ),
+        "{missing}"
+    );
+    assert_eq!(seen["syntax_state"], "FAILED");
+    let syntax = seen["syntax_message"].as_str().expect("message");
+    assert!(
+        syntax.starts_with("[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'. SQLSTATE: 42601"),
+        "{syntax}"
+    );
+    // Both sign-ins went through the workspace: the token endpoint and the storage origin saw them.
+    let stats = sim.stats();
+    assert_eq!(
+        stats.count("POST", "/oidc/v1/token"),
+        1,
+        "one OAuth token, reused"
+    );
+    assert!(
+        stats.count("GET", "/haul-sim-results/{statement}/{file}") >= 5,
+        "{stats:?}"
+    );
     sim.shutdown().await;
 }
 

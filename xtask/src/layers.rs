@@ -132,7 +132,12 @@ const RULES: &[Rule] = &[
         name: "the simulator's shared core knows no family",
         src: "crates/sim/src",
         modules: &["shared"],
-        forbidden: &["crate::salesforce", "crate::looker", "crate::app"],
+        forbidden: &[
+            "crate::salesforce",
+            "crate::looker",
+            "crate::databricks",
+            "crate::app",
+        ],
     },
     Rule {
         name: "a simulated family uses only the simulator's shared core",
@@ -178,13 +183,19 @@ const RULES: &[Rule] = &[
         name: "a simulated family uses only the simulator's shared core",
         src: "crates/sim/src",
         modules: &["looker"],
-        forbidden: &["crate::salesforce"],
+        forbidden: &["crate::salesforce", "crate::databricks"],
     },
     Rule {
         name: "a simulated family uses only the simulator's shared core",
         src: "crates/sim/src",
         modules: &["salesforce"],
-        forbidden: &["crate::looker"],
+        forbidden: &["crate::looker", "crate::databricks"],
+    },
+    Rule {
+        name: "a simulated family uses only the simulator's shared core",
+        src: "crates/sim/src",
+        modules: &["databricks"],
+        forbidden: &["crate::salesforce", "crate::looker"],
     },
 ];
 

@@ -11,6 +11,7 @@ use axum::middleware::from_fn_with_state;
 
 use crate::SimBuilder;
 use crate::control;
+use crate::databricks::{self, Databricks, Storage};
 use crate::looker::{self, Looker};
 use crate::salesforce::async_soql::AsyncQueries;
 use crate::salesforce::ingest::{IngestJobs, MAX_UPLOAD};
@@ -35,11 +36,17 @@ pub(crate) struct App {
     pub(crate) async_soql: Arc<AsyncQueries>,
     pub(crate) rest: Arc<RestApi>,
     pub(crate) looker: Arc<Looker>,
+    pub(crate) databricks: Arc<Databricks>,
 }
 
 impl App {
-    /// The simulator `builder` describes; its jobs stop when `shutdown` turns true.
-    pub(crate) fn new(builder: &SimBuilder, shutdown: watch::Receiver<bool>) -> Self {
+    /// The simulator `builder` describes; its jobs stop when `shutdown` turns true. Databricks'
+    /// external links point at `storage_origin` (`http://127.0.0.1:PORT`).
+    pub(crate) fn new(
+        builder: &SimBuilder,
+        shutdown: watch::Receiver<bool>,
+        storage_origin: String,
+    ) -> Self {
         let rows = |name: &str| builder.rows.get(name).copied();
         let bursts = |name: &str| builder.modstamp_bursts.get(name).copied();
         let config = Config {
@@ -69,7 +76,20 @@ impl App {
             result_ttl: builder.looker_result_ttl,
         };
         let looker_data = looker::model::Data::new(builder.seed, rows);
+        let databricks = databricks::Options {
+            chunk_rows: builder.databricks_chunk_rows,
+            link_lifetime: builder.databricks_link_lifetime,
+            link_headers: builder.databricks_link_headers,
+            result_ttl: builder.databricks_result_ttl,
+        };
+        let databricks_data = databricks::Data::new(builder.seed, rows);
         Self {
+            databricks: Arc::new(Databricks::new(
+                core.clone(),
+                databricks,
+                databricks_data,
+                storage_origin,
+            )),
             salesforce: Arc::new(Salesforce::new(core.clone(), builder.api_limit)),
             query: Arc::new(QueryJobs::new(core.clone(), query)),
             ingest: Arc::new(IngestJobs::new(core.clone(), builder.list_page_size)),
@@ -84,6 +104,7 @@ impl App {
     pub(crate) fn router(&self) -> Router {
         let salesforce: Arc<dyn Surface> = self.salesforce.clone();
         let looker: Arc<dyn Surface> = self.looker.clone();
+        let databricks: Arc<dyn Surface> = self.databricks.clone();
         let outer = Outer {
             core: self.core.clone(),
             // Looker's plain `{message}` error has long been the shape of injected faults on
@@ -94,6 +115,9 @@ impl App {
                 vec![
                     ("/services", salesforce.clone()),
                     ("/id/", salesforce.clone()),
+                    ("/api/2.0/", databricks.clone()),
+                    ("/oidc/", databricks.clone()),
+                    ("/.well-known/", databricks),
                     ("/api", looker.clone()),
                 ],
                 looker,
@@ -110,11 +134,27 @@ impl App {
         Router::new()
             .merge(salesforce)
             .merge(looker::routes(&self.looker))
+            .merge(databricks::routes(&self.databricks))
             .merge(control::routes(&self.core))
             .fallback(middleware::fallback)
             .layer(from_fn_with_state(outer.clone(), middleware::outer))
             // Uploads may be up to the documented 150 MB; anything bigger gets the vendor's error.
             .layer(DefaultBodyLimit::max(MAX_UPLOAD + 1024 * 1024))
+            .with_state(outer)
+    }
+
+    /// The storage origin's routes (Databricks' external links), with the same outer layer:
+    /// counted in the statistics, delayed, throttled and faulted like the API, in S3's shapes.
+    pub(crate) fn storage_router(&self) -> Router {
+        let storage: Arc<dyn Surface> = Arc::new(Storage);
+        let outer = Outer {
+            core: self.core.clone(),
+            surfaces: Surfaces::new(Vec::new(), storage.clone(), storage),
+        };
+        Router::new()
+            .merge(databricks::storage_routes(&self.databricks))
+            .fallback(middleware::fallback)
+            .layer(from_fn_with_state(outer.clone(), middleware::outer))
             .with_state(outer)
     }
 }

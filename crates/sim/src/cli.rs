@@ -56,6 +56,27 @@ pub struct SimArgs {
     /// a real org's do when a query runs past its two minutes (none if absent).
     #[arg(long, value_name = "ROWS")]
     pub query_timeout_rows: Option<u64>,
+    /// Rows of the Databricks table main.sales.orders (the same as `--rows
+    /// main.sales.orders=N`; default 10 000).
+    #[arg(long, value_name = "ROWS")]
+    pub databricks_rows: Option<u64>,
+    /// Rows in each chunk of a Databricks statement's result.
+    #[arg(long, value_name = "ROWS", default_value_t = 100_000)]
+    pub databricks_chunk_rows: u64,
+    /// Lifetime of Databricks external links, in seconds (documented: 15 minutes). `POST
+    /// /__sim/databricks/expire-links` ends every link issued so far.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub databricks_link_lifetime_secs: u64,
+    /// Databricks external links name `http_headers` (S3's SSE-C key headers) that the download
+    /// must send back.
+    #[arg(long)]
+    pub databricks_link_headers: bool,
+    /// Seconds a succeeded Databricks statement keeps its results before it is CLOSED.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3_600)]
+    pub databricks_result_ttl_secs: u64,
+    /// Address of the storage origin Databricks external links point at.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub databricks_storage_addr: SocketAddr,
 }
 
 impl SimArgs {
@@ -72,10 +93,18 @@ impl SimArgs {
             .seed(self.seed)
             .job_duration(Duration::from_secs_f64(self.job_seconds))
             .api_limit(self.api_limit)
-            .daily_query_jobs(self.daily_query_jobs);
+            .daily_query_jobs(self.daily_query_jobs)
+            .databricks_chunk_rows(self.databricks_chunk_rows)
+            .databricks_link_lifetime(Duration::from_secs(self.databricks_link_lifetime_secs))
+            .databricks_link_headers(self.databricks_link_headers)
+            .databricks_result_ttl(Duration::from_secs(self.databricks_result_ttl_secs))
+            .databricks_storage_addr(self.databricks_storage_addr);
         for entry in &self.rows {
             let (object, n) = object_count("--rows", entry)?;
             builder = builder.rows(object, n);
+        }
+        if let Some(rows) = self.databricks_rows {
+            builder = builder.databricks_rows(rows);
         }
         for entry in &self.modstamp_bursts {
             let (object, n) = object_count("--modstamp-burst", entry)?;
@@ -128,6 +157,12 @@ pub fn ready_line(sim: &Sim) -> String {
         "sf_client_secret": sim.sf_client_secret(),
         "looker_client_id": sim.looker_client_id(),
         "looker_client_secret": sim.looker_client_secret(),
+        "databricks_host": sim.databricks_host(),
+        "databricks_token": sim.databricks_token(),
+        "databricks_client_id": sim.databricks_client_id(),
+        "databricks_client_secret": sim.databricks_client_secret(),
+        "databricks_warehouse_id": sim.databricks_warehouse_id(),
+        "databricks_storage_url": sim.databricks_storage_url(),
     })
     .to_string()
 }

@@ -1,5 +1,6 @@
 //! haul-sim: a faithful, fast simulator of Salesforce Bulk API 2.0 (query and ingest), Salesforce
-//! Async SOQL, and Looker API 4.0 query tasks, written from the vendors' documented wire behaviour.
+//! Async SOQL, Looker API 4.0 query tasks, and the Databricks SQL Statement Execution API, written
+//! from the vendors' documented wire behaviour.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), haul_sim::SimError> {
@@ -20,12 +21,20 @@
 //!   `Date` of Salesforce answers read it. Daily limits (`DailyApiRequests`,
 //!   `DailyBulkV2QueryJobs`, `DailyBulkApiBatches`) are spent over a simulated day and given
 //!   back whole by the next, where a real org rolls a 24-hour window.
+//! - Databricks: one SQL warehouse ([`Sim::databricks_warehouse_id`]) over the generated tables
+//!   `main.sales.orders` and `main.sales.customers`, a personal access token
+//!   ([`Sim::databricks_token`]) and an OAuth M2M client; statements run a SQL subset (`SELECT
+//!   ... FROM ... [WHERE ...] [LIMIT n]`) on the shared job clock, results come in chunks of
+//!   [`SimBuilder::databricks_chunk_rows`] rows, inline or as external links to a second
+//!   listener ([`Sim::databricks_storage_url`]) that checks an S3-style presigned signature and
+//!   expiry and refuses an `Authorization` header.
 //!
 //! Layout: `shared` is the core every family builds on (configuration, OAuth tokens, the one job
 //! lifecycle, faults, network profiles, middleware, statistics, CSV, ids, generated data); each
 //! family is one module owning its store, routes, fault hooks and accessors (`salesforce::query`,
-//! `salesforce::ingest`, `salesforce::async_soql`, `looker`), importing only the shared core and,
-//! for the Salesforce families, what they share in `salesforce`; `app` puts them together.
+//! `salesforce::ingest`, `salesforce::async_soql`, `looker`, `databricks`), importing only the
+//! shared core and, for the Salesforce families, what they share in `salesforce`; `app` puts them
+//! together, and serves Databricks' storage origin on its own listener.
 #![warn(missing_docs)]
 // Handlers bail out early with a finished `Response` in `Err`; it is built once per request, so
 // boxing it would only add an allocation.
@@ -34,6 +43,7 @@
 mod app;
 pub mod cli;
 mod control;
+mod databricks;
 mod looker;
 mod salesforce;
 mod shared;
@@ -108,6 +118,11 @@ pub struct SimBuilder {
     query_timeout_rows: Option<u64>,
     daily_query_jobs: u64,
     modstamp_bursts: BTreeMap<String, u64>,
+    databricks_chunk_rows: u64,
+    databricks_link_lifetime: Duration,
+    databricks_link_headers: bool,
+    databricks_result_ttl: Duration,
+    databricks_storage_addr: SocketAddr,
 }
 
 impl Default for SimBuilder {
@@ -129,6 +144,11 @@ impl Default for SimBuilder {
             query_timeout_rows: None,
             daily_query_jobs: 10_000,
             modstamp_bursts: BTreeMap::new(),
+            databricks_chunk_rows: 100_000,
+            databricks_link_lifetime: Duration::from_secs(900),
+            databricks_link_headers: false,
+            databricks_result_ttl: Duration::from_secs(3_600),
+            databricks_storage_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -147,8 +167,9 @@ impl SimBuilder {
     }
 
     /// Number of generated rows of a Salesforce object (`"Account"`, `"Contact"`, `"Opportunity"`,
-    /// `"Sample_Event__b"`, `"Event_Copy__c"`) or a Looker view (`"thelook.users"`,
-    /// `"thelook.orders"`, `"thelook.order_items"`, `"thelook.products"`).
+    /// `"Sample_Event__b"`, `"Event_Copy__c"`), a Looker view (`"thelook.users"`,
+    /// `"thelook.orders"`, `"thelook.order_items"`, `"thelook.products"`) or a Databricks table
+    /// (`"main.sales.orders"`, default 10 000; `"main.sales.customers"`, default 1 000).
     pub fn rows(mut self, object: &str, rows: u64) -> Self {
         self.rows.insert(object.to_owned(), rows);
         self
@@ -235,6 +256,48 @@ impl SimBuilder {
         self
     }
 
+    /// Rows of the Databricks table `main.sales.orders` (default 10 000): the same as
+    /// `rows("main.sales.orders", rows)`.
+    pub fn databricks_rows(self, rows: u64) -> Self {
+        self.rows("main.sales.orders", rows)
+    }
+
+    /// Rows in each chunk of a Databricks statement's result (the last may hold fewer), for both
+    /// dispositions; default 100 000.
+    pub fn databricks_chunk_rows(mut self, rows: u64) -> Self {
+        self.databricks_chunk_rows = rows.max(1);
+        self
+    }
+
+    /// How long a Databricks external link stays valid, in whole seconds (at least one); default
+    /// 15 minutes, the documented lifetime. [`Sim::expire_databricks_links`] ends them early.
+    pub fn databricks_link_lifetime(mut self, lifetime: Duration) -> Self {
+        self.databricks_link_lifetime = lifetime;
+        self
+    }
+
+    /// Whether each Databricks external link names `http_headers` (the SSE-C key headers of S3)
+    /// that its download must send, as links "typically used to pass a decryption key" do;
+    /// default off.
+    pub fn databricks_link_headers(mut self, headers: bool) -> Self {
+        self.databricks_link_headers = headers;
+        self
+    }
+
+    /// How long a succeeded Databricks statement keeps its results before it shows as `CLOSED`;
+    /// default one hour, as documented.
+    pub fn databricks_result_ttl(mut self, ttl: Duration) -> Self {
+        self.databricks_result_ttl = ttl;
+        self
+    }
+
+    /// Address of the storage origin that Databricks external links point at; default
+    /// `127.0.0.1:0` (any free port).
+    pub fn databricks_storage_addr(mut self, addr: SocketAddr) -> Self {
+        self.databricks_storage_addr = addr;
+        self
+    }
+
     /// Use this exact string as the initial Salesforce access token.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -253,8 +316,18 @@ impl SimBuilder {
             addr: self.addr,
             source,
         })?;
+        let storage = tokio::net::TcpListener::bind(self.databricks_storage_addr)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: self.databricks_storage_addr,
+                source,
+            })?;
+        let storage_addr = storage.local_addr().map_err(|source| SimError::Bind {
+            addr: self.databricks_storage_addr,
+            source,
+        })?;
         let (stop, stopped) = watch::channel(false);
-        let app = App::new(&self, stopped.clone());
+        let app = App::new(&self, stopped.clone(), format!("http://{storage_addr}"));
         let core = &app.core;
         let access_token = match self.token {
             Some(token) => {
@@ -265,14 +338,21 @@ impl SimBuilder {
             None => core.tokens.issue(Realm::Salesforce, self.token_lifetime),
         };
         let refresh_token = core.tokens.issue_refresh();
+        let databricks_token = core.tokens.issue(Realm::Databricks, self.token_lifetime);
+        let storage = tokio::spawn(shared::server::serve(
+            storage,
+            app.storage_router(),
+            stopped.clone(),
+        ));
         let server = tokio::spawn(shared::server::serve(listener, app.router(), stopped));
         Ok(Sim {
             app,
             addr,
             access_token,
             refresh_token,
+            databricks_token,
             stop,
-            server: Some(server),
+            servers: vec![server, storage],
         })
     }
 }
@@ -284,8 +364,9 @@ pub struct Sim {
     addr: SocketAddr,
     access_token: String,
     refresh_token: String,
+    databricks_token: String,
     stop: watch::Sender<bool>,
-    server: Option<JoinHandle<()>>,
+    servers: Vec<JoinHandle<()>>,
 }
 
 impl Sim {
@@ -343,6 +424,50 @@ impl Sim {
     /// The Looker API client secret.
     pub fn looker_client_secret(&self) -> &str {
         &self.app.core.credentials.looker_client_secret
+    }
+
+    /// The Databricks workspace URL (`DATABRICKS_HOST`), `http://127.0.0.1:PORT` (API under
+    /// `/api/2.0/`); the same server.
+    pub fn databricks_host(&self) -> String {
+        self.instance_url()
+    }
+
+    /// A Databricks personal access token (`DATABRICKS_TOKEN`), valid until
+    /// [`Sim::expire_tokens`] or the token lifetime ends.
+    pub fn databricks_token(&self) -> &str {
+        &self.databricks_token
+    }
+
+    /// The Databricks service principal's OAuth client id (`DATABRICKS_CLIENT_ID`).
+    pub fn databricks_client_id(&self) -> &str {
+        &self.app.core.credentials.databricks_client_id
+    }
+
+    /// The Databricks service principal's OAuth secret (`DATABRICKS_CLIENT_SECRET`).
+    pub fn databricks_client_secret(&self) -> &str {
+        &self.app.core.credentials.databricks_client_secret
+    }
+
+    /// The id of the workspace's one SQL warehouse.
+    pub fn databricks_warehouse_id(&self) -> &str {
+        self.app.databricks.warehouse_id()
+    }
+
+    /// The storage origin external links point at, `http://127.0.0.1:PORT` (another port).
+    pub fn databricks_storage_url(&self) -> &str {
+        self.app.databricks.storage_url()
+    }
+
+    /// Every Databricks external link issued so far expires now (also `POST
+    /// /__sim/databricks/expire-links`); links minted afterwards are good.
+    pub fn expire_databricks_links(&self) {
+        self.app.databricks.expire_links();
+    }
+
+    /// A Databricks statement's `status.state` now (`"PENDING"`, `"RUNNING"`, `"SUCCEEDED"`,
+    /// `"FAILED"`, `"CANCELED"`, `"CLOSED"`), or `None` if there is no such statement.
+    pub fn databricks_statement_state(&self, id: &str) -> Option<&'static str> {
+        self.app.databricks.statement_state(id)
     }
 
     /// Requests answered so far, by method, route template and status.
@@ -522,15 +647,16 @@ impl Sim {
         Ok(rows.len())
     }
 
-    /// Stops the server and waits (up to five seconds) for it to finish.
+    /// Stops the servers and waits (up to five seconds each) for them to finish.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        if let Some(mut server) = self.server.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut server)
+        for mut server in std::mem::take(&mut self.servers) {
+            if tokio::time::timeout(Duration::from_secs(5), &mut server)
                 .await
                 .is_err()
-        {
-            server.abort();
+            {
+                server.abort();
+            }
         }
     }
 }
@@ -538,7 +664,7 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        if let Some(server) = self.server.take() {
+        for server in self.servers.drain(..) {
             server.abort();
         }
     }

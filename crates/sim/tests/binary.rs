@@ -42,6 +42,10 @@ async fn prints_one_json_line_serves_and_stops_on_sigterm() {
         .expect("join")
         .expect("read");
     let ready: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_ne!(
+        ready["databricks_storage_url"], ready["databricks_host"],
+        "external links live on another origin"
+    );
     for key in [
         "instance_url",
         "looker_base_url",
@@ -50,6 +54,12 @@ async fn prints_one_json_line_serves_and_stops_on_sigterm() {
         "sf_client_secret",
         "looker_client_id",
         "looker_client_secret",
+        "databricks_host",
+        "databricks_token",
+        "databricks_client_id",
+        "databricks_client_secret",
+        "databricks_warehouse_id",
+        "databricks_storage_url",
     ] {
         assert!(ready[key].as_str().is_some_and(|v| !v.is_empty()), "{key}");
     }

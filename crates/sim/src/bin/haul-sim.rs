@@ -3,12 +3,15 @@
 
 use clap::Parser;
 
-/// Simulator of Salesforce Bulk API 2.0, Async SOQL and Looker 4.0 query tasks.
+/// Simulator of Salesforce Bulk API 2.0, Async SOQL, Looker 4.0 query tasks and the Databricks
+/// SQL Statement Execution API. The ready line names the Databricks host (the same server) and
+/// the storage origin its external links point at (another port).
 ///
 /// Control routes for tests (no token needed, never counted as API requests): `GET
 /// /__sim/stats`, `GET /__sim/faults`, `POST /__sim/expire-tokens`, `POST /__sim/next-day` (the
 /// org's clock moves a day on and the daily limits come back), `POST /__sim/undelete` with
-/// `{"object": "Account", "ids": [...]}` (restores records from the Recycle Bin).
+/// `{"object": "Account", "ids": [...]}` (restores records from the Recycle Bin), `POST
+/// /__sim/databricks/expire-links` (every Databricks external link issued so far expires).
 #[derive(Debug, Parser)]
 #[command(name = "haul-sim", version)]
 struct Cli {

@@ -14,7 +14,7 @@ use crate::shared::rng::SplitMix;
 /// Keys: `500`, `503`, `429` (answered at once with that status; 429 carries `Retry-After`),
 /// `reset` (the body stops midway and the connection closes), `truncate` (a `Content-Length` is
 /// promised, fewer bytes are sent, then the connection closes), `lie` (a result page's
-/// `Sforce-NumberOfRecords` is off by one), `seed` (of the fault sequence), `retry_after`
+/// `Sforce-NumberOfRecords`, or the `row_count` of a Databricks external link, is off by one), `seed` (of the fault sequence), `retry_after`
 /// (seconds, default 1). The fractions must add up to at most 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultPlan {
@@ -139,7 +139,7 @@ pub struct FaultCounts {
     pub reset: u64,
     /// Bodies shorter than their `Content-Length`, connection closed.
     pub truncate: u64,
-    /// Result pages whose `Sforce-NumberOfRecords` was off.
+    /// Result pages whose `Sforce-NumberOfRecords` (or external links whose `row_count`) was off.
     pub lie: u64,
 }
 

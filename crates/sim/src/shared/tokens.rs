@@ -1,5 +1,5 @@
 //! OAuth for every family: the client credentials the token endpoints accept, and the issued
-//! access and refresh tokens of both realms, with their expiry.
+//! access and refresh tokens of every realm, with their expiry.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -14,6 +14,10 @@ pub(crate) struct Credentials {
     pub(crate) sf_client_secret: String,
     pub(crate) looker_client_id: String,
     pub(crate) looker_client_secret: String,
+    /// A Databricks service principal's OAuth client id (a UUID, as Databricks shows them).
+    pub(crate) databricks_client_id: String,
+    /// Its OAuth secret (`dose` and hex, the shape of Databricks' OAuth secrets).
+    pub(crate) databricks_client_secret: String,
 }
 
 impl Credentials {
@@ -24,6 +28,15 @@ impl Credentials {
             sf_client_secret: format!("{:016X}{:016X}", h(3), h(4)),
             looker_client_id: format!("lk{:016x}", h(5)),
             looker_client_secret: format!("{:016x}{:08x}", h(6), h(7) as u32),
+            databricks_client_id: format!(
+                "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                h(8) as u32,
+                h(9) as u16,
+                h(10) & 0xfff,
+                h(11) & 0xfff,
+                h(12) & 0xffff_ffff_ffff
+            ),
+            databricks_client_secret: format!("dose{:016x}{:016x}", h(13), h(14)),
         }
     }
 }
@@ -35,6 +48,9 @@ pub(crate) enum Realm {
     Salesforce,
     /// Looker API 4.0 (`Authorization: token` or `Bearer`).
     Looker,
+    /// Databricks workspace REST API (`Authorization: Bearer`): personal access tokens and OAuth
+    /// machine-to-machine tokens alike.
+    Databricks,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +86,7 @@ impl Tokens {
         let token = self.mint(match realm {
             Realm::Salesforce => "00DHs0000000sim!AQ",
             Realm::Looker => "lk",
+            Realm::Databricks => "dapi",
         });
         self.accept(realm, token.clone(), lifetime);
         token

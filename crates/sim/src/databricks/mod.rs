@@ -1,0 +1,192 @@
+//! The Databricks family: the SQL Statement Execution API 2.0 of a workspace with one SQL
+//! warehouse, over generated tables, with `EXTERNAL_LINKS` results on a second origin that
+//! stands in for cloud storage.
+//!
+//! What each behaviour is based on:
+//! - The REST reference of the Statement Execution API (`POST /api/2.0/sql/statements`, `GET
+//!   .../{statement_id}`, `GET .../result/chunks/{chunk_index}`, `POST .../cancel`) and its
+//!   overview, as the Databricks SDK for Python 0.162.0 carries them in
+//!   `databricks/sdk/service/sql.py` (`StatementExecutionAPI` and the dataclasses
+//!   `StatementResponse`, `StatementStatus`, `ServiceError`, `ResultManifest`, `ResultSchema`,
+//!   `ColumnInfo`, `BaseChunkInfo`, `ResultData`, `ExternalLink`): request fields and defaults
+//!   (`statements.rs`), states (`statement.rs`), bodies (`wire.rs`), formats (`render.rs`).
+//! - The SDK's authentication (`config.py`, `credentials_provider.py`, `oauth.py`): the bearer
+//!   token, the host metadata and OIDC discovery it reads, and its client credentials request
+//!   (`auth.rs`). Its error parsing (`errors/`) reads `error_code` and `message`.
+//! - Databricks SQL's error classes and messages (`PARSE_SYNTAX_ERROR`,
+//!   `TABLE_OR_VIEW_NOT_FOUND`, ...) as workspaces print them, in `sql/`.
+//! - S3's answers to presigned URLs, for the storage origin (`links.rs`, `storage.rs`).
+//!
+//! Where the documentation is silent the module that chooses says so.
+
+mod auth;
+mod errors;
+mod links;
+mod render;
+mod result;
+mod sql;
+mod statement;
+mod statements;
+mod storage;
+mod tables;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use self::links::Links;
+use self::statement::Statement;
+pub(crate) use self::storage::Storage;
+pub(crate) use self::tables::Data;
+use crate::shared::rng::mix;
+use crate::shared::surface::Surface;
+use crate::shared::{Shared, lock};
+
+/// Settings of the Databricks family.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Rows in each result chunk (the last one may hold fewer).
+    pub(crate) chunk_rows: u64,
+    /// How long an external link stays valid (whole seconds).
+    pub(crate) link_lifetime: Duration,
+    /// Whether each external link names `http_headers` (SSE-C) the download must send.
+    pub(crate) link_headers: bool,
+    /// How long a succeeded statement's results stay before it is `CLOSED`.
+    pub(crate) result_ttl: Duration,
+}
+
+/// The Databricks family: its warehouse, tables, statements and links.
+#[derive(Debug)]
+pub(crate) struct Databricks {
+    core: Shared,
+    options: Options,
+    data: Data,
+    warehouse_id: String,
+    workspace_id: u64,
+    links: Links,
+    statements: Mutex<HashMap<String, Statement>>,
+}
+
+impl Databricks {
+    /// No statements yet, over `data`; external links point at `storage_origin`.
+    pub(crate) fn new(core: Shared, options: Options, data: Data, storage_origin: String) -> Self {
+        let seed = core.config.seed;
+        Self {
+            warehouse_id: format!("{:016x}", mix(seed ^ 0x5741_5245)),
+            workspace_id: 1_000_000_000_000_000 + mix(seed ^ 0x5753) % 1_000_000_000_000_000,
+            links: Links::new(
+                seed,
+                storage_origin,
+                options.link_lifetime,
+                options.link_headers,
+            ),
+            core,
+            options,
+            data,
+            statements: Mutex::default(),
+        }
+    }
+
+    /// The SQL warehouse's id.
+    pub(crate) fn warehouse_id(&self) -> &str {
+        &self.warehouse_id
+    }
+
+    /// The storage origin's URL.
+    pub(crate) fn storage_url(&self) -> &str {
+        self.links.origin()
+    }
+
+    /// Every external link issued so far expires now.
+    pub(crate) fn expire_links(&self) {
+        self.links.expire_all();
+    }
+
+    /// A statement's `status.state` now (`PENDING`, ..., `CLOSED`), or `None` if unknown.
+    pub(crate) fn statement_state(&self, id: &str) -> Option<&'static str> {
+        lock(&self.statements)
+            .get(id)
+            .map(|s| s.current(self.options.result_ttl).name())
+    }
+}
+
+impl Surface for Databricks {
+    fn injected(&self, status: StatusCode, _route: &str) -> Response {
+        let (code, message) = match status.as_u16() {
+            429 => (
+                "REQUEST_LIMIT_EXCEEDED",
+                "Too many requests. Please wait a moment and try again. (injected by haul-sim)",
+            ),
+            503 => (
+                "TEMPORARILY_UNAVAILABLE",
+                "The service at /api/2.0/sql/statements is temporarily unavailable. Please try again later. (injected by haul-sim)",
+            ),
+            _ => ("INTERNAL_ERROR", "Internal error (injected by haul-sim)"),
+        };
+        errors::error(status, code, message)
+    }
+
+    fn not_found(&self) -> Response {
+        errors::error(
+            StatusCode::NOT_FOUND,
+            "ENDPOINT_NOT_FOUND",
+            "No API found for this path.",
+        )
+    }
+}
+
+/// The workspace's routes: discovery and the token endpoint, and the statement API behind the
+/// token guard; and the control route that expires every link.
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(db: &Arc<Databricks>) -> Router<S> {
+    const STATEMENTS: &str = "/api/2.0/sql/statements";
+    let api = Router::new()
+        .route(STATEMENTS, post(statements::execute))
+        .route(
+            &format!("{STATEMENTS}/{{statement_id}}"),
+            get(statements::get),
+        )
+        .route(
+            &format!("{STATEMENTS}/{{statement_id}}/cancel"),
+            post(statements::cancel),
+        )
+        .route(
+            &format!("{STATEMENTS}/{{statement_id}}/result/chunks/{{chunk_index}}"),
+            get(statements::chunk),
+        )
+        .route_layer(from_fn_with_state(db.clone(), auth::guard));
+    Router::new()
+        .route("/.well-known/databricks-config", get(auth::host_metadata))
+        .route(
+            "/oidc/.well-known/oauth-authorization-server",
+            get(auth::discovery),
+        )
+        .route("/oidc/v1/token", post(auth::token))
+        .route("/__sim/databricks/expire-links", post(expire_links))
+        .merge(api)
+        .with_state(db.clone())
+}
+
+/// `POST /__sim/databricks/expire-links`: as [`crate::Sim::expire_databricks_links`]; 204.
+async fn expire_links(
+    axum::extract::State(db): axum::extract::State<Arc<Databricks>>,
+) -> StatusCode {
+    db.expire_links();
+    StatusCode::NO_CONTENT
+}
+
+/// The storage origin's one route.
+pub(crate) fn storage_routes<S: Clone + Send + Sync + 'static>(db: &Arc<Databricks>) -> Router<S> {
+    Router::new()
+        .route(
+            &format!("/{}/{{statement}}/{{file}}", links::BUCKET),
+            get(storage::object),
+        )
+        .with_state(db.clone())
+}
