@@ -101,7 +101,7 @@ impl Databricks {
 
     /// Checks the credentials now, so that bad ones fail here with [`Error::is_auth`] rather
     /// than at the first statement: OAuth obtains a token; a personal access token is sent with
-    /// a request for a statement that does not exist (any answer but 401 or 403 accepts it).
+    /// a request for a statement that does not exist (any answer but a refusal accepts it).
     pub async fn connect(&self) -> Result<()> {
         if crate::transport::Refresh::can_refresh(&*self.inner.tokens) {
             return self.inner.tokens.renew(None).await;
@@ -115,7 +115,7 @@ impl Databricks {
         {
             Ok(_) => Ok(()),
             Err(error) => match api_error("get_statement", error) {
-                found if found.is_auth() || found.status() == Some(403) => Err(found),
+                found if found.is_auth() => Err(found),
                 _ => Ok(()),
             },
         }
@@ -143,19 +143,36 @@ impl Databricks {
     }
 }
 
-/// Databricks' error body: `{error_code, message}`.
+/// Databricks' error body: `{error_code, message}`; the code is a name such as `BAD_REQUEST`, or
+/// the HTTP status as a number on the workspace's own 401 and 403 answers.
 impl VendorBody for types::ServiceError {
     fn code_and_message(&self) -> (Option<String>, Option<String>) {
-        (self.error_code.clone(), self.message.clone())
+        let code = match &self.error_code {
+            Some(serde_json::Value::String(code)) => Some(code.clone()),
+            Some(serde_json::Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        };
+        (code, self.message.clone())
     }
 }
 
-/// Maps a generated client's error.
+/// Maps a generated client's error. A workspace refuses a token it does not know (or no longer
+/// knows) with 403 `Invalid access token.`: an authentication error.
 pub(crate) fn api_error(
     operation: &'static str,
     error: haul_client::progenitor_client::Error<types::ServiceError>,
 ) -> Error {
-    crate::error::from_client(operation, error)
+    let mapped = crate::error::from_client(operation, error);
+    if mapped.status() == Some(403) {
+        return Error::Auth {
+            detail: format!(
+                "the Databricks workspace refused the credentials ({operation}: {})",
+                mapped.vendor_message().unwrap_or("HTTP 403")
+            ),
+            source: Some(Box::new(mapped)),
+        };
+    }
+    mapped
 }
 
 /// Configures a [`Databricks`] client.
@@ -307,6 +324,26 @@ mod tests {
             "http://127.0.0.1:8080"
         );
         assert!(workspace_url(&settings, "http://example.com").is_err());
+    }
+
+    #[test]
+    fn error_codes_are_read_as_names_or_numbers() {
+        let read = |json: &str| {
+            serde_json::from_str::<types::ServiceError>(json)
+                .unwrap()
+                .code_and_message()
+        };
+        assert_eq!(
+            read(r#"{"error_code":403,"message":"Invalid access token."}"#),
+            (Some("403".into()), Some("Invalid access token.".into()))
+        );
+        assert_eq!(
+            read(r#"{"error_code":"NOT_FOUND","message":"no"}"#)
+                .0
+                .as_deref(),
+            Some("NOT_FOUND")
+        );
+        assert_eq!(read("{}"), (None, None));
     }
 
     #[test]
