@@ -94,6 +94,27 @@ impl Links {
         Ok(link)
     }
 
+    /// `link` (chunk `index`), unless the rows it states disagree with the manifest's `declared`:
+    /// then it is forgotten and the answer is an integrity error that the next fetch may mend
+    /// (with a new link), as [`is_stale_link`] tells the retry loop.
+    pub(crate) fn agreeing(
+        &self,
+        index: u64,
+        link: types::ExternalLink,
+        declared: Option<u64>,
+    ) -> Result<types::ExternalLink> {
+        let stated = link.row_count.and_then(|n| u64::try_from(n).ok());
+        match (stated, declared) {
+            (Some(stated), Some(declared)) if stated != declared => {
+                self.lock().remove(&index);
+                Err(Error::integrity(format!(
+                    "{DISAGREES} {index} says {stated} rows, the manifest {declared}"
+                )))
+            }
+            _ => Ok(link),
+        }
+    }
+
     /// GETs `link` (chunk `index`). A 403 from storage forgets the link, so that the next fetch
     /// asks for a new one ([`is_stale_link`] tells the retry loop so); a redirect is refused.
     pub(crate) async fn get(
@@ -183,10 +204,21 @@ fn expired(link: &types::ExternalLink, now: DateTime<Utc>) -> bool {
         .is_some_and(|at| at.to_utc() <= now + EXPIRY_MARGIN)
 }
 
-/// Whether `error` is a link that storage refused with 403: the link was forgotten, and the next
-/// fetch asks for a new one.
+/// How a link that disagrees with the manifest is reported (see [`Links::agreeing`]).
+const DISAGREES: &str = "the link to chunk";
+
+/// Whether `error` is a link that storage refused with 403, or one that disagreed with the
+/// manifest: the link was forgotten, and the next fetch asks for a new one.
 pub(crate) fn is_stale_link(error: &Error) -> bool {
-    matches!(error, Error::Api { operation, status: 403, .. } if *operation == LINK_OP)
+    match error {
+        Error::Api {
+            operation,
+            status: 403,
+            ..
+        } => *operation == LINK_OP,
+        Error::Integrity { detail } => detail.starts_with(DISAGREES),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -218,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_403_on_a_link_is_a_stale_link() {
+    fn a_403_on_a_link_or_a_link_that_disagrees_is_a_stale_link() {
         let api = |operation: &'static str, status: u16| Error::Api {
             operation,
             status,
@@ -229,6 +261,10 @@ mod tests {
         assert!(is_stale_link(&api(LINK_OP, 403)));
         assert!(!is_stale_link(&api(LINK_OP, 404)));
         assert!(!is_stale_link(&api("get_statement", 403)));
+        assert!(is_stale_link(&Error::integrity(format!(
+            "{DISAGREES} 3 says 31 rows, the manifest 30"
+        ))));
+        assert!(!is_stale_link(&Error::integrity("something else")));
     }
 
     #[test]

@@ -170,13 +170,15 @@ impl Source for StatementResults {
                 .as_deref()
                 .and_then(|key| key.parse().ok())
                 .ok_or_else(|| Error::invalid_input("a chunk's key is its index"))?;
-            let link = self.links.link(index).await?;
-            let declared_rows = self
+            let manifest_rows = self
                 .chunks
                 .iter()
                 .find(|(i, _)| *i == index)
-                .and_then(|(_, rows)| *rows)
-                .or_else(|| link.row_count.and_then(|n| u64::try_from(n).ok()));
+                .and_then(|(_, rows)| *rows);
+            let link = self.links.link(index).await?;
+            let link = self.links.agreeing(index, link, manifest_rows)?;
+            let declared_rows =
+                manifest_rows.or_else(|| link.row_count.and_then(|n| u64::try_from(n).ok()));
             let response = self.links.get(index, &link).await?;
             let bytes = response
                 .bytes_stream()
