@@ -47,21 +47,29 @@ const RULES: &[Rule] = &[
         forbidden: &[
             "crate::salesforce",
             "crate::looker",
+            "crate::databricks",
             "haul_client::salesforce_*",
             "haul_client::looker_*",
+            "haul_client::databricks_*",
         ],
     },
     Rule {
         name: "a family never reaches into another",
         src: "crates/ergonomic/src",
         modules: &["looker"],
-        forbidden: &["crate::salesforce"],
+        forbidden: &["crate::salesforce", "crate::databricks"],
     },
     Rule {
         name: "a family never reaches into another",
         src: "crates/ergonomic/src",
         modules: &["salesforce"],
-        forbidden: &["crate::looker"],
+        forbidden: &["crate::looker", "crate::databricks"],
+    },
+    Rule {
+        name: "a family never reaches into another",
+        src: "crates/ergonomic/src",
+        modules: &["databricks"],
+        forbidden: &["crate::salesforce", "crate::looker"],
     },
     Rule {
         name: "Salesforce's APIs share only what lives in `salesforce` itself",

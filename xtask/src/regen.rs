@@ -43,6 +43,10 @@ const FAMILIES: &[Family] = &[
         spec: "specs/looker-query-tasks.yaml",
         module: "looker_query_tasks",
     },
+    Family {
+        spec: "specs/databricks-sql-statements.yaml",
+        module: "databricks_sql_statements",
+    },
 ];
 
 const GENERATED_DIR: &str = "crates/client/src/generated";
@@ -54,8 +58,10 @@ const REPLACEMENTS: &[(&str, &str)] = &[
     ("AsyncQueryOperation", "haul_types::AsyncQueryOperation"),
     ("AsyncQueryStatus", "haul_types::AsyncQueryStatus"),
     ("ColumnDelimiter", "haul_types::ColumnDelimiter"),
+    ("ColumnTypeName", "haul_types::ColumnTypeName"),
     ("ConcurrencyMode", "haul_types::ConcurrencyMode"),
     ("ContentType", "haul_types::ContentType"),
+    ("Disposition", "haul_types::StatementDisposition"),
     ("FieldType", "haul_types::FieldType"),
     ("IngestJobState", "haul_types::IngestJobState"),
     ("IngestOperation", "haul_types::IngestOperation"),
@@ -68,6 +74,8 @@ const REPLACEMENTS: &[(&str, &str)] = &[
     ("QueryTaskStatus", "haul_types::QueryTaskStatus"),
     ("ResultFormat", "haul_types::LookerResultFormat"),
     ("SalesforceId", "haul_types::SalesforceId"),
+    ("StatementFormat", "haul_types::StatementFormat"),
+    ("StatementState", "haul_types::StatementState"),
 ];
 
 /// Whether to write the generated files or compare them with what is committed.

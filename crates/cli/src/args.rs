@@ -14,6 +14,7 @@ Exit codes:
   4  the job failed or was aborted
   5  the org's API limit is used up (REQUEST_LIMIT_EXCEEDED)
   6  integrity: downloaded data disagrees with the server's counts, or a value is not of its type
+     (also a Databricks result truncated by a limit, without --allow-truncated)
   7  extract: some objects failed (the run summary names each with its error), the others landed;
      when every object failed, the code of the first one's failure
   8  extract: the run stopped on its API budget (--max-api-requests, --reserve) or an org daily
@@ -45,6 +46,8 @@ pub(crate) enum Command {
     Sf(Box<SfArgs>),
     /// Looker: run queries as tasks and save their results.
     Looker(LookerArgs),
+    /// Databricks: run SQL statements on a SQL warehouse and download their results.
+    Databricks(Box<crate::databricks::DatabricksArgs>),
     /// Run the simulator in the foreground (as `haul-sim` does).
     Sim(haul_sim::cli::SimArgs),
 }

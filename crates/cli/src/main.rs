@@ -1,6 +1,7 @@
 //! `haul`: bulk queries, ingests and Looker results into files, from the shell.
 
 mod args;
+mod databricks;
 mod exit;
 mod extract;
 mod ingest;
@@ -103,6 +104,7 @@ async fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Sf(args) => sf::run(*args, &settings, cancel).await,
         Command::Looker(args) => looker::run(args, settings.display).await,
+        Command::Databricks(args) => databricks::run(*args, &settings, cancel).await,
         Command::Sim(args) => {
             haul_sim::cli::run(args).await?;
             Ok(Outcome::Nothing)

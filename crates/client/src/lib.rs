@@ -65,10 +65,17 @@ pub mod salesforce_rest;
 #[path = "generated/looker_query_tasks.rs"]
 pub mod looker_query_tasks;
 
+/// Databricks SQL statement execution, generated from `specs/databricks-sql-statements.yaml`.
+#[rustfmt::skip]
+#[allow(missing_docs, unreachable_pub, missing_debug_implementations)]
+#[path = "generated/databricks_sql_statements.rs"]
+pub mod databricks_sql_statements;
+
 runtime::install_hooks!(
     salesforce_bulk_query,
     salesforce_bulk_ingest,
     salesforce_async_soql,
     salesforce_rest,
-    looker_query_tasks
+    looker_query_tasks,
+    databricks_sql_statements
 );

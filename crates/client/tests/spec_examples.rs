@@ -4,6 +4,7 @@
 mod common;
 
 use chrono::{DateTime, FixedOffset};
+use haul_client::databricks_sql_statements as databricks;
 use haul_client::salesforce_rest as rest;
 use haul_client::{looker_query_tasks as looker, salesforce_async_soql as async_soql};
 use haul_client::{salesforce_bulk_ingest as ingest, salesforce_bulk_query as query};
@@ -76,6 +77,14 @@ fn check_for(spec: &str, schema: &str) -> Option<Check> {
             "WriteCreateQueryTask" => looker::types::WriteCreateQueryTask,
             "QueryTaskMultiResults" => looker::types::QueryTaskMultiResults,
             "Error" => looker::types::Error,
+        }
+        "databricks-sql-statements.yaml" => {
+            "ExecuteStatementRequest" => databricks::types::ExecuteStatementRequest,
+            "StatementResponse" => databricks::types::StatementResponse,
+            "StatementStatus" => databricks::types::StatementStatus,
+            "ResultData" => databricks::types::ResultData,
+            "CancelStatementResponse" => databricks::types::CancelStatementResponse,
+            "ServiceError" => databricks::types::ServiceError,
         }
     }
 }

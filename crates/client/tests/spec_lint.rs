@@ -11,6 +11,8 @@ use serde_json::Value;
 fn error_schema(spec_name: &str) -> &'static str {
     if spec_name.starts_with("salesforce-") {
         "SalesforceErrorList"
+    } else if spec_name.starts_with("databricks-") {
+        "ServiceError"
     } else {
         "Error"
     }

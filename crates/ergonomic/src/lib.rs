@@ -6,6 +6,8 @@
 //! `numberRecordsProcessed`, aborts jobs it abandons when asked, and resumes interrupted downloads.
 //! Beside the jobs, [`salesforce::rest`] reads the org through the REST API: its limits, the
 //! describe of its objects (typed field types), one record, and SOQL queries batch by batch.
+//! [`looker`] runs Looker query tasks, and [`databricks`] runs Databricks SQL statements and
+//! downloads their results' chunks in parallel through their presigned links.
 //!
 //! ```no_run
 //! # async fn example() -> haul::Result<()> {
@@ -30,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod csv_scan;
+pub mod databricks;
 pub mod download;
 mod error;
 // Only for the fuzz targets in `fuzz/`: they must call parsers that are private to the crate. Behind
@@ -48,6 +51,7 @@ mod secret;
 mod transport;
 
 // Salesforce's credentials, kept at `haul::auth` where they have always been.
+pub use databricks::{Databricks, DatabricksBuilder};
 pub use error::{BoxError, Error, JobDetails, Result, StoreFailure};
 pub use handle::Handle;
 pub use haul_types as types;

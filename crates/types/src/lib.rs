@@ -12,6 +12,7 @@
 mod tolerant;
 mod api_usage;
 mod api_version;
+mod databricks;
 mod field_type;
 mod limits;
 mod looker;
@@ -20,6 +21,7 @@ mod salesforce_id;
 
 pub use api_usage::{ApiUsage, ParseApiUsageError};
 pub use api_version::{ApiVersion, ParseApiVersionError};
+pub use databricks::{ColumnTypeName, StatementDisposition, StatementFormat, StatementState};
 pub use field_type::FieldType;
 pub use limits::{OrgLimit, OrgLimits};
 pub use looker::{LookerResultFormat, QueryTaskStatus};

@@ -11,6 +11,7 @@ pub(crate) const SPECS: &[&str] = &[
     "salesforce-async-soql.yaml",
     "salesforce-rest.yaml",
     "looker-query-tasks.yaml",
+    "databricks-sql-statements.yaml",
 ];
 
 pub(crate) fn load(name: &str) -> Value {

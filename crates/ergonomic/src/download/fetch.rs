@@ -8,7 +8,7 @@ use super::format::Encoding;
 use super::source::{Body, Partition, Plan, Source};
 use crate::csv_scan::HeaderSplitter;
 use crate::error::{Error, Result};
-use crate::retry::{self, Attempt, Replay};
+use crate::retry::{self, Attempt, Classify, Replay, Verdict};
 
 /// Where a partition's output goes. `restart` discards what a failed attempt wrote.
 pub(crate) trait PartWriter: Send {
@@ -77,7 +77,8 @@ pub(crate) async fn fetch_partition(
             "fetching a partition",
             &mut attempt,
         )
-        .await?;
+        .await
+        .result?;
         let Some(declared) = declared.filter(|declared| *declared != fetched.records) else {
             return Ok(fetched);
         };
@@ -105,19 +106,49 @@ struct PartitionAttempt<'a, W> {
     writer: &'a mut W,
 }
 
-impl<W: PartWriter> Attempt for PartitionAttempt<'_, W> {
-    type Output = Result<(Fetched, Option<u64>)>;
+impl<'a, W: PartWriter> Attempt for PartitionAttempt<'a, W> {
+    type Output = Outcome<'a>;
 
     async fn attempt(&mut self) -> Self::Output {
-        self.writer.restart().await?;
-        fetch_once(
-            self.source,
-            self.partition,
-            self.plan,
-            self.encoding,
-            self.writer,
-        )
-        .await
+        let result = match self.writer.restart().await {
+            Ok(()) => {
+                fetch_once(
+                    self.source,
+                    self.partition,
+                    self.plan,
+                    self.encoding,
+                    self.writer,
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        Outcome {
+            source: self.source,
+            result,
+        }
+    }
+}
+
+/// One attempt's outcome, classified as any result is, except that an error the source mends
+/// by fetching again ([`Source::mended_by_refetch`]) is repeated like a transient one.
+struct Outcome<'a> {
+    source: &'a dyn Source,
+    result: Result<(Fetched, Option<u64>)>,
+}
+
+impl Classify for Outcome<'_> {
+    fn classify(&self, replay: Replay) -> Verdict {
+        match &self.result {
+            Err(error) if self.source.mended_by_refetch(error) => {
+                Verdict::Transient { retry_after: None }
+            }
+            result => result.classify(replay),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.result.describe()
     }
 }
 

@@ -95,12 +95,18 @@ pub(crate) trait Source: Send + Sync + 'static {
     fn listing(&self, plan: Plan) -> Result<Listing>;
     /// Sends one request for `partition`; the engine retries and checks.
     fn fetch<'a>(&'a self, partition: &'a Partition, plan: Plan) -> BoxFuture<'a, Result<Answer>>;
+    /// Whether `error`, which ended a fetch, is mended by fetching the partition again although
+    /// it is not transient in itself: a presigned link that storage refused as expired, which the
+    /// source has forgotten so that its next fetch asks for a new one. The engine's retry loop
+    /// repeats such a fetch under the same policy as a transient failure.
+    fn mended_by_refetch(&self, _error: &Error) -> bool {
+        false
+    }
 }
 
 /// Which hosts a source's partition links may point to. A link elsewhere is refused, so that a
 /// hostile answer cannot send haul (or a token) anywhere it likes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(dead_code)] // `Hosts` is for sources whose links are presigned URLs on a storage host.
 pub(crate) enum HostRule {
     /// Only the origin (scheme, host and port) of the API itself; the token may go there.
     SameOrigin(Url),

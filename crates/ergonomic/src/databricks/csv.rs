@@ -1,0 +1,273 @@
+//! A CSV chunk as the engine expects it. Databricks writes a header row in the first chunk only,
+//! and a null as an unquoted `null`; the engine wants every partition to start with the same
+//! header row, and reads an empty field as null. So each chunk is rewritten as it streams: the
+//! header row built from the manifest's column names goes first (the first chunk's own header is
+//! read, checked against those names, and replaced, so that every partition's header is the same
+//! bytes), and an unquoted `null` field becomes empty. A quoted `"null"` stays text.
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+
+/// Where the scanner stands in the current record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a field.
+    Start,
+    /// Inside a field that is not quoted.
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// After a quote inside a quoted field: an escaped quote, or the field's end.
+    QuotedQuote,
+    /// The first bytes of `null` at a field's start, held back until the field ends.
+    Null(u8),
+}
+
+const NULL: &[u8] = b"null";
+
+/// Rewrites one chunk as it arrives (see the module's documentation).
+pub(crate) struct ChunkCsv {
+    /// The header row, without its terminator.
+    header: Vec<u8>,
+    /// The column names, to check the first chunk's own header row against.
+    names: Vec<String>,
+    /// While the first chunk's own header row is being read: its bytes so far.
+    own_header: Option<Vec<u8>>,
+    /// Output held until the first record's terminator is known, so that the header row gets the
+    /// same (`None` once the header row went out, and all along in the first chunk, whose own
+    /// header row says it).
+    held: Option<Vec<u8>>,
+    state: State,
+}
+
+impl ChunkCsv {
+    /// A rewriter for a chunk of a result whose columns are `names`; `first` for chunk 0, the
+    /// one that holds its own header row.
+    pub(crate) fn new(names: &[String], first: bool) -> Self {
+        Self {
+            header: header_row(names),
+            names: names.to_vec(),
+            own_header: first.then(Vec::new),
+            held: (!first).then(Vec::new),
+            state: State::Start,
+        }
+    }
+
+    /// The output for `input`, possibly empty (held back until more arrives).
+    pub(crate) fn feed(&mut self, input: &[u8]) -> Result<Bytes> {
+        let mut out = Vec::with_capacity(input.len() + self.header.len() + 2);
+        for &byte in input {
+            if let Some(mut own) = self.own_header.take() {
+                if self.scan(byte, &mut own, false) {
+                    self.check_own_header(&own)?;
+                    self.emit_header(terminator_of(&own), &mut out);
+                } else {
+                    self.own_header = Some(own);
+                }
+            } else if let Some(mut held) = self.held.take() {
+                if self.scan(byte, &mut held, true) {
+                    self.emit_header(terminator_of(&held), &mut out);
+                    out.extend_from_slice(&held);
+                } else {
+                    self.held = Some(held);
+                }
+            } else {
+                self.scan(byte, &mut out, true);
+            }
+        }
+        Ok(out.into())
+    }
+
+    /// What is still held at the end of the chunk.
+    pub(crate) fn finish(mut self) -> Result<Bytes> {
+        let mut out = Vec::new();
+        if let Some(own) = self.own_header.take() {
+            if !own.is_empty() {
+                self.check_own_header(&own)?;
+            }
+            self.emit_header(terminator_of(&own), &mut out);
+            return Ok(out.into());
+        }
+        let mut tail = Vec::new();
+        if let State::Null(seen) = self.state
+            && usize::from(seen) < NULL.len()
+        {
+            tail.extend_from_slice(&NULL[..usize::from(seen)]);
+        }
+        match self.held.take() {
+            Some(mut held) => {
+                held.extend_from_slice(&tail);
+                self.emit_header(terminator_of(&held), &mut out);
+                out.extend_from_slice(&held);
+            }
+            None => out.extend_from_slice(&tail),
+        }
+        Ok(out.into())
+    }
+
+    fn emit_header(&mut self, terminator: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.header);
+        out.extend_from_slice(terminator);
+        self.held = None;
+    }
+
+    fn check_own_header(&self, own: &[u8]) -> Result<()> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(own);
+        let found: Vec<String> = match reader.records().next() {
+            Some(Ok(record)) => record.iter().map(str::to_owned).collect(),
+            _ => Vec::new(),
+        };
+        let same = found.len() == self.names.len()
+            && found
+                .iter()
+                .zip(&self.names)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b));
+        if same {
+            Ok(())
+        } else {
+            Err(Error::integrity(format!(
+                "the first chunk's header row names {found:?}, the manifest {:?}",
+                self.names
+            )))
+        }
+    }
+
+    /// Moves the scanner over `byte`, writing what it lets out to `out` (an unquoted `null` field
+    /// written empty when `rewrite`); true when the byte ended a record.
+    fn scan(&mut self, byte: u8, out: &mut Vec<u8>, rewrite: bool) -> bool {
+        match self.state {
+            State::Start => match byte {
+                b'"' => self.pass(State::Quoted, byte, out),
+                b'n' if rewrite => {
+                    self.state = State::Null(1);
+                    false
+                }
+                _ => self.unquoted(byte, out),
+            },
+            State::Unquoted => self.unquoted(byte, out),
+            State::Quoted if byte == b'"' => self.pass(State::QuotedQuote, byte, out),
+            State::Quoted => self.pass(State::Quoted, byte, out),
+            State::QuotedQuote if byte == b'"' => self.pass(State::Quoted, byte, out),
+            State::QuotedQuote => self.unquoted(byte, out),
+            State::Null(seen) => {
+                let seen = usize::from(seen);
+                if seen < NULL.len() && byte == NULL[seen] {
+                    self.state = State::Null(seen as u8 + 1);
+                    false
+                } else if seen == NULL.len() && matches!(byte, b',' | b'\r' | b'\n') {
+                    self.unquoted(byte, out)
+                } else {
+                    out.extend_from_slice(&NULL[..seen]);
+                    self.unquoted(byte, out)
+                }
+            }
+        }
+    }
+
+    /// A byte outside quotes: a delimiter or line end starts a field.
+    fn unquoted(&mut self, byte: u8, out: &mut Vec<u8>) -> bool {
+        out.push(byte);
+        self.state = match byte {
+            b',' | b'\r' | b'\n' => State::Start,
+            _ => State::Unquoted,
+        };
+        byte == b'\n'
+    }
+
+    fn pass(&mut self, next: State, byte: u8, out: &mut Vec<u8>) -> bool {
+        out.push(byte);
+        self.state = next;
+        false
+    }
+}
+
+/// The record terminator `record` ends with: CRLF or LF (LF when it has none).
+fn terminator_of(record: &[u8]) -> &'static [u8] {
+    if record.ends_with(b"\r\n") {
+        b"\r\n"
+    } else {
+        b"\n"
+    }
+}
+
+/// The names as one CSV record, quoted where they must be.
+fn header_row(names: &[String]) -> Vec<u8> {
+    let mut row = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            row.push(b',');
+        }
+        if name.contains([',', '"', '\r', '\n']) {
+            row.push(b'"');
+            row.extend_from_slice(name.replace('"', "\"\"").as_bytes());
+            row.push(b'"');
+        } else {
+            row.extend_from_slice(name.as_bytes());
+        }
+    }
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        vec!["id".into(), "note, with comma".into()]
+    }
+
+    /// Feeds `input` in pieces of `piece` bytes.
+    fn rewrite(input: &str, first: bool, piece: usize) -> Result<String> {
+        let mut csv = ChunkCsv::new(&names(), first);
+        let mut out = Vec::new();
+        for part in input.as_bytes().chunks(piece.max(1)) {
+            out.extend_from_slice(&csv.feed(part)?);
+        }
+        out.extend_from_slice(&csv.finish()?);
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn later_chunks_get_the_header_row_and_nulls_become_empty() {
+        let input = "1,null\r\n2,\"null\"\r\nnull,nullable\r\n3,nul\r\n";
+        let expected = "id,\"note, with comma\"\r\n1,\r\n2,\"null\"\r\n,nullable\r\n3,nul\r\n";
+        for piece in [1, 2, 3, 5, 64] {
+            assert_eq!(rewrite(input, false, piece).unwrap(), expected, "{piece}");
+        }
+        assert_eq!(
+            rewrite("4,null", false, 2).unwrap(),
+            "id,\"note, with comma\"\n4,"
+        );
+        assert_eq!(
+            rewrite("5,\"a\"\"null\nb\"\n", false, 1).unwrap(),
+            "id,\"note, with comma\"\n5,\"a\"\"null\nb\"\n"
+        );
+    }
+
+    #[test]
+    fn the_first_chunk_keeps_its_rows_and_its_header_is_checked_and_replaced() {
+        let input = "ID,\"note, with comma\"\n1,x\n2,null\n";
+        for piece in [1, 4, 64] {
+            assert_eq!(
+                rewrite(input, true, piece).unwrap(),
+                "id,\"note, with comma\"\n1,x\n2,\n"
+            );
+        }
+        let wrong = rewrite("id,other\n1,x\n", true, 3).unwrap_err();
+        assert!(wrong.is_integrity(), "{wrong}");
+    }
+
+    #[test]
+    fn empty_chunks_are_a_header_row_alone() {
+        assert_eq!(rewrite("", false, 1).unwrap(), "id,\"note, with comma\"\n");
+        assert_eq!(rewrite("", true, 1).unwrap(), "id,\"note, with comma\"\n");
+        assert!(
+            rewrite("id,note, with comma\r\n", true, 1)
+                .unwrap_err()
+                .is_integrity()
+        );
+    }
+}
