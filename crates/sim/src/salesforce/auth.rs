@@ -289,7 +289,10 @@ mod tests {
             None
         );
         // The secret is optional in the flow.
-        assert_eq!(refresh_refusal(&refresh_form(Some(id), None), &creds, true), None);
+        assert_eq!(
+            refresh_refusal(&refresh_form(Some(id), None), &creds, true),
+            None
+        );
         assert_eq!(
             refresh_refusal(&refresh_form(Some(id), Some("wrong")), &creds, true),
             Some(("invalid_client", "invalid client credentials"))
