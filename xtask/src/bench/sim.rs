@@ -20,6 +20,8 @@ pub(crate) struct Sim {
     /// The Salesforce connected app's credentials, for the client-credentials flow.
     pub(crate) sf_client_id: String,
     pub(crate) sf_client_secret: String,
+    /// A refresh token for the Salesforce `refresh_token` grant.
+    pub(crate) sf_refresh_token: String,
     pub(crate) looker_base_url: String,
     pub(crate) looker_client_id: String,
     pub(crate) looker_client_secret: String,
@@ -68,6 +70,7 @@ impl Sim {
             access_token: String::new(),
             sf_client_id: String::new(),
             sf_client_secret: String::new(),
+            sf_refresh_token: String::new(),
             looker_base_url: String::new(),
             looker_client_id: String::new(),
             looker_client_secret: String::new(),
@@ -85,6 +88,7 @@ impl Sim {
         sim.access_token = field("access_token")?;
         sim.sf_client_id = field("sf_client_id")?;
         sim.sf_client_secret = field("sf_client_secret")?;
+        sim.sf_refresh_token = field("sf_refresh_token")?;
         sim.looker_base_url = field("looker_base_url")?;
         sim.looker_client_id = field("looker_client_id")?;
         sim.looker_client_secret = field("looker_client_secret")?;

@@ -18,7 +18,7 @@ use super::Salesforce;
 use super::errors::{error, json};
 use super::rest::{ORG_ID, USER_ID, instance_url};
 use crate::shared::Core;
-use crate::shared::tokens::Realm;
+use crate::shared::tokens::{Credentials, Realm};
 
 /// The token a request carries in `Authorization: Bearer …` (or the older `OAuth …` scheme).
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -140,18 +140,12 @@ fn grant(st: &Core, form: &TokenForm) -> Result<(), Response> {
                 && form.client_secret.as_deref() == Some(creds.sf_client_secret.as_str())
         }
         Some("refresh_token") => {
-            if form.client_id.is_some() && !id_ok(&form.client_id) {
-                return Err(oauth_error(
-                    "invalid_client_id",
-                    "client identifier invalid",
-                ));
-            }
-            if !form
+            let known = form
                 .refresh_token
                 .as_deref()
-                .is_some_and(|t| st.tokens.is_refresh(t))
-            {
-                return Err(oauth_error("invalid_grant", "expired access/refresh token"));
+                .is_some_and(|t| st.tokens.is_refresh(t));
+            if let Some((code, description)) = refresh_refusal(form, creds, known) {
+                return Err(oauth_error(code, description));
             }
             true
         }
@@ -179,6 +173,31 @@ fn grant(st: &Core, form: &TokenForm) -> Result<(), Response> {
     } else {
         Err(oauth_error("invalid_client", "invalid client credentials"))
     }
+}
+
+/// Why a `refresh_token` grant is refused, if it is (OAuth 2.0 Refresh Token Flow): an unknown
+/// `client_id`, a `client_secret` that is not the app's (the secret is optional, but one that is
+/// sent must match), or a refresh token this org did not issue.
+fn refresh_refusal(
+    form: &TokenForm,
+    creds: &Credentials,
+    known_token: bool,
+) -> Option<(&'static str, &'static str)> {
+    if form
+        .client_id
+        .as_deref()
+        .is_some_and(|id| id != creds.sf_client_id)
+    {
+        return Some(("invalid_client_id", "client identifier invalid"));
+    }
+    if form
+        .client_secret
+        .as_deref()
+        .is_some_and(|secret| secret != creds.sf_client_secret)
+    {
+        return Some(("invalid_client", "invalid client credentials"));
+    }
+    (!known_token).then_some(("invalid_grant", "expired access/refresh token"))
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -249,5 +268,42 @@ mod tests {
         );
         assert!(jwt_acceptable(&jwt(&serde_json::json!({"iss": "cid", "exp": 1})), "cid").is_err());
         assert!(jwt_acceptable("not-a-jwt", "cid").is_err());
+    }
+
+    fn refresh_form(client_id: Option<&str>, client_secret: Option<&str>) -> TokenForm {
+        TokenForm {
+            grant_type: Some("refresh_token".into()),
+            client_id: client_id.map(str::to_owned),
+            client_secret: client_secret.map(str::to_owned),
+            refresh_token: Some("5Aep".into()),
+            assertion: None,
+        }
+    }
+
+    #[test]
+    fn a_refresh_grant_checks_the_client_and_a_secret_when_one_is_sent() {
+        let creds = Credentials::from_seed(42);
+        let (id, secret) = (creds.sf_client_id.as_str(), creds.sf_client_secret.as_str());
+        assert_eq!(
+            refresh_refusal(&refresh_form(Some(id), Some(secret)), &creds, true),
+            None
+        );
+        // The secret is optional in the flow.
+        assert_eq!(
+            refresh_refusal(&refresh_form(Some(id), None), &creds, true),
+            None
+        );
+        assert_eq!(
+            refresh_refusal(&refresh_form(Some(id), Some("wrong")), &creds, true),
+            Some(("invalid_client", "invalid client credentials"))
+        );
+        assert_eq!(
+            refresh_refusal(&refresh_form(Some("other"), Some(secret)), &creds, true),
+            Some(("invalid_client_id", "client identifier invalid"))
+        );
+        assert_eq!(
+            refresh_refusal(&refresh_form(Some(id), Some(secret)), &creds, false),
+            Some(("invalid_grant", "expired access/refresh token"))
+        );
     }
 }

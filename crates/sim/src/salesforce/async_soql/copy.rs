@@ -19,7 +19,7 @@ use crate::shared::lock;
 #[derive(Debug)]
 pub(crate) enum Work {
     /// Run the query and write its rows as the plan says.
-    Copy(Soql, CopyPlan),
+    Copy(Box<Soql>, CopyPlan),
     /// Fail without touching the target.
     Fail,
 }
@@ -44,7 +44,7 @@ impl Jobs for AsyncQueries {
                 Step::Running(if q.fail {
                     Work::Fail
                 } else {
-                    Work::Copy(q.soql.clone(), CopyPlan::of(q))
+                    Work::Copy(Box::new(q.soql.clone()), CopyPlan::of(q))
                 })
             }
             _ => Step::Gone,

@@ -44,13 +44,15 @@ pub(crate) fn evaluate(
     query_all: bool,
 ) -> ResultSet {
     let limit = soql.limit.unwrap_or(u64::MAX);
-    let rows = if soql.conditions.is_empty() && snapshot.all_visible(query_all) {
+    // With ORDER BY, LIMIT keeps the first rows of the sorted set, so every match is read.
+    let ordered = !soql.order_by.is_empty();
+    let rows = if !ordered && soql.conditions.is_empty() && snapshot.all_visible(query_all) {
         Rows::Dense(snapshot.slots().min(limit))
     } else {
         let mut selected = Vec::new();
         let mut scratch = Vec::new();
         for row in 0..snapshot.slots() {
-            if selected.len() as u64 >= limit {
+            if !ordered && selected.len() as u64 >= limit {
                 break;
             }
             if snapshot.visible(row, query_all)
@@ -62,6 +64,10 @@ pub(crate) fn evaluate(
                 selected.push(row);
             }
         }
+        if ordered {
+            sort(&snapshot, soql, &mut selected);
+            selected.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
         Rows::Sparse(selected)
     };
     ResultSet {
@@ -70,6 +76,32 @@ pub(crate) fn evaluate(
         parents,
         rows,
     }
+}
+
+/// Sorts selected rows by the query's ORDER BY keys (stable: rows that tie keep their order).
+fn sort(snapshot: &Snapshot, soql: &Soql, rows: &mut Vec<u64>) {
+    let keys: Vec<Vec<Option<String>>> = rows
+        .iter()
+        .map(|&row| {
+            soql.order_by
+                .iter()
+                .map(|key| snapshot.value(key.field, row))
+                .collect()
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| {
+        soql.order_by
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let ty = soql.object.fields[key.field].ty;
+                key.compare(ty, keys[a][i].as_deref(), keys[b][i].as_deref())
+            })
+            .find(|ordering| ordering.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    *rows = order.into_iter().map(|i| rows[i]).collect();
 }
 
 impl ResultSet {
@@ -201,5 +233,54 @@ mod tests {
         let parsed = csv::parse(text.as_bytes(), b',').expect("round trips");
         assert_eq!(parsed.len(), 300);
         assert!(parsed.iter().any(|r| r[0].contains("\"Holdings\"")));
+    }
+
+    #[test]
+    fn order_by_sorts_the_whole_selection_before_the_limit() {
+        let org = Org::for_tests(9, |name| (name == "Account").then_some(500));
+        let account = schema::object("Account").expect("exists");
+        let employees = account.field_index("NumberOfEmployees").expect("field");
+        let run = |text: &str| {
+            let rs = evaluate(
+                org.snapshot(account),
+                Vec::new(),
+                &soql::parse(text).expect("ok"),
+                false,
+            );
+            (0..rs.len())
+                .map(|i| rs.snapshot().value(employees, rs.row_index(i)))
+                .collect::<Vec<_>>()
+        };
+        let number = |v: &Option<String>| v.as_deref().and_then(|t| t.parse::<i64>().ok());
+        let all = run("SELECT Id FROM Account ORDER BY NumberOfEmployees DESC NULLS LAST");
+        assert_eq!(all.len(), 500);
+        let values: Vec<Option<i64>> = all.iter().map(number).collect();
+        let present: Vec<i64> = values.iter().flatten().copied().collect();
+        assert!(present.windows(2).all(|w| w[0] >= w[1]), "descending");
+        // Nulls, if any, come after every number.
+        assert!(
+            values
+                .iter()
+                .skip_while(|v| v.is_some())
+                .all(Option::is_none)
+        );
+        let top = run("SELECT Id FROM Account ORDER BY NumberOfEmployees DESC NULLS LAST LIMIT 3");
+        assert_eq!(top, all[..3]);
+        let ids = {
+            let id = account.field_index("Id").expect("Id");
+            let rs = evaluate(
+                org.snapshot(account),
+                Vec::new(),
+                &soql::parse("SELECT Id FROM Account ORDER BY Id DESC").expect("ok"),
+                false,
+            );
+            (0..rs.len())
+                .filter_map(|i| rs.snapshot().value(id, rs.row_index(i)))
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            ids.windows(2)
+                .all(|w| w[0].to_uppercase() >= w[1].to_uppercase())
+        );
     }
 }

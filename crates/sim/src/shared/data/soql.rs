@@ -1,7 +1,8 @@
 //! The SOQL subset the simulator understands:
-//! `SELECT f1, f2, Parent.f3 FROM Object [WHERE cond AND cond ...] [LIMIT n]`, where `Parent.f3`
-//! is a field of the record a lookup points at (child-to-parent, one level), and a condition is
-//! `field op literal` with op one of `= != <> < <= > >= LIKE IN`. Anything else is answered with the
+//! `SELECT f1, f2, Parent.f3 FROM Object [WHERE cond AND cond ...] [ORDER BY f [ASC|DESC]
+//! [NULLS FIRST|LAST], ...] [LIMIT n]`, where `Parent.f3` is a field of the record a lookup points
+//! at (child-to-parent, one level), a condition is `field op literal` with op one of
+//! `= != <> < <= > >= LIKE IN`, and ORDER BY keys are fields of the object itself. Anything else is answered with the
 //! vendor's error codes: `MALFORMED_QUERY`, `INVALID_FIELD`, `INVALID_TYPE`.
 
 use std::cmp::Ordering;
@@ -34,7 +35,54 @@ pub(crate) struct Soql {
     /// Every selected column, the object's own and its parents', in SELECT order.
     pub(crate) columns: Vec<Column>,
     pub(crate) conditions: Vec<Condition>,
+    /// `ORDER BY` keys, most significant first (none: the simulator's own order).
+    pub(crate) order_by: Vec<SortKey>,
     pub(crate) limit: Option<u64>,
+}
+
+/// One key of `ORDER BY` (SOQL and SOSL Reference, "ORDER BY"): ascending unless `DESC`, and
+/// nulls first unless `NULLS LAST`, whatever the direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SortKey {
+    /// A field of the queried object.
+    pub(crate) field: usize,
+    pub(crate) descending: bool,
+    pub(crate) nulls_last: bool,
+}
+
+impl SortKey {
+    /// How two rows' values of the key's field (of type `ty`) are ordered: numbers as numbers,
+    /// false before true, dates and date-times by time, text without regard to case (the
+    /// English locale's sort, by upper-case value).
+    pub(crate) fn compare(&self, ty: FieldType, a: Option<&str>, b: Option<&str>) -> Ordering {
+        let (a, b) = match (a, b) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) if self.nulls_last => return Ordering::Greater,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) if self.nulls_last => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(a), Some(b)) => (a, b),
+        };
+        let ordering = if ty.is_numeric() {
+            match (a.parse::<f64>(), b.parse::<f64>()) {
+                (Ok(x), Ok(y)) => x.total_cmp(&y),
+                _ => a.cmp(b),
+            }
+        } else if ty == FieldType::Boolean {
+            let truth = |v: &str| v.eq_ignore_ascii_case("true");
+            truth(a).cmp(&truth(b))
+        } else if ty.is_temporal() {
+            // Stored in one fixed UTC form, so the text orders as the time does.
+            a.cmp(b)
+        } else {
+            a.to_uppercase().cmp(&b.to_uppercase())
+        };
+        if self.descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    }
 }
 
 /// A selected column.
@@ -306,6 +354,15 @@ pub(crate) fn parse(text: &str) -> Result<Soql, SoqlError> {
             conditions.push(condition(&mut p, object)?);
         }
     }
+    let mut order_by = Vec::new();
+    if p.keyword("ORDER") {
+        p.expect_keyword("BY")?;
+        order_by.push(sort_key(&mut p, object)?);
+        while matches!(p.peek(), Some(Token::Comma)) {
+            p.pos += 1;
+            order_by.push(sort_key(&mut p, object)?);
+        }
+    }
     let mut limit = None;
     if p.keyword("LIMIT") {
         limit = match p.next() {
@@ -327,7 +384,38 @@ pub(crate) fn parse(text: &str) -> Result<Soql, SoqlError> {
         fields,
         columns,
         conditions,
+        order_by,
         limit,
+    })
+}
+
+/// `field [ASC|DESC] [NULLS FIRST|LAST]`.
+fn sort_key(p: &mut Parser, object: &ObjectSchema) -> Result<SortKey, SoqlError> {
+    let name = p.word()?;
+    let field = resolve(object, &name)?;
+    // Multi-select picklists and long text areas cannot be sorted.
+    if matches!(
+        object.fields[field].ty,
+        FieldType::MultiPicklist | FieldType::TextArea
+    ) {
+        return Err(SoqlError {
+            code: "INVALID_FIELD",
+            message: format!("field '{name}' can not be sorted in a query call"),
+        });
+    }
+    let descending = p.keyword("DESC") || {
+        p.keyword("ASC");
+        false
+    };
+    let nulls_last = p.keyword("NULLS")
+        && (p.keyword("LAST") || {
+            p.expect_keyword("FIRST")?;
+            false
+        });
+    Ok(SortKey {
+        field,
+        descending,
+        nulls_last,
     })
 }
 
@@ -595,7 +683,7 @@ mod tests {
         assert_eq!(code("SELECT Id FRM Account"), "MALFORMED_QUERY");
         assert_eq!(code("SELECT COUNT() FROM Account"), "MALFORMED_QUERY");
         assert_eq!(
-            code("SELECT Id FROM Account ORDER BY Name"),
+            code("SELECT Id FROM Account GROUP BY Name"),
             "MALFORMED_QUERY"
         );
         assert_eq!(code("SELECT Nope FROM Account"), "INVALID_FIELD");
@@ -617,5 +705,59 @@ mod tests {
         assert!(compare(Op::Gt, Some("10"), &Literal::Number(9.5)));
         assert!(like("o'brien", "o'b%"));
         assert!(like("abc", "a_c") && !like("abcd", "a_c"));
+    }
+
+    #[test]
+    fn order_by_parses_its_keys_and_orders_like_soql() {
+        let q = parse("SELECT Id FROM Account WHERE Industry != null ORDER BY Name DESC NULLS LAST, NumberOfEmployees LIMIT 5").unwrap();
+        assert_eq!(q.limit, Some(5));
+        let name = q.object.field_index("Name").unwrap();
+        let employees = q.object.field_index("NumberOfEmployees").unwrap();
+        assert_eq!(
+            q.order_by,
+            [
+                SortKey {
+                    field: name,
+                    descending: true,
+                    nulls_last: true
+                },
+                SortKey {
+                    field: employees,
+                    descending: false,
+                    nulls_last: false
+                },
+            ]
+        );
+        let text = q.order_by[0];
+        assert_eq!(
+            text.compare(FieldType::Text(255), Some("apple"), Some("Banana")),
+            Ordering::Greater
+        );
+        assert_eq!(
+            text.compare(FieldType::Text(255), None, Some("a")),
+            Ordering::Greater
+        );
+        let number = q.order_by[1];
+        assert_eq!(
+            number.compare(FieldType::Int, Some("9"), Some("10")),
+            Ordering::Less
+        );
+        assert_eq!(
+            number.compare(FieldType::Int, None, Some("1")),
+            Ordering::Less
+        );
+        assert_eq!(code("SELECT Id FROM Account ORDER Name"), "MALFORMED_QUERY");
+        assert_eq!(
+            code("SELECT Id FROM Account ORDER BY Nope"),
+            "INVALID_FIELD"
+        );
+        assert_eq!(
+            code("SELECT Id FROM Account ORDER BY Name NULLS"),
+            "MALFORMED_QUERY"
+        );
+        assert_eq!(
+            code("SELECT Id FROM Account LIMIT 5 ORDER BY Name"),
+            "MALFORMED_QUERY"
+        );
     }
 }
