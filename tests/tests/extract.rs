@@ -241,6 +241,12 @@ async fn a_first_run_lands_every_row_of_two_objects() {
     let summary = dir.join("_runs").join(format!("{}.json", report.run_id));
     let written: ExtractReport = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
     assert_eq!(written, report);
+    // Each object's describe is read once, for its plan and its Parquet schema alike: every
+    // request counts against the org's daily allowance.
+    let describes = sim
+        .stats()
+        .count("GET", "/services/data/{version}/sobjects/{object}/describe");
+    assert_eq!(describes, 2);
     sim.shutdown().await;
 }
 

@@ -21,6 +21,7 @@ use super::state::{ObjectState, RunOutcome, format_stamp};
 use super::{Config, ObjectSpec};
 use crate::download::{Destination, Format};
 use crate::error::{Error, Result};
+use crate::salesforce::rest::SObjectDescribe;
 
 /// The run summaries' folder in the destination.
 const RUNS_FOLDER: &str = "_runs";
@@ -219,7 +220,7 @@ async fn land_object(
     let config = &run.config;
     run.progress
         .send_modify(|p| p.objects[index].phase = ObjectPhase::Planning);
-    let plan = plan_object(config, spec, report).await?;
+    let (plan, describe) = plan_object(config, spec, report).await?;
     let folder = config.destination.folder(&plan.object)?;
     let previous = last_state(&folder, &plan).await?;
     let lookback_ms = i64::try_from(config.lookback.as_millis()).unwrap_or(i64::MAX);
@@ -227,7 +228,12 @@ async fn land_object(
     filter.collect_ids = config.detect_hard_deletes;
     let schema = match config.format {
         Format::Csv => None,
-        _ => Some(config.sf.query_schema(&plan.soql(&[])).await?),
+        _ => Some(
+            config
+                .sf
+                .query_schema_knowing(&plan.soql(&[]), describe)
+                .await?,
+        ),
     };
     let run_folder = folder.folder(&format!("run={}", run.run_id))?;
     report.folder = run_folder.to_string();
@@ -257,12 +263,13 @@ async fn land_object(
     next.save(&folder).await
 }
 
-/// The object's plan from its describe, noted in the report.
+/// The object's plan from its describe, noted in the report; the describe is handed on, so
+/// that typing the object's columns does not read it again.
 async fn plan_object(
     config: &Config,
     spec: &ObjectSpec,
     report: &mut ObjectReport,
-) -> Result<ObjectPlan> {
+) -> Result<(ObjectPlan, SObjectDescribe)> {
     let describe = config.sf.describe(&spec.name).await?;
     let plan = ObjectPlan::new(spec, &describe)?;
     report.object = plan.object.clone();
@@ -270,7 +277,7 @@ async fn plan_object(
     report.replaced = plan.replaced.clone();
     report.left_out = plan.left_out.clone();
     report.cursor_field = plan.cursor.clone();
-    Ok(plan)
+    Ok((plan, describe))
 }
 
 /// The state of the object's last good run, if it was kept with the same cursor.

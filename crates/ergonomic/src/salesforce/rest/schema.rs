@@ -43,6 +43,24 @@ impl Salesforce {
     /// their components, to select instead), base64 fields, aggregates and other functions,
     /// `FIELDS(...)` and `TYPEOF`, and a path describe does not know.
     pub async fn query_schema(&self, soql: &str) -> Result<Schema> {
+        self.schema_of(soql, Described::default()).await
+    }
+
+    /// [`query_schema`](Self::query_schema) given the describe of an object the caller has
+    /// already read (the extract's FROM object), so that it is not read again.
+    pub(crate) async fn query_schema_knowing(
+        &self,
+        soql: &str,
+        known: SObjectDescribe,
+    ) -> Result<Schema> {
+        let mut described = Described::default();
+        described
+            .objects
+            .insert(known.name.to_ascii_lowercase(), known);
+        self.schema_of(soql, described).await
+    }
+
+    async fn schema_of(&self, soql: &str, mut described: Described) -> Result<Schema> {
         let items = select_list::items(soql).ok_or_else(|| {
             Error::invalid_input(
                 "the query's columns cannot be typed: its SELECT list must name fields (not \
@@ -51,7 +69,6 @@ impl Salesforce {
         })?;
         let object = select_list::from_object(soql)
             .ok_or_else(|| Error::invalid_input("the query has no FROM object"))?;
-        let mut described = Described::default();
         let mut columns = Vec::with_capacity(items.len());
         for item in items {
             let Item::Path(path) = item else {
