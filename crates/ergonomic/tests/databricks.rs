@@ -465,6 +465,39 @@ async fn a_link_to_a_host_the_statement_did_not_name_is_refused() {
 }
 
 #[tokio::test]
+async fn a_link_that_cannot_be_reached_fails_without_showing_its_credential() {
+    tokio::time::timeout(GUARD, async {
+        let closed = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            format!("http://{}", listener.local_addr().unwrap())
+        };
+        let workspace = workspace(Script {
+            hostile_origin: Some(closed),
+            ..Script::default()
+        })
+        .await;
+        let done = finished(&client(&workspace)).await;
+        let dir = TempDir::new("databricks-unreachable");
+        let error = done
+            .download()
+            .to_file(dir.0.join("out.csv"))
+            .await
+            .unwrap_err();
+        let mut chain = vec![error.to_string()];
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            chain.push(format!("{cause} {cause:?}"));
+            source = cause.source();
+        }
+        let chain = chain.join(" / ");
+        assert!(error.is_retryable(), "{chain}");
+        assert!(!chain.contains("secret-signature"), "{chain}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn a_truncated_result_is_refused_unless_allowed() {
     tokio::time::timeout(GUARD, async {
         let workspace = workspace(Script {

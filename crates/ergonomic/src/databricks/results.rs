@@ -182,7 +182,7 @@ impl Source for StatementResults {
             let response = self.links.get(index, &link).await?;
             let bytes = response
                 .bytes_stream()
-                .map_err(|error| Error::transport(LINK_OP, error));
+                .map_err(|error| Error::transport(LINK_OP, error.without_url()));
             if self.body() == Body::ArrowStream {
                 return Ok(Answer {
                     body: bytes.boxed(),
