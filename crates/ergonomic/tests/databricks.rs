@@ -382,6 +382,9 @@ async fn chunks_come_through_their_links_without_the_token_and_expired_links_are
         let db = client(&workspace);
         let done = finished(&db).await;
         assert_eq!(done.total_rows(), Some(5));
+        let shown = format!("{done:?} {:?}", done.statement());
+        assert!(shown.contains(STATEMENT), "{shown}");
+        assert!(!shown.contains("secret-signature"), "{shown}");
         let dir = TempDir::new("databricks-csv");
         let report = done
             .download()
