@@ -40,7 +40,7 @@ async fn faults(State(st): State<Shared>) -> Response {
     errors::json(StatusCode::OK, &st.faults.counts())
 }
 
-/// `POST /__sim/expire-tokens`: invalidates every access token issued so far, of both realms, as
+/// `POST /__sim/expire-tokens`: invalidates every access token issued so far, of every realm, as
 /// [`crate::Sim::expire_tokens`] does (refresh tokens and client credentials keep working). Lets a
 /// test running the binary force token refreshes at moments it chooses. Answers 204.
 async fn expire_tokens(State(st): State<Shared>) -> StatusCode {

@@ -538,8 +538,9 @@ impl Sim {
         shared::data::schema::object(object).map(|o| self.app.core.org.snapshot(o).live_count())
     }
 
-    /// Invalidates every access token issued so far, Salesforce and Looker alike (refresh
-    /// tokens and client credentials keep working).
+    /// Invalidates every access token issued so far, Salesforce, Looker and Databricks alike
+    /// (the Databricks personal access token too; refresh tokens and client credentials keep
+    /// working).
     pub fn expire_tokens(&self) {
         self.app.core.tokens.expire_all();
     }

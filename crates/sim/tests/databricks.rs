@@ -170,6 +170,16 @@ async fn tokens_are_checked_and_oauth_m2m_issues_them() {
         404,
         "the token opens the API; the statement is unknown"
     );
+    sim.expire_tokens();
+    for ended in [token, sim.databricks_token()] {
+        let r = client()
+            .get(&url)
+            .bearer_auth(ended)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status().as_u16(), 403, "expired with every other token");
+    }
     sim.shutdown().await;
 }
 

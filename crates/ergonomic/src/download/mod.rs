@@ -2,7 +2,7 @@
 //! in order, and resumable. Every family's downloads run on it.
 //!
 //! It has three parts, each in its own file:
-//! - a **source** ([`source`]) lists a job's result partitions lazily (all at once through a listing
+//! - a **source** (`source.rs`) lists a job's result partitions lazily (all at once through a listing
 //!   such as Salesforce's `resultPages`, or one after another as each names the next, like the
 //!   `Sforce-Locator` chain) and fetches one partition as a stream of bytes (CSV, or an Arrow IPC
 //!   stream, written as Parquet only), with the row count the server declares for it when it does.
@@ -11,7 +11,7 @@
 //!   JSON lines, or Parquet; Parquet, and JSON lines when given one, typed by a [`Schema`] that the
 //!   family takes from the service's metadata), counts its rows and checks them against the
 //!   declared count.
-//! - a **sink** ([`sink`]) is where the partitions land: one file (CSV parts concatenated with one
+//! - a **sink** (`sink.rs`) is where the partitions land: one file (CSV parts concatenated with one
 //!   header row, or Parquet parts' row groups appended under one footer) or a folder of part
 //!   files, on local disk or in an object store (S3, Google Cloud Storage, Azure; see
 //!   [`Destination`]).
@@ -22,7 +22,7 @@
 //! without one is incomplete. A complete output is never replaced unless the download is told to
 //! ([`DownloadBuilder::overwrite`]).
 //!
-//! The engine ([`engine`]) runs the workers, commits partitions strictly in order, keeps the
+//! The engine (`engine.rs`) runs the workers, commits partitions strictly in order, keeps the
 //! [`Checkpoint`] (keyed by the source, see [`SourceKey`]) that lets an interrupted download resume,
 //! checks the total against the job's, reports progress, and honours cancellation.
 

@@ -32,6 +32,7 @@ mod tables;
 mod wire;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,7 +73,13 @@ pub(crate) struct Databricks {
     workspace_id: u64,
     links: Links,
     statements: Mutex<HashMap<String, Statement>>,
+    /// Bytes of chunk bodies the statements keep, all together (see [`Databricks::keep_bodies`]).
+    kept: AtomicU64,
 }
+
+/// Most bytes of chunk bodies all statements together keep in memory; the results of statements
+/// past it are rendered again for each download (the same bytes, at some CPU cost).
+const KEPT_BODIES: u64 = 256 * 1024 * 1024;
 
 impl Databricks {
     /// No statements yet, over `data`; external links point at `storage_origin`.
@@ -91,7 +98,19 @@ impl Databricks {
             options,
             data,
             statements: Mutex::default(),
+            kept: AtomicU64::new(0),
         }
+    }
+
+    /// Whether a statement may keep `bytes` of chunk bodies (counted if so): while all kept
+    /// bodies stay within [`KEPT_BODIES`].
+    pub(crate) fn keep_bodies(&self, bytes: u64) -> bool {
+        self.kept
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |kept| {
+                kept.checked_add(bytes)
+                    .filter(|&total| total <= KEPT_BODIES)
+            })
+            .is_ok()
     }
 
     /// The SQL warehouse's id.

@@ -70,7 +70,7 @@ pub(crate) struct Request {
 }
 
 /// A succeeded statement's result: its rows, chunks and (for external links) each chunk's size
-/// and, when the whole result is small enough to keep, each chunk's body as the storage origin
+/// and, while the family's budget of kept bodies allows, each chunk's body as the storage origin
 /// serves it.
 #[derive(Debug)]
 pub(crate) struct Finished {
@@ -89,10 +89,6 @@ impl Finished {
         }
     }
 }
-
-/// Most bytes of chunk bodies a statement keeps in memory; bigger results are rendered again
-/// for each download.
-const KEPT_BODIES: u64 = 256 * 1024 * 1024;
 
 /// The most an `INLINE` result may hold: 25 MiB.
 const INLINE_LIMIT: u64 = 25 * 1024 * 1024;
@@ -183,19 +179,13 @@ pub(crate) fn run(db: &Databricks, request: &Request) -> Result<Finished, SqlErr
             bodies: Vec::new(),
         });
     }
-    let mut bodies = Vec::with_capacity(chunks.len());
-    let mut bytes = Vec::with_capacity(chunks.len());
-    let mut kept = 0u64;
-    for &chunk in &chunks {
-        let body = request.format.render(&result, chunk);
-        bytes.push(body.len() as u64);
-        kept += body.len() as u64;
-        if kept <= KEPT_BODIES {
-            bodies.push(Bytes::from(body));
-        }
-    }
-    if kept > KEPT_BODIES {
-        bodies.clear();
+    let mut bodies: Vec<Bytes> = chunks
+        .iter()
+        .map(|&chunk| Bytes::from(request.format.render(&result, chunk)))
+        .collect();
+    let bytes: Vec<u64> = bodies.iter().map(|b| b.len() as u64).collect();
+    if !db.keep_bodies(bytes.iter().sum()) {
+        bodies = Vec::new();
     }
     Ok(Finished {
         result,

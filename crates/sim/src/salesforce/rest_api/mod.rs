@@ -1,6 +1,6 @@
 //! The REST API around a bulk job: what tools read before and after they run one. Written from
 //! the REST API Developer Guide
-//! (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/):
+//! (<https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/>):
 //! - Versions (`GET /services/data/`, no session needed) and Resources by Version
 //!   (`GET /services/data/vXX.X/`): `versions.rs`;
 //! - Describe Global (`GET .../sobjects`), sObject Describe (`GET .../sobjects/{object}/describe`):

@@ -4,7 +4,7 @@
 //! into.
 //!
 //! Field names, types, lengths and compound fields follow the Object Reference for Salesforce
-//! (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/):
+//! (<https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/>):
 //! addresses are compound `address` fields whose components (`BillingStreet`, ..., `BillingLatitude`)
 //! name them in `compoundFieldName`; `Contact.Name` is a derived name whose components are
 //! `Salutation`, `FirstName` and `LastName`; `Attachment.Body` is `base64`. Custom fields
