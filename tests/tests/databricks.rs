@@ -200,6 +200,9 @@ async fn oauth_machine_to_machine_reads_the_same_result() {
             .unwrap();
         db.connect().await.unwrap();
         let done = run(&db, sim.databricks_warehouse_id(), ORDERS, Format::Csv).await;
+        // The workspace stops accepting the token (403 `Invalid access token.`): a new one is
+        // obtained, and the chunks' links are asked for with it.
+        sim.expire_tokens();
         let dir = TempDir::new("oauth");
         let report = done.download().to_file(dir.join("o.csv")).await.unwrap();
         assert_eq!(report.records, 2_500);

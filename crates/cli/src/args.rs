@@ -21,9 +21,10 @@ Exit codes:
      limit; the objects it left are named, their state kept, and the next run lands them
   130 interrupted (Ctrl-C)";
 
-/// Bulk queries, ingests and Looker results into files.
+/// Bulk queries, ingests, Looker results and Databricks statements into files.
 ///
-/// Without a configured org or Looker instance, haul starts its built-in simulator and says so.
+/// Without a configured org, Looker instance or Databricks workspace, haul starts its built-in
+/// simulator and says so.
 #[derive(Debug, Parser)]
 #[command(name = "haul", version, after_help = EXIT_CODES)]
 pub(crate) struct Cli {

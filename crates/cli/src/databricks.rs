@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use haul::CancellationToken;
 use haul::databricks::{CompletedStatement, Databricks, Statement, StatementResponse};
@@ -29,7 +29,7 @@ pub(crate) struct DatabricksArgs {
 
 /// Where the workspace is and how to authenticate, as Databricks' own tools read them: a
 /// personal access token, or a service principal's OAuth client id and secret (machine to
-/// machine; a token wins when both are given).
+/// machine; a token wins when both are given). Without a host, the built-in simulator is used.
 #[derive(Debug, Args)]
 pub(crate) struct DatabricksConnection {
     /// The workspace's URL, such as https://dbc-a1b2345c-d6e7.cloud.databricks.com.
@@ -65,9 +65,10 @@ pub(crate) enum DatabricksCommand {
 pub(crate) struct DatabricksQueryArgs {
     /// The SQL statement; named parameter markers (:name) take --param values.
     pub(crate) sql: String,
-    /// The SQL warehouse to run it on.
+    /// The SQL warehouse to run it on (required with a workspace; the built-in simulator's own
+    /// warehouse otherwise).
     #[arg(long)]
-    pub(crate) warehouse: String,
+    pub(crate) warehouse: Option<String>,
     /// The default catalog.
     #[arg(long)]
     pub(crate) catalog: Option<String>,
@@ -142,17 +143,55 @@ pub(crate) async fn run(
     settings: &Settings,
     cancel: CancellationToken,
 ) -> Result<Outcome> {
-    let db = client(&args.connection)?;
-    match args.command {
-        DatabricksCommand::Query(query) => run_query(&db, query, settings, cancel).await,
+    let target = target(&args.connection, settings.display == Display::Quiet).await?;
+    let outcome = match args.command {
+        DatabricksCommand::Query(query) => run_query(&target, query, settings, cancel).await,
+    };
+    if let Some(sim) = target.simulator {
+        sim.shutdown().await;
     }
+    outcome
 }
 
-fn client(connection: &DatabricksConnection) -> Result<Databricks> {
-    let host = connection
-        .host
-        .as_deref()
-        .ok_or_else(|| Usage("no Databricks workspace: set DATABRICKS_HOST or --host".into()))?;
+/// The workspace to use: the one configured, or the built-in simulator.
+struct Target {
+    db: Databricks,
+    /// The simulator's warehouse, when the simulator is the workspace.
+    warehouse: Option<String>,
+    simulator: Option<haul_sim::Sim>,
+}
+
+async fn target(connection: &DatabricksConnection, quiet: bool) -> Result<Target> {
+    let Some(host) = connection.host.as_deref().filter(|h| !h.trim().is_empty()) else {
+        let sim = haul_sim::Sim::builder()
+            .start()
+            .await
+            .context("starting the built-in simulator")?;
+        if !quiet {
+            eprintln!(
+                "haul: no Databricks workspace configured (DATABRICKS_HOST); using the built-in \
+                 simulator at {}",
+                sim.databricks_host()
+            );
+        }
+        let db = Databricks::builder()
+            .host(sim.databricks_host())
+            .token(sim.databricks_token())
+            .build()?;
+        return Ok(Target {
+            db,
+            warehouse: Some(sim.databricks_warehouse_id().to_owned()),
+            simulator: Some(sim),
+        });
+    };
+    Ok(Target {
+        db: client(host, connection)?,
+        warehouse: None,
+        simulator: None,
+    })
+}
+
+fn client(host: &str, connection: &DatabricksConnection) -> Result<Databricks> {
     let mut builder = Databricks::builder().host(host);
     builder = match (
         &connection.token,
@@ -177,7 +216,7 @@ fn client(connection: &DatabricksConnection) -> Result<Databricks> {
 }
 
 async fn run_query(
-    db: &Databricks,
+    target: &Target,
     args: DatabricksQueryArgs,
     settings: &Settings,
     cancel: CancellationToken,
@@ -185,10 +224,16 @@ async fn run_query(
     if args.concurrency == 0 {
         return Err(Usage("--concurrency must be at least 1".into()).into());
     }
+    let db = &target.db;
+    let warehouse = args
+        .warehouse
+        .clone()
+        .or_else(|| target.warehouse.clone())
+        .ok_or_else(|| Usage("--warehouse is required: the SQL warehouse to run on".into()))?;
     let destination = checked_destination(&args).await?;
     let statement = match resumable_statement(db, &destination, args.resume).await? {
         Some(statement) => statement,
-        None => submit(db, &args).await?,
+        None => submit(db, &warehouse, &args).await?,
     };
     let done = wait(&statement, settings.display, args.resume, &cancel)
         .await?
@@ -223,13 +268,14 @@ async fn run_query(
         "path": args.output,
         "format": args.download_format().to_string(),
         "elapsed_ms": report.elapsed.as_millis() as u64,
+        "simulator": target.simulator.is_some(),
     })))
 }
 
-async fn submit(db: &Databricks, args: &DatabricksQueryArgs) -> Result<Statement> {
+async fn submit(db: &Databricks, warehouse: &str, args: &DatabricksQueryArgs) -> Result<Statement> {
     let mut builder = db
         .statement(&args.sql)
-        .warehouse(&args.warehouse)
+        .warehouse(warehouse)
         .output(args.download_format());
     if let Some(catalog) = &args.catalog {
         builder = builder.catalog(catalog);

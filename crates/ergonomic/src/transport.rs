@@ -13,7 +13,7 @@ use haul_client::{Execute, TokenSource};
 use crate::error::Result;
 use crate::http::RequestLimit;
 use crate::permit::PermittedBody;
-use crate::retry::{self, Attempt, Replay, RetryPolicy};
+use crate::retry::{self, Attempt, Classify, Replay, RetryPolicy, Verdict};
 
 /// A token source that can obtain a new token: Salesforce's OAuth flows, Looker's login.
 pub(crate) trait Refresh: TokenSource {
@@ -23,6 +23,12 @@ pub(crate) trait Refresh: TokenSource {
     /// Obtains a new token unless another request already replaced `stale` (the value it was sent
     /// with) in the meantime; many requests failing at once cause one token request.
     fn refresh<'a>(&'a self, stale: Option<&'a HeaderValue>) -> BoxFuture<'a, Result<()>>;
+
+    /// Whether the service answers a token it no longer accepts with 403 rather than 401 (a
+    /// Databricks workspace: `Invalid access token.`), so that a 403 also asks for a new token.
+    fn refreshes_on_forbidden(&self) -> bool {
+        false
+    }
 }
 
 /// Sends requests under a [`RetryPolicy`] through the one retry loop ([`retry::drive`]), obtaining a
@@ -67,7 +73,9 @@ impl Transport {
             request,
             buffered,
         };
-        retry::drive(&self.retry, replay, &what, &mut exchange).await
+        retry::drive(&self.retry, replay, &what, &mut exchange)
+            .await
+            .response
     }
 
     /// Sends one attempt under a permit of the client's request limit, held until the answer's body
@@ -164,7 +172,7 @@ struct Exchange<'a> {
 }
 
 impl Attempt for Exchange<'_> {
-    type Output = reqwest::Result<reqwest::Response>;
+    type Output = Answer;
 
     fn attempt(&mut self) -> impl Future<Output = Self::Output> + Send {
         // `send` only builds an exchange for a request whose body can be copied, and a refresh
@@ -173,11 +181,43 @@ impl Attempt for Exchange<'_> {
             .request
             .try_clone()
             .expect("the request's body can be copied");
-        self.transport.send_once(self.client, copy, self.buffered)
+        let forbidden_refreshes =
+            self.transport.auth.refreshes_on_forbidden() && self.transport.auth.can_refresh();
+        let sent = self.transport.send_once(self.client, copy, self.buffered);
+        async move {
+            Answer {
+                response: sent.await,
+                forbidden_refreshes,
+            }
+        }
     }
 
     async fn refresh(&mut self) -> bool {
         let stale = self.request.headers().get(AUTHORIZATION).cloned();
         self.transport.refresh_into(&mut self.request, stale).await
+    }
+}
+
+/// One attempt's answer, classified as any answer is, except that a 403 asks for a new token
+/// when the token source says its service refuses stale tokens so.
+struct Answer {
+    response: reqwest::Result<reqwest::Response>,
+    forbidden_refreshes: bool,
+}
+
+impl Classify for Answer {
+    fn classify(&self, replay: Replay) -> Verdict {
+        match &self.response {
+            Ok(response)
+                if self.forbidden_refreshes && response.status() == StatusCode::FORBIDDEN =>
+            {
+                Verdict::Unauthorized
+            }
+            response => response.classify(replay),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.response.describe()
     }
 }

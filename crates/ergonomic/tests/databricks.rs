@@ -222,6 +222,8 @@ struct Script {
     runs_forever: bool,
     /// The result is written as Arrow IPC streams.
     arrow: bool,
+    /// Storage answers chunk 2 with a redirect.
+    redirect: bool,
 }
 
 struct Workspace {
@@ -234,7 +236,7 @@ const FUTURE: &str = "2999-01-01T00:00:00.000Z";
 async fn workspace(script: Script) -> Workspace {
     // Storage: 403 for the first GET of chunk 1 (an expired link), and for any request that
     // carries an Authorization header, as cloud storage does.
-    let arrow = script.arrow;
+    let (arrow, redirect) = (script.arrow, script.redirect);
     let storage = Server::start(Arc::new(move |request: &Seen, count| {
         if request.headers.contains_key("authorization") {
             return (403, b"{}".to_vec());
@@ -246,6 +248,9 @@ async fn workspace(script: Script) -> Workspace {
         }
         if index == 1 && count == 0 {
             return (403, b"{}".to_vec());
+        }
+        if index == 2 && redirect {
+            return (302, b"{}".to_vec());
         }
         match arrow {
             true => (200, arrow_chunk(index)),
@@ -377,6 +382,9 @@ async fn chunks_come_through_their_links_without_the_token_and_expired_links_are
         let db = client(&workspace);
         let done = finished(&db).await;
         assert_eq!(done.total_rows(), Some(5));
+        let shown = format!("{done:?} {:?}", done.statement());
+        assert!(shown.contains(STATEMENT), "{shown}");
+        assert!(!shown.contains("secret-signature"), "{shown}");
         let dir = TempDir::new("databricks-csv");
         let report = done
             .download()
@@ -459,6 +467,61 @@ async fn a_link_to_a_host_the_statement_did_not_name_is_refused() {
         assert!(!text.contains("secret-signature"), "{text}");
         assert!(elsewhere.requests().is_empty());
         assert!(!dir.0.join("out.csv").exists());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_redirect_from_storage_is_refused() {
+    tokio::time::timeout(GUARD, async {
+        let workspace = workspace(Script {
+            redirect: true,
+            ..Script::default()
+        })
+        .await;
+        let done = finished(&client(&workspace)).await;
+        let dir = TempDir::new("databricks-redirect");
+        let error = done
+            .download()
+            .to_file(dir.0.join("out.csv"))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("redirect"), "{error}");
+        assert!(!dir.0.join("out.csv").exists());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_link_that_cannot_be_reached_fails_without_showing_its_credential() {
+    tokio::time::timeout(GUARD, async {
+        let closed = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            format!("http://{}", listener.local_addr().unwrap())
+        };
+        let workspace = workspace(Script {
+            hostile_origin: Some(closed),
+            ..Script::default()
+        })
+        .await;
+        let done = finished(&client(&workspace)).await;
+        let dir = TempDir::new("databricks-unreachable");
+        let error = done
+            .download()
+            .to_file(dir.0.join("out.csv"))
+            .await
+            .unwrap_err();
+        let mut chain = vec![error.to_string()];
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            chain.push(format!("{cause} {cause:?}"));
+            source = cause.source();
+        }
+        let chain = chain.join(" / ");
+        assert!(error.is_retryable(), "{chain}");
+        assert!(!chain.contains("secret-signature"), "{chain}");
     })
     .await
     .unwrap();

@@ -163,6 +163,11 @@ impl Refresh for Tokens {
     fn refresh<'a>(&'a self, stale: Option<&'a HeaderValue>) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.renew(stale))
     }
+
+    /// A workspace answers a token it no longer accepts with 403 `Invalid access token.`.
+    fn refreshes_on_forbidden(&self) -> bool {
+        true
+    }
 }
 
 /// How long before expiry to renew: a tenth of the lifetime, at most a minute.

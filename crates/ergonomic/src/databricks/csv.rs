@@ -6,8 +6,33 @@
 //! bytes), and an unquoted `null` field becomes empty. A quoted `"null"` stays text.
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
+
+/// `chunk` (of a result whose columns are `names`; `first` for chunk 0) as the engine expects it,
+/// rewritten as it streams.
+pub(crate) fn rewritten(
+    chunk: BoxStream<'static, Result<Bytes>>,
+    names: &[String],
+    first: bool,
+) -> BoxStream<'static, Result<Bytes>> {
+    let rewriter = ChunkCsv::new(names, first);
+    futures::stream::unfold(Some((chunk, rewriter)), |state| async move {
+        let (mut chunk, mut rewriter) = state?;
+        match chunk.next().await {
+            Some(Ok(bytes)) => match rewriter.feed(&bytes) {
+                Ok(out) => Some((Ok(out), Some((chunk, rewriter)))),
+                Err(error) => Some((Err(error), None)),
+            },
+            Some(Err(error)) => Some((Err(error), None)),
+            None => Some((rewriter.finish(), None)),
+        }
+    })
+    .try_filter(|bytes| futures::future::ready(!bytes.is_empty()))
+    .boxed()
+}
 
 /// Where the scanner stands in the current record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +52,7 @@ enum State {
 const NULL: &[u8] = b"null";
 
 /// Rewrites one chunk as it arrives (see the module's documentation).
-pub(crate) struct ChunkCsv {
+struct ChunkCsv {
     /// The header row, without its terminator.
     header: Vec<u8>,
     /// The column names, to check the first chunk's own header row against.
@@ -44,7 +69,7 @@ pub(crate) struct ChunkCsv {
 impl ChunkCsv {
     /// A rewriter for a chunk of a result whose columns are `names`; `first` for chunk 0, the
     /// one that holds its own header row.
-    pub(crate) fn new(names: &[String], first: bool) -> Self {
+    fn new(names: &[String], first: bool) -> Self {
         Self {
             header: header_row(names),
             names: names.to_vec(),
@@ -55,7 +80,7 @@ impl ChunkCsv {
     }
 
     /// The output for `input`, possibly empty (held back until more arrives).
-    pub(crate) fn feed(&mut self, input: &[u8]) -> Result<Bytes> {
+    fn feed(&mut self, input: &[u8]) -> Result<Bytes> {
         let mut out = Vec::with_capacity(input.len() + self.header.len() + 2);
         for &byte in input {
             if let Some(mut own) = self.own_header.take() {
@@ -80,7 +105,7 @@ impl ChunkCsv {
     }
 
     /// What is still held at the end of the chunk.
-    pub(crate) fn finish(mut self) -> Result<Bytes> {
+    fn finish(mut self) -> Result<Bytes> {
         let mut out = Vec::new();
         if let Some(own) = self.own_header.take() {
             if !own.is_empty() {

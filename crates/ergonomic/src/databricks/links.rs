@@ -137,7 +137,8 @@ impl Links {
         let response = request
             .send()
             .await
-            .map_err(|e| Error::transport(LINK_OP, e))?;
+            // reqwest names the URL in its errors: the link holds a credential, so it is left out.
+            .map_err(|e| Error::transport(LINK_OP, e.without_url()))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);

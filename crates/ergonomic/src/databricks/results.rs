@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use haul_types::StatementFormat;
 
-use super::csv::ChunkCsv;
+use super::csv::rewritten;
 use super::links::{LINK_OP, Links, is_stale_link};
 use super::statement::CompletedStatement;
 use super::status;
@@ -182,7 +182,7 @@ impl Source for StatementResults {
             let response = self.links.get(index, &link).await?;
             let bytes = response
                 .bytes_stream()
-                .map_err(|error| Error::transport(LINK_OP, error));
+                .map_err(|error| Error::transport(LINK_OP, error.without_url()));
             if self.body() == Body::ArrowStream {
                 return Ok(Answer {
                     body: bytes.boxed(),
@@ -190,21 +190,7 @@ impl Source for StatementResults {
                     next: None,
                 });
             }
-            let rewriter = ChunkCsv::new(&self.names, index == 0);
-            let body =
-                futures::stream::unfold(Some((bytes.boxed(), rewriter)), |state| async move {
-                    let (mut inner, mut rewriter) = state?;
-                    match inner.next().await {
-                        Some(Ok(chunk)) => match rewriter.feed(&chunk) {
-                            Ok(out) => Some((Ok(out), Some((inner, rewriter)))),
-                            Err(error) => Some((Err(error), None)),
-                        },
-                        Some(Err(error)) => Some((Err(error), None)),
-                        None => Some((rewriter.finish(), None)),
-                    }
-                })
-                .try_filter(|bytes| futures::future::ready(!bytes.is_empty()))
-                .boxed();
+            let body = rewritten(bytes.boxed(), &self.names, index == 0);
             Ok(Answer {
                 body,
                 declared_rows,

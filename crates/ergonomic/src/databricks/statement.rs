@@ -211,13 +211,36 @@ impl StatementBuilder {
 }
 
 /// A statement on the server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Statement {
     db: Databricks,
     id: String,
     sql: Option<String>,
     /// The submission's answer, which the first round of waiting reuses.
     first: Option<types::StatementResponse>,
+}
+
+/// Leaves out the answers the statement keeps: their links hold credentials.
+impl std::fmt::Debug for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Statement")
+            .field("id", &self.id)
+            .field("sql", &self.sql)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Leaves out the result's links: they hold credentials.
+impl std::fmt::Debug for CompletedStatement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompletedStatement")
+            .field("statement", &self.statement)
+            .field("total_rows", &self.total_rows())
+            .field("total_chunks", &self.total_chunks())
+            .field("truncated", &self.truncated())
+            .field("allow_truncated", &self.allow_truncated)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Statement {
@@ -258,7 +281,7 @@ impl Statement {
 }
 
 /// A statement that succeeded: its result can be read.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CompletedStatement {
     statement: Statement,
     response: Arc<types::StatementResponse>,
