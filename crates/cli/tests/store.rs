@@ -1,7 +1,7 @@
 //! `haul sf query -o s3://...` against moto's S3 server (installed with the peers by
 //! `cargo xtask test`, found through `HAUL_PEER_PYTHON`), configured the way a user does it: from
 //! `AWS_*` variables, with `AWS_ENDPOINT_URL` naming the local server. Same summary and exit codes
-//! as a local output.
+//! as a local output. Also `haul databricks query`: its Arrow chunks land as Parquet objects.
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -313,6 +313,86 @@ async fn an_upload_killed_midway_resumes_from_the_checkpoint_in_the_store() {
     assert!(
         !keys.contains(&"accounts/_haul_checkpoint.json".to_owned()),
         "{keys:?}"
+    );
+    sim.shutdown().await;
+}
+
+/// Counts the rows of the Parquet objects under a prefix with boto3 and pyarrow (readers
+/// independent of haul's), and prints `<objects> <rows> <column names>`.
+const PARQUET_ROWS: &str = r#"
+import io, sys, boto3, pyarrow.parquet as pq
+endpoint, bucket, prefix = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="reader", aws_secret_access_key="reader-secret")
+keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+              if o["Key"].endswith(".parquet"))
+tables = [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in keys]
+print(len(keys), sum(t.num_rows for t in tables), ",".join(tables[0].schema.names))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_databricks_query_lands_its_arrow_chunks_as_parquet_objects() {
+    let sim = Sim::builder()
+        .databricks_rows(2_500)
+        .databricks_chunk_rows(1_000)
+        .job_duration(Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    let s3 = S3Server::start();
+    s3.request("PUT", "/lake");
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("haul"));
+    for name in [
+        "DATABRICKS_CLIENT_ID",
+        "DATABRICKS_CLIENT_SECRET",
+        "RUST_LOG",
+    ] {
+        command.env_remove(name);
+    }
+    command
+        .env("DATABRICKS_HOST", sim.databricks_host())
+        .env("DATABRICKS_TOKEN", sim.databricks_token())
+        .env("AWS_ENDPOINT_URL", &s3.url)
+        .env("AWS_ACCESS_KEY_ID", "haul-cli-test")
+        .env("AWS_SECRET_ACCESS_KEY", "haul-cli-test-secret")
+        .env("AWS_REGION", "us-east-1")
+        .args([
+            "--json",
+            "databricks",
+            "query",
+            "SELECT * FROM main.sales.orders",
+        ])
+        .args(["--warehouse", sim.databricks_warehouse_id()])
+        .args(["--format", "parquet", "-o", "s3://lake/orders/"]);
+    let output = assert_cmd::Command::from_std(command)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["records"], 2_500, "{summary}");
+    assert_eq!(
+        s3.keys("lake"),
+        [
+            "orders/_manifest.json",
+            "orders/part-00000.parquet",
+            "orders/part-00001.parquet",
+            "orders/part-00002.parquet"
+        ]
+    );
+    let read = assert_cmd::Command::new(&s3.python)
+        .args(["-c", PARQUET_ROWS, &s3.url, "lake", "orders/"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", stderr(&read));
+    let read = String::from_utf8(read.stdout).unwrap();
+    let mut words = read.split_whitespace();
+    assert_eq!(words.next(), Some("3"), "{read}");
+    assert_eq!(words.next(), Some("2500"), "{read}");
+    assert!(
+        words.next().is_some_and(|names| names.contains(',')),
+        "{read}"
     );
     sim.shutdown().await;
 }
