@@ -27,8 +27,10 @@ use crate::error::{Error, Result};
 
 mod ipc;
 mod rows;
+mod writer;
 pub(crate) use ipc::ArrowEncoder;
 pub(crate) use rows::RowWriter;
+use writer::LazyWriter;
 
 /// Rows read into Arrow arrays before they go to the Parquet writer.
 const BATCH_ROWS: usize = 8192;
@@ -118,17 +120,21 @@ impl ParquetSchema {
         })
     }
 
-    /// How every Parquet file of this schema is written.
-    fn properties(&self, compression: Compression) -> WriterProperties {
+    /// How a Parquet file of this schema is written; `repeating_little` names the columns whose
+    /// first values hardly repeat (see [`writer`]).
+    fn properties(&self, compression: Compression, repeating_little: &[&str]) -> WriterProperties {
         let mut properties = WriterProperties::builder()
             .set_compression(compression.codec())
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
         // A dictionary of values that never repeat is all cost: hashing every value, and a bigger
         // file (the values once in the dictionary, then an index a row).
-        for column in self.schema.columns.iter().filter(|c| c.unique) {
-            properties = properties
-                .set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
+        let unique = self.schema.columns.iter().filter(|c| c.unique);
+        for name in unique
+            .map(|c| c.name.as_str())
+            .chain(repeating_little.iter().copied())
+        {
+            properties = properties.set_column_dictionary_enabled(ColumnPath::from(name), false);
         }
         properties.build()
     }
@@ -167,7 +173,7 @@ struct State {
     schema: Arc<ParquetSchema>,
     typed: TypedRecords,
     columns: Vec<ColumnBuilder>,
-    writer: ArrowWriter<Vec<u8>>,
+    writer: LazyWriter,
     /// Rows not yet handed to the writer.
     batched: usize,
 }
@@ -178,12 +184,7 @@ impl ParquetEncoder {
         compression: Compression,
         delimiter: u8,
     ) -> Result<Self> {
-        let writer = ArrowWriter::try_new(
-            Vec::new(),
-            schema.arrow.clone(),
-            Some(schema.properties(compression)),
-        )
-        .map_err(encoding)?;
+        let writer = LazyWriter::new(schema.clone(), compression);
         let columns = schema
             .schema
             .columns
@@ -224,9 +225,7 @@ impl ParquetEncoder {
             return Err(Error::integrity("the partition has no header row"));
         }
         state.write_batch()?;
-        state.writer.finish().map_err(encoding)?;
-        state.drain(out);
-        Ok(())
+        state.writer.finish(out)
     }
 }
 
@@ -253,13 +252,13 @@ impl State {
         }
         let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
         let batch = RecordBatch::try_new(self.schema.arrow.clone(), arrays).map_err(encoding)?;
-        self.writer.write(&batch).map_err(encoding)?;
+        self.writer.write(&batch)?;
         self.batched = 0;
         Ok(())
     }
 
     fn drain(&mut self, out: &mut Vec<u8>) {
-        drain(&mut self.writer, out);
+        self.writer.drain(out);
     }
 }
 
@@ -399,7 +398,8 @@ pub(crate) fn encode_all(schema: Schema, csv: &[&str]) -> Result<(bytes::Bytes, 
 mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{
-        Date32Type, Decimal128Type, Int32Type, Time32MillisecondType, TimestampMillisecondType,
+        Date32Type, Decimal128Type, Int32Type, Int64Type, Time32MillisecondType,
+        TimestampMillisecondType,
     };
     use arrow_array::{Array, RecordBatch};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -453,6 +453,52 @@ mod tests {
         let group = reader.metadata().row_group(0);
         assert_eq!(group.column(0).dictionary_page_offset(), None, "Id");
         assert!(group.column(1).dictionary_page_offset().is_some(), "Kind");
+    }
+
+    #[test]
+    fn columns_whose_first_values_hardly_repeat_get_no_dictionary() {
+        let schema = Schema::new(vec![
+            Column::new("Amount", ColumnType::Int64, true),
+            Column::new("At", ColumnType::Timestamp, true),
+            Column::new("Kind", ColumnType::Utf8, true),
+            Column::new("Count", ColumnType::Int32, true),
+        ]);
+        let mut csv = String::from("\"Amount\",\"At\",\"Kind\",\"Count\"\n");
+        for i in 0..3_000 {
+            // Count: every value distinct, but nulls leave fewer than a sample's worth.
+            let count = if i % 3 == 0 {
+                i.to_string()
+            } else {
+                String::new()
+            };
+            csv.push_str(&format!(
+                "{i},2024-01-01T00:00:{:02}.{:03}Z,kind{},{count}\n",
+                i / 1000,
+                i % 1000,
+                i % 7
+            ));
+        }
+        let (bytes, rows) = encode_all(schema, &[&csv]).unwrap();
+        assert_eq!(rows, 3_000);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+        let group = reader.metadata().row_group(0);
+        assert_eq!(group.column(0).dictionary_page_offset(), None, "Amount");
+        assert_eq!(group.column(1).dictionary_page_offset(), None, "At");
+        assert!(group.column(2).dictionary_page_offset().is_some(), "Kind");
+        assert!(group.column(3).dictionary_page_offset().is_some(), "Count");
+        let amounts: Vec<i64> = reader
+            .build()
+            .unwrap()
+            .flat_map(|batch| {
+                let batch = batch.unwrap();
+                batch
+                    .column(0)
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(amounts, (0..3_000).collect::<Vec<i64>>());
     }
 
     #[test]

@@ -37,9 +37,8 @@ use arrow_cast::{CastOptions, can_cast_types, cast_with_options};
 use arrow_ipc::reader::StreamDecoder;
 use arrow_schema::{ArrowError, DataType, SchemaRef};
 use bytes::Bytes;
-use parquet::arrow::ArrowWriter;
 
-use super::{ColumnBuilder, Compression, ParquetSchema, data_type, drain, encoding};
+use super::{ColumnBuilder, Compression, LazyWriter, ParquetSchema, data_type, encoding};
 use crate::download::schema::{Column, ColumnType};
 use crate::download::value::{VALUE_SHOWN, Value};
 use crate::error::{Error, Result};
@@ -48,7 +47,7 @@ use crate::error::{Error, Result};
 pub(crate) struct ArrowEncoder {
     decoder: StreamDecoder,
     schema: Arc<ParquetSchema>,
-    writer: ArrowWriter<Vec<u8>>,
+    writer: LazyWriter,
     /// Rows written so far.
     rows: u64,
     /// The stream's schema, once checked against the download's.
@@ -57,13 +56,10 @@ pub(crate) struct ArrowEncoder {
 
 impl ArrowEncoder {
     pub(crate) fn new(schema: Arc<ParquetSchema>, compression: Compression) -> Result<Self> {
-        let properties = schema.properties(compression);
-        let writer = ArrowWriter::try_new(Vec::new(), schema.arrow.clone(), Some(properties))
-            .map_err(encoding)?;
         Ok(Self {
             decoder: StreamDecoder::new(),
+            writer: LazyWriter::new(schema.clone(), compression),
             schema,
-            writer,
             rows: 0,
             checked: None,
         })
@@ -88,7 +84,7 @@ impl ArrowEncoder {
                 self.write(&batch)?;
             }
         }
-        drain(&mut self.writer, out);
+        self.writer.drain(out);
         Ok(())
     }
 
@@ -101,9 +97,7 @@ impl ArrowEncoder {
                 "the partition's Arrow stream has no schema",
             ));
         }
-        self.writer.finish().map_err(encoding)?;
-        drain(&mut self.writer, out);
-        Ok(())
+        self.writer.finish(out)
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -117,7 +111,7 @@ impl ArrowEncoder {
         let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
         let typed = RecordBatch::try_new_with_options(self.schema.arrow.clone(), arrays, &options)
             .map_err(encoding)?;
-        self.writer.write(&typed).map_err(encoding)?;
+        self.writer.write(&typed)?;
         self.rows += batch.num_rows() as u64;
         Ok(())
     }

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use parquet::arrow::ArrowWriter;
-
-use super::{BATCH_ROWS, ColumnBuilder, Compression, ParquetSchema, encoding};
+use super::{BATCH_ROWS, ColumnBuilder, Compression, LazyWriter, ParquetSchema, encoding};
 use crate::download::schema::Schema;
 use crate::download::value::{VALUE_SHOWN, Value};
 use crate::error::{Error, Result};
@@ -15,7 +13,7 @@ use crate::error::{Error, Result};
 pub(crate) struct RowWriter {
     schema: Arc<ParquetSchema>,
     columns: Vec<ColumnBuilder>,
-    writer: ArrowWriter<Vec<u8>>,
+    writer: LazyWriter,
     /// Rows appended, from 1, and rows not yet handed to the writer.
     rows: u64,
     batched: usize,
@@ -25,9 +23,7 @@ impl RowWriter {
     /// A writer of rows of `schema` (checked as for any Parquet download).
     pub(crate) fn new(schema: Schema, compression: Compression) -> Result<Self> {
         let schema = Arc::new(ParquetSchema::new(Arc::new(schema))?);
-        let properties = schema.properties(compression);
-        let writer = ArrowWriter::try_new(Vec::new(), schema.arrow.clone(), Some(properties))
-            .map_err(encoding)?;
+        let writer = LazyWriter::new(schema.clone(), compression);
         let columns = schema
             .schema
             .columns
@@ -96,7 +92,7 @@ impl RowWriter {
     /// Ends the file: the Parquet bytes and the rows they hold.
     pub(crate) fn finish(mut self) -> Result<(Vec<u8>, u64)> {
         self.write_batch()?;
-        let bytes = self.writer.into_inner().map_err(encoding)?;
+        let bytes = self.writer.into_inner()?;
         Ok((bytes, self.rows))
     }
 
@@ -107,7 +103,7 @@ impl RowWriter {
         let arrays = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
         let batch = arrow_array::RecordBatch::try_new(self.schema.arrow.clone(), arrays)
             .map_err(encoding)?;
-        self.writer.write(&batch).map_err(encoding)?;
+        self.writer.write(&batch)?;
         self.batched = 0;
         Ok(())
     }
