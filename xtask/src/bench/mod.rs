@@ -2,7 +2,7 @@
 //! as a child process on 127.0.0.1. Writes `BENCHMARKS.md` and one SVG per benchmark in `docs/bench/`.
 //!
 //! ```text
-//! cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet] [--load-gate L]
+//! cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet,databricks] [--load-gate L]
 //! cargo xtask bench --report
 //! ```
 //!
@@ -11,6 +11,7 @@
 //! with the others' last sections; `--report` only rebuilds it (after an edit of `notes.md`).
 
 mod contender;
+mod databricks;
 mod document;
 // `cargo xtask reliability` reuses the simulator, measuring and report helpers.
 pub(crate) mod download;
@@ -32,8 +33,15 @@ use anyhow::{Context as _, Result, bail};
 
 pub(crate) use report::utc_now;
 
-const USAGE: &str = "usage: cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet] [--load-gate L] [--report]";
-const ALL: [&str; 5] = ["download", "waiting", "looker", "ingest", "parquet"];
+const USAGE: &str = "usage: cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet,databricks] [--load-gate L] [--report]";
+const ALL: [&str; 6] = [
+    "download",
+    "waiting",
+    "looker",
+    "ingest",
+    "parquet",
+    "databricks",
+];
 
 /// What one benchmark produced.
 #[derive(Debug)]
@@ -108,6 +116,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
             "waiting" => waiting::run(&bench),
             "looker" => looker::run(&bench),
             "ingest" => ingest::run(&bench),
+            "databricks" => databricks::run(&bench),
             _ => parquet::run(&bench),
         };
         match outcome {
