@@ -282,7 +282,11 @@ fn one_seed(rel: &Reliability, seed: u64, reference: &Reference) -> (Run, String
     run.counts = Counts::read(&sim).unwrap_or_default();
     match outcome {
         Ok(seen) => run.wall = Some(seen.wall.as_secs_f64()),
-        Err(error) => run.failure = Some(format!("haul failed: {error:#}")),
+        Err(error) => {
+            // Paths relative to the workspace, as the report shows every other path.
+            let prefix = format!("{}/", rel.root.display());
+            run.failure = Some(format!("haul failed: {error:#}").replace(&prefix, ""));
+        }
     }
     if run.failure.is_none() {
         compare(&mut run, &reference.facts, &out);

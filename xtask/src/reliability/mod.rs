@@ -1,8 +1,9 @@
-//! `cargo xtask reliability`: haul under injected faults, compared with fault-free runs, plus the
-//! reliability test suites and the last fuzzing results. Writes `RELIABILITY.md`.
+//! `cargo xtask reliability`: haul under injected faults, compared with fault-free runs (Salesforce
+//! download, ingest and extract, Looker, Databricks), plus the reliability test suites and the last
+//! fuzzing results. Writes `RELIABILITY.md`.
 //!
 //! ```text
-//! cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,suites]
+//! cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,databricks,suites]
 //! cargo xtask reliability --report
 //! ```
 //!
@@ -40,8 +41,16 @@ use self::sections::Kept;
 use crate::bench::measure::Job;
 use crate::bench::sim::Sim;
 
-const USAGE: &str = "usage: cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,suites] [--report]";
-const PARTS: [&str; 5] = ["download", "ingest", "looker", "extract", "suites"];
+const USAGE: &str = "usage: cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,databricks,suites] [--report]";
+/// The parts, in the order the document numbers them.
+const PARTS: [&str; 6] = [
+    "download",
+    "ingest",
+    "looker",
+    "extract",
+    "databricks",
+    "suites",
+];
 
 /// The fault plan of issue 8, without its seed.
 pub(crate) const FAULTS: &str = "503=0.05,429=0.02,reset=0.02,truncate=0.01,retry_after=1";

@@ -165,7 +165,8 @@ fn injected(seeds: u64) -> String {
          {TOKEN_LIFETIME_SECS} s; as most runs are shorter than that, every token is also expired \
          through `POST /__sim/expire-tokens` {} ms after a run starts and every {} s after, so each \
          run must refresh its token. haul runs as the `haul` CLI with client credentials \
-         (`SF_CLIENT_ID`/`SF_CLIENT_SECRET`, `LOOKER_CLIENT_ID`/`LOOKER_CLIENT_SECRET`). Fault counts \
+         (`SF_CLIENT_ID`/`SF_CLIENT_SECRET`, `LOOKER_CLIENT_ID`/`LOOKER_CLIENT_SECRET`, \
+         `DATABRICKS_CLIENT_ID`/`DATABRICKS_CLIENT_SECRET`). Fault counts \
          are the simulator's (`GET /__sim/faults`): a reset or truncation drawn for a body too short \
          to cut is sent whole and not counted.\n",
         FIRST_EXPIRY.as_millis(),
