@@ -36,6 +36,8 @@ const ROWS: &str = "rows";
 const BYTES: &str = "bytes";
 /// CPU seconds the simulator spent during the run.
 const SIM_CPU: &str = "sim CPU s";
+/// haul only: the download phase, from its `--json` summary (`elapsed_ms`).
+const PHASE: &str = "download phase s";
 
 const HAUL_CSV: &str = "haul → CSV";
 const HAUL_PARQUET: &str = "haul → Parquet (ARROW_STREAM)";
@@ -270,7 +272,11 @@ impl Trial for Download<'_> {
                 checked(name, &output, false, self.rows)?
             }
         };
-        Ok(vec![(ROWS, rows), (BYTES, bytes), (SIM_CPU, sim_cpu)])
+        let mut figures = vec![(ROWS, rows), (BYTES, bytes), (SIM_CPU, sim_cpu)];
+        if let Kind::Haul { .. } = kind {
+            figures.push((PHASE, phase(name, seen)?));
+        }
+        Ok(figures)
     }
 }
 
@@ -282,6 +288,15 @@ fn reported(name: &str, seen: &Measurement, rows: u64) -> Result<()> {
         bail!("{name} reported {} rows, not {rows}", summary["records"]);
     }
     Ok(())
+}
+
+/// haul's download phase in seconds (it starts once the statement has succeeded).
+fn phase(name: &str, seen: &Measurement) -> Result<f64> {
+    let summary: Value = serde_json::from_str(seen.stdout.trim())?;
+    let ms = summary["elapsed_ms"]
+        .as_f64()
+        .with_context(|| format!("{name}: elapsed_ms"))?;
+    Ok(ms / 1000.0)
 }
 
 /// Reads the output back: every row there, each `order_id` once. Returns its rows and bytes.

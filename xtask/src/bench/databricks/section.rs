@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::super::contender::{self, CPU, Contender, RSS_MB, WALL};
 use super::super::report::{self, Group, Panel, figure, table, thousands};
 use super::super::{Bench, Section};
-use super::{BYTES, CEILING, Config, ROWS, SDK, SIM_CPU, SQL, mrows_per_s, targets};
+use super::{BYTES, CEILING, Config, PHASE, ROWS, SDK, SIM_CPU, SQL, mrows_per_s, targets};
 
 pub(super) fn section(bench: &Bench, configs: &[Config]) -> Section {
     let mut md = introduction(bench.runs);
@@ -60,7 +60,8 @@ fn introduction(runs: usize) -> String {
          statement is the simulator's first and every contender's chunks are served alike. \
          Medians of {runs} runs per contender, one after the other, round after round. Wall time is \
          the whole command: process start, statement, waiting, links, downloading, writing (the \
-         ceiling's statement and links are made before its run). Rows are checked after each run: \
+         ceiling's statement and links are made before its run); haul's download phase (`elapsed_ms` of \
+         its `--json` summary) starts once the statement has succeeded. Rows are checked after each run: \
          the CSV outputs read with the `csv` crate and the Parquet output with the `parquet` \
          crate's Arrow reader, every row there and each `order_id` once (the ceiling: the rows the \
          manifest declares). Peak RSS and CPU seconds are the contender's own (rusage of the \
@@ -87,6 +88,7 @@ fn config_table(config: &Config) -> String {
         &[
             "contender",
             "wall s",
+            "download phase s",
             "rows",
             "output MB",
             "M rows/s",
@@ -111,6 +113,7 @@ fn table_row(config: &Config, c: &Contender) -> Vec<String> {
     vec![
         c.name.clone(),
         format!("{:.2}", c.median(WALL)),
+        c.get(PHASE).map_or("–".into(), |p| format!("{p:.2}")),
         thousands(c.median(ROWS) as u64),
         format!("{:.0}", c.median(BYTES) / 1e6),
         figure(mrows_per_s(c)),
