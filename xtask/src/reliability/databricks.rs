@@ -202,7 +202,11 @@ fn reference(rel: &Reliability, output: Output) -> Result<Reference> {
     let mut command = String::new();
     for attempt in 1..=2 {
         let name = format!("databricks-ref-{}-{attempt}", output.name().to_lowercase());
-        let sim = Sim::start(&rel.root, &sim_args(rel), &rel.logs.join(format!("{name}-sim.log")))?;
+        let sim = Sim::start(
+            &rel.root,
+            &sim_args(rel),
+            &rel.logs.join(format!("{name}-sim.log")),
+        )?;
         let out = rel.work.join(output.file(&name));
         remove_output(&out);
         let job = haul_job(rel, &sim, &out);
@@ -354,12 +358,7 @@ fn summary(run: &Run) -> String {
     }
 }
 
-fn section(
-    rel: &Reliability,
-    references: &[Reference],
-    command: &str,
-    runs: &[Run],
-) -> Section {
+fn section(rel: &Reliability, references: &[Reference], command: &str, runs: &[Run]) -> Section {
     let mut md = String::new();
     let failed = runs.iter().filter(|r| r.failure.is_some()).count();
     let compared: u64 = runs

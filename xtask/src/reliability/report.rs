@@ -57,7 +57,11 @@ pub(super) fn commit(root: &Path) -> String {
 /// The whole document, from the sections kept in `dir`: the machine, what was injected, then every
 /// part's section in the order of [`PARTS`], each with when and from which commit it was measured;
 /// the overall verdict is over all of them. Returns the document and every failure it lists.
-pub(super) fn document(rel: &Reliability, dir: &Path, command: &str) -> Result<(String, Vec<String>)> {
+pub(super) fn document(
+    rel: &Reliability,
+    dir: &Path,
+    command: &str,
+) -> Result<(String, Vec<String>)> {
     let mut kept = Vec::new();
     for part in PARTS {
         kept.push((part, sections::load(dir, part)?));
@@ -142,7 +146,10 @@ fn provenance(kept: &Kept) -> String {
             format!("release binaries, fault seeds 1..{seeds}"),
             "every run matched its reference",
         ),
-        None => ("each suite compiled when it ran".to_owned(), "every suite passed"),
+        None => (
+            "each suite compiled when it ran".to_owned(),
+            "every suite passed",
+        ),
     };
     let verdict = match kept.failures.len() {
         0 => good.to_owned(),

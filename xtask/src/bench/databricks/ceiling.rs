@@ -41,7 +41,8 @@ impl Links {
             .context("statement_id")?
             .to_owned();
         for _ in 0..3000 {
-            if response["status"]["state"] != "PENDING" && response["status"]["state"] != "RUNNING" {
+            if response["status"]["state"] != "PENDING" && response["status"]["state"] != "RUNNING"
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -85,7 +86,11 @@ impl Links {
                 chunk_file(dir, n).display()
             );
             for (name, value) in link["http_headers"].as_object().into_iter().flatten() {
-                let _ = writeln!(text, "header = \"{name}: {}\"", value.as_str().unwrap_or(""));
+                let _ = writeln!(
+                    text,
+                    "header = \"{name}: {}\"",
+                    value.as_str().unwrap_or("")
+                );
             }
         }
         std::fs::write(path, text)?;

@@ -213,7 +213,10 @@ impl Download<'_> {
             Kind::Sdk => Job::new(&self.bench.python, self.limit)
                 .env("HAUL_DBX_HOST", db.host.clone())
                 .env("HAUL_DBX_TOKEN", db.token.clone())
-                .arg(self.bench.script("databricks_sdk_download.py", SDK_DOWNLOAD)?)
+                .arg(
+                    self.bench
+                        .script("databricks_sdk_download.py", SDK_DOWNLOAD)?,
+                )
                 .args([SQL, db.warehouse_id.as_str()])
                 .arg(out),
             Kind::Ceiling => {
