@@ -180,3 +180,61 @@ fn injected(seeds: u64) -> String {
         EXPIRE_EVERY.as_secs()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(title: &str, seeds: Option<u64>, failures: &[&str]) -> Kept {
+        Kept {
+            title: title.into(),
+            markdown: format!("The {title} table.\n"),
+            measured: "2026-12-01 12:09".into(),
+            commit: "4d092b7".into(),
+            seeds,
+            failures: failures.iter().map(|f| (*f).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_document_numbers_every_part_in_order_and_judges_all_kept_sections() {
+        let root = std::env::temp_dir().join(format!("xtask-report-{}", std::process::id()));
+        let dir = root.join(sections::KEPT);
+        sections::save(&dir, "suites", &kept("Suites", None, &[])).unwrap();
+        sections::save(&dir, "download", &kept("Download", Some(20), &[])).unwrap();
+        let failed = kept(
+            "Databricks",
+            Some(2),
+            &["databricks seed 1 CSV: haul failed"],
+        );
+        sections::save(&dir, "databricks", &failed).unwrap();
+        let rel = Reliability {
+            root: root.clone(),
+            seeds: 20,
+            quick: false,
+            rows: 0,
+            ingest_rows: 0,
+            looker_tasks: 0,
+            databricks_rows: 0,
+            work: root.join("target/reliability"),
+            logs: root.join("target/reliability/logs"),
+        };
+        let (doc, failures) = document(&rel, &dir, "cargo xtask reliability --report").unwrap();
+        assert_eq!(failures, ["databricks seed 1 CSV: haul failed"]);
+        assert!(doc.contains(
+            "**Overall: 1 FAILED (listed at the end); not measured: ingest, looker, extract.**"
+        ));
+        let at = |heading: &str| doc.find(heading).unwrap_or_else(|| panic!("{heading}"));
+        assert!(at("## 1. Download\n") < at("## 2. ingest\n\nNot measured"));
+        assert!(at("## 4. extract\n") < at("## 5. Databricks\n"));
+        assert!(at("## 5. Databricks\n") < at("## 6. Suites\n"));
+        assert!(doc.contains(
+            "## 5. Databricks\n\n*Measured 2026-12-01 12:09 UTC from `4d092b7` (release binaries, \
+             fault seeds 1..2): **1 FAILED**.*\n\nThe Databricks table.\n"
+        ));
+        assert!(doc.contains("(each suite compiled when it ran): every suite passed.*"));
+        assert!(doc.contains("seeds S = 1..20"));
+        assert!(doc.ends_with("## Failures\n\n- **FAILED**: databricks seed 1 CSV: haul failed\n"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
