@@ -5,11 +5,12 @@
 //! - `cargo xtask layers`: fail, listing each, when a module names one that it must not (a family inside
 //!   the core, one family inside another).
 //! - `cargo xtask test [CARGO TEST ARGS]`: install the peer clients, then run every test of the workspace.
-//! - `cargo xtask bench [--runs N] [--quick] [--only ...]`: benchmarks against the peers and the
-//!   ceiling; writes `BENCHMARKS.md` and `docs/bench/*.svg`.
+//! - `cargo xtask bench [--runs N] [--quick] [--only ...] [--report]`: benchmarks against the peers
+//!   and the ceiling; writes `BENCHMARKS.md` and `docs/bench/*.svg`.
 //! - `cargo xtask fuzz [--seconds N] [--target T]`: the cargo-fuzz targets of `fuzz/`, N seconds each.
-//! - `cargo xtask reliability [--seeds N] [--quick] [--only ...]`: haul under injected faults against
-//!   fault-free runs, and the reliability test suites; writes `RELIABILITY.md`.
+//! - `cargo xtask reliability [--seeds N] [--quick] [--only ...] [--report]`: haul under injected
+//!   faults against fault-free runs, and the reliability test suites; keeps each part's section in
+//!   `docs/reliability/sections/` and writes `RELIABILITY.md` from them (`--report`: only that).
 
 mod bench;
 mod fuzz;
@@ -21,7 +22,7 @@ mod test;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask regen [--check] | cargo xtask layers | cargo xtask test [CARGO TEST ARGS] | cargo xtask bench [--runs N] [--quick] [--only LIST] | cargo xtask fuzz [--seconds N] [--target T] | cargo xtask reliability [--seeds N] [--quick] [--only LIST]";
+const USAGE: &str = "usage: cargo xtask regen [--check] | cargo xtask layers | cargo xtask test [CARGO TEST ARGS] | cargo xtask bench [--runs N] [--quick] [--only LIST] [--report] | cargo xtask fuzz [--seconds N] [--target T] | cargo xtask reliability [--seeds N] [--quick] [--only LIST] [--report]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

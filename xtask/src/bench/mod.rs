@@ -2,7 +2,7 @@
 //! as a child process on 127.0.0.1. Writes `BENCHMARKS.md` and one SVG per benchmark in `docs/bench/`.
 //!
 //! ```text
-//! cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet,extract] [--load-gate L]
+//! cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet,extract,databricks] [--load-gate L]
 //! cargo xtask bench --report
 //! ```
 //!
@@ -11,6 +11,7 @@
 //! with the others' last sections; `--report` only rebuilds it (after an edit of `notes.md`).
 
 mod contender;
+mod databricks;
 mod document;
 // `cargo xtask reliability` reuses the simulator, measuring and report helpers.
 pub(crate) mod download;
@@ -33,9 +34,15 @@ use anyhow::{Context as _, Result, bail};
 
 pub(crate) use report::utc_now;
 
-const USAGE: &str = "usage: cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet,extract] [--load-gate L] [--report]";
-const ALL: [&str; 6] = [
-    "download", "waiting", "looker", "ingest", "parquet", "extract",
+const USAGE: &str = "usage: cargo xtask bench [--runs N] [--quick] [--only download,waiting,looker,ingest,parquet,extract,databricks] [--load-gate L] [--report]";
+const ALL: [&str; 7] = [
+    "download",
+    "waiting",
+    "looker",
+    "ingest",
+    "parquet",
+    "extract",
+    "databricks",
 ];
 
 /// What one benchmark produced.
@@ -112,6 +119,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
             "looker" => looker::run(&bench),
             "ingest" => ingest::run(&bench),
             "extract" => extract::run(&bench),
+            "databricks" => databricks::run(&bench),
             _ => parquet::run(&bench),
         };
         match outcome {

@@ -25,8 +25,21 @@ pub(crate) struct Sim {
     pub(crate) looker_base_url: String,
     pub(crate) looker_client_id: String,
     pub(crate) looker_client_secret: String,
+    /// The Databricks workspace (the same server), its personal access token, its service
+    /// principal's OAuth credentials and its SQL warehouse.
+    pub(crate) databricks: Databricks,
     /// The command line it was started with, for the report.
     pub(crate) command: String,
+}
+
+/// The simulated Databricks workspace, from the ready line.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Databricks {
+    pub(crate) host: String,
+    pub(crate) token: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) warehouse_id: String,
 }
 
 impl Sim {
@@ -74,6 +87,7 @@ impl Sim {
             looker_base_url: String::new(),
             looker_client_id: String::new(),
             looker_client_secret: String::new(),
+            databricks: Databricks::default(),
             command,
         };
         let ready: Value = serde_json::from_str(line.trim())
@@ -92,6 +106,13 @@ impl Sim {
         sim.looker_base_url = field("looker_base_url")?;
         sim.looker_client_id = field("looker_client_id")?;
         sim.looker_client_secret = field("looker_client_secret")?;
+        sim.databricks = Databricks {
+            host: field("databricks_host")?,
+            token: field("databricks_token")?,
+            client_id: field("databricks_client_id")?,
+            client_secret: field("databricks_client_secret")?,
+            warehouse_id: field("databricks_warehouse_id")?,
+        };
         Ok(sim)
     }
 

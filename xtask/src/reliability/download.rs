@@ -241,7 +241,7 @@ fn section(
          Commands (the last seed's; paths relative to the workspace):\n\n```sh\n# reference\n{reference_command}\n# under faults\n{command}\n```\n"
     );
     Section {
-        title: "1. Download under faults".into(),
+        title: "Download under faults".into(),
         markdown: md,
         failures: runs
             .iter()

@@ -1,5 +1,6 @@
-//! Forced token expiry during a run: a thread that calls the simulator's
-//! `POST /__sim/expire-tokens` shortly after the run starts and then at a fixed interval.
+//! Forced expiry during a run: a thread that calls one of the simulator's control routes
+//! (`POST /__sim/expire-tokens`, or `POST /__sim/databricks/expire-links`) shortly after the run
+//! starts and then at a fixed interval.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -20,7 +21,11 @@ pub(crate) struct Expirer {
 impl Expirer {
     /// Expires every token of the simulator at `instance_url` after `first`, then every `every`.
     pub(crate) fn start(instance_url: &str, first: Duration, every: Duration) -> Self {
-        let url = format!("{instance_url}/__sim/expire-tokens");
+        Self::posting(format!("{instance_url}/__sim/expire-tokens"), first, every)
+    }
+
+    /// POSTs to the control route `url` after `first`, then every `every`.
+    pub(crate) fn posting(url: String, first: Duration, every: Duration) -> Self {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let mut sent = 0;
@@ -44,7 +49,7 @@ impl Expirer {
         }
     }
 
-    /// Stops the thread; returns how many expiries the simulator accepted.
+    /// Stops the thread; returns how many calls the simulator accepted.
     pub(crate) fn stop(mut self) -> u64 {
         self.halt()
     }

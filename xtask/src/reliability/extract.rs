@@ -389,7 +389,7 @@ fn section(reference: &Dataset, changes: &Changes, command: &str, runs: &[Run]) 
         changes.files.len()
     );
     Section {
-        title: "4. Extract under faults".into(),
+        title: "Extract under faults".into(),
         markdown: md,
         failures: runs
             .iter()

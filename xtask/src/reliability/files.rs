@@ -1,14 +1,18 @@
-//! Facts about output files: size, SHA-256, CSV rows (quoted newlines respected, by the `csv`
-//! crate) and the multiset of their first column (the record Id), to count rows lost and duplicated.
+//! Facts about output files: size, SHA-256, rows (CSV by the `csv` crate, quoted newlines respected;
+//! Parquet by the `parquet` crate's Arrow reader) and the multiset of their first column (the record
+//! Id), to count rows lost and duplicated.
 
 use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use arrow_array::cast::AsArray as _;
+use arrow_array::types::Int64Type;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest as _, Sha256};
 
-/// What one CSV file holds.
+/// What one output file holds (CSV, or Parquet read back).
 #[derive(Debug, Default)]
 pub(crate) struct CsvFacts {
     pub(crate) bytes: u64,
@@ -54,6 +58,33 @@ pub(crate) fn examine(path: &Path) -> Result<CsvFacts> {
         facts.rows += 1;
         let id: Box<[u8]> = record.get(0).unwrap_or_default().into();
         *facts.ids.entry(id).or_default() += 1;
+    }
+    Ok(facts)
+}
+
+/// Reads a Parquet file whose first column is a 64-bit integer id (its ids kept as decimal text,
+/// as a CSV holds them).
+pub(crate) fn examine_parquet(path: &Path) -> Result<CsvFacts> {
+    let mut facts = CsvFacts {
+        bytes: std::fs::metadata(path)?.len(),
+        sha256: sha256(path)?,
+        ..CsvFacts::default()
+    };
+    let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| path.display().to_string())?
+        .build()?;
+    for batch in reader {
+        let batch = batch?;
+        let ids = batch
+            .column(0)
+            .as_primitive_opt::<Int64Type>()
+            .context("the first column is not a 64-bit integer")?;
+        for id in ids {
+            facts.rows += 1;
+            let text = id.map(|id| id.to_string()).unwrap_or_default();
+            *facts.ids.entry(text.into_bytes().into()).or_default() += 1;
+        }
     }
     Ok(facts)
 }

@@ -308,7 +308,7 @@ fn section(
         "\nCommand (fault-free reference; the faulty runs differ only in the simulator):\n\n```sh\n{command}\n```\n"
     );
     Section {
-        title: "2. Ingest under faults".into(),
+        title: "Ingest under faults".into(),
         markdown: md,
         failures: runs
             .iter()

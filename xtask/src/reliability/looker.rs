@@ -285,7 +285,7 @@ fn section(
         "\nCommand (fault-free reference):\n\n```sh\n{command}\n```\n"
     );
     Section {
-        title: "3. Looker under faults".into(),
+        title: "Looker under faults".into(),
         markdown: md,
         failures: runs
             .iter()

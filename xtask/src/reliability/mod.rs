@@ -1,25 +1,33 @@
-//! `cargo xtask reliability`: haul under injected faults, compared with fault-free runs, plus the
-//! reliability test suites and the last fuzzing results. Writes `RELIABILITY.md`.
+//! `cargo xtask reliability`: haul under injected faults, compared with fault-free runs (Salesforce
+//! download, ingest and extract, Looker, Databricks), plus the reliability test suites and the last
+//! fuzzing results. Writes `RELIABILITY.md`.
 //!
 //! ```text
-//! cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,suites]
+//! cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,databricks,suites]
+//! cargo xtask reliability --report
 //! ```
 //!
 //! Every part starts release `haul-sim` children on 127.0.0.1 (killed when dropped) and runs the
 //! release `haul` CLI against them, as a user would, through its environment configuration with
-//! OAuth client credentials (so that expired tokens are refreshed). `--quick` (2 seeds, smaller
-//! data) writes `target/reliability/RELIABILITY-quick.md` instead. The command exits non-zero when
-//! any run differs from its fault-free reference or any suite fails.
+//! OAuth client credentials (so that expired tokens are refreshed). Each part's section is kept in
+//! `docs/reliability/sections/` (`sections.rs`) and the document is rendered from all of them, so
+//! that `--only` re-measures some parts and keeps the others; `--report` only renders it.
+//! `--quick` (2 seeds, smaller data) keeps its sections and writes its document under
+//! `target/reliability/` instead. The command exits non-zero when any run it measured differs from
+//! its fault-free reference or any suite fails (with `--report`, when any kept section failed).
 
+mod databricks;
 mod download;
 mod expire;
 mod extract;
-mod files;
+// The Databricks benchmark reads its outputs back as this part does.
+pub(crate) mod files;
 mod ingest;
 mod lake;
 mod looker;
 mod probe;
 mod report;
+mod sections;
 mod suites;
 
 use std::path::{Path, PathBuf};
@@ -28,11 +36,21 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
+pub(crate) use self::databricks::SQL as DATABRICKS_SQL;
+use self::sections::Kept;
 use crate::bench::measure::Job;
 use crate::bench::sim::Sim;
 
-const USAGE: &str = "usage: cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,suites]";
-const PARTS: [&str; 5] = ["download", "ingest", "looker", "extract", "suites"];
+const USAGE: &str = "usage: cargo xtask reliability [--seeds N] [--quick] [--only download,ingest,looker,extract,databricks,suites] [--report]";
+/// The parts, in the order the document numbers them.
+const PARTS: [&str; 6] = [
+    "download",
+    "ingest",
+    "looker",
+    "extract",
+    "databricks",
+    "suites",
+];
 
 /// The fault plan of issue 8, without its seed.
 pub(crate) const FAULTS: &str = "503=0.05,429=0.02,reset=0.02,truncate=0.01,retry_after=1";
@@ -56,6 +74,8 @@ pub(crate) struct Reliability {
     pub(crate) ingest_rows: u64,
     /// Looker query tasks per run.
     pub(crate) looker_tasks: usize,
+    /// Rows of the Databricks table downloaded.
+    pub(crate) databricks_rows: u64,
     /// `target/reliability`: data, outputs, logs.
     pub(crate) work: PathBuf,
     pub(crate) logs: PathBuf,
@@ -96,6 +116,7 @@ impl Reliability {
 /// What one part produced: its Markdown, and a line for each run that failed.
 #[derive(Debug)]
 pub(crate) struct Section {
+    /// Without a number: the document numbers the parts in the order of [`PARTS`].
     pub(crate) title: String,
     pub(crate) markdown: String,
     pub(crate) failures: Vec<String>,
@@ -104,28 +125,22 @@ pub(crate) struct Section {
 /// Entry point of `cargo xtask reliability`.
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let (settings, only) = parse(root, args)?;
-    // The release binaries are built from the tree as it stands now; the suites at the end are
-    // compiled when they run, so a commit made meanwhile must show in the report.
-    let built_from = report::commit(root);
-    build(root)?;
-    std::fs::create_dir_all(&settings.logs)?;
-    let mut sections = Vec::new();
-    for part in PARTS.iter().filter(|p| only.iter().any(|o| o == *p)) {
-        eprintln!("reliability: {part}");
-        let outcome = match *part {
-            "download" => download::run(&settings),
-            "ingest" => ingest::run(&settings),
-            "looker" => looker::run(&settings),
-            "extract" => extract::run(&settings),
-            _ => suites::run(&settings),
-        };
-        sections.push(outcome.unwrap_or_else(|error| Section {
-            title: format!("{part}: FAILED"),
-            markdown: format!("The part could not run: `{error:#}`\n"),
-            failures: vec![format!("{part}: {error:#}")],
-        }));
+    let dir = sections::dir(&settings);
+    let mut failures = Vec::new();
+    if !only.is_empty() {
+        // The release binaries are built from the tree as it stands now; the suites are compiled
+        // when they run, so a commit made meanwhile shows in their section.
+        let built_from = report::commit(root);
+        build(root)?;
+        std::fs::create_dir_all(&settings.logs)?;
+        for part in PARTS.iter().filter(|p| only.iter().any(|o| o == *p)) {
+            let kept = measure(&settings, part, &built_from);
+            failures.extend(kept.failures.iter().cloned());
+            sections::save(&dir, part, &kept)?;
+        }
     }
-    let document = report::document(&settings, &sections, args, &built_from);
+    let command = format!("cargo xtask reliability {}", args.join(" "));
+    let (document, listed) = report::document(&settings, &dir, &command)?;
     let target = if settings.quick {
         settings.work.join("RELIABILITY-quick.md")
     } else {
@@ -133,21 +148,40 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     };
     crate::bench::report::write(&target, &document)?;
     eprintln!("reliability: wrote {}", target.display());
-    let failures: Vec<&String> = sections.iter().flat_map(|s| &s.failures).collect();
+    // Measuring fails on its own runs' failures; rendering alone on any section's.
+    if only.is_empty() {
+        failures = listed;
+    }
     if !failures.is_empty() {
-        bail!(
-            "{} run(s) failed:\n{}",
-            failures.len(),
-            failures
-                .iter()
-                .map(|f| f.as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        bail!("{} run(s) failed:\n{}", failures.len(), failures.join("\n"));
     }
     Ok(())
 }
 
+/// Measures one part; a part that could not run is kept as a failed section.
+fn measure(settings: &Reliability, part: &str, built_from: &str) -> Kept {
+    eprintln!("reliability: {part}");
+    let outcome = match part {
+        "download" => download::run(settings),
+        "ingest" => ingest::run(settings),
+        "looker" => looker::run(settings),
+        "extract" => extract::run(settings),
+        "databricks" => databricks::run(settings),
+        _ => suites::run(settings),
+    };
+    let section = outcome.unwrap_or_else(|error| Section {
+        title: format!("{part}: FAILED"),
+        markdown: format!("The part could not run: `{error:#}`\n"),
+        failures: vec![format!("{part}: {error:#}")],
+    });
+    match part {
+        // The suites are compiled from the tree as it is when they run.
+        "suites" => Kept::measured(section, &report::commit(&settings.root), None),
+        _ => Kept::measured(section, built_from, Some(settings.seeds)),
+    }
+}
+
+/// The settings, and the parts to measure (none with `--report`).
 fn parse(root: &Path, args: &[String]) -> Result<(Reliability, Vec<String>)> {
     let mut seeds = None;
     let mut quick = false;
@@ -160,6 +194,8 @@ fn parse(root: &Path, args: &[String]) -> Result<(Reliability, Vec<String>)> {
                 seeds = Some(n.filter(|&n: &u64| n >= 1).context(USAGE)?);
             }
             "--quick" => quick = true,
+            // Whatever else is asked, --report measures nothing (below).
+            "--report" => {}
             "--only" => {
                 only = words
                     .next()
@@ -174,6 +210,9 @@ fn parse(root: &Path, args: &[String]) -> Result<(Reliability, Vec<String>)> {
             _ => bail!(USAGE),
         }
     }
+    if args.iter().any(|a| a == "--report") {
+        only.clear();
+    }
     let work = root.join("target/reliability");
     let settings = Reliability {
         root: root.to_path_buf(),
@@ -182,6 +221,7 @@ fn parse(root: &Path, args: &[String]) -> Result<(Reliability, Vec<String>)> {
         rows: if quick { 100_000 } else { 1_000_000 },
         ingest_rows: if quick { 20_000 } else { 200_000 },
         looker_tasks: if quick { 5 } else { 20 },
+        databricks_rows: if quick { 20_000 } else { 200_000 },
         logs: work.join("logs"),
         work,
     };

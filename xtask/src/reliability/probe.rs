@@ -15,7 +15,8 @@ pub(crate) const FAULT_KINDS: [&str; 4] = ["503", "429", "reset", "truncate"];
 pub(crate) struct Seen {
     /// Faults injected, by kind.
     pub(crate) faults: BTreeMap<String, u64>,
-    /// Successful token grants (`POST /services/oauth2/token` or Looker `POST /api/4.0/login`, 200).
+    /// Successful token grants (`POST /services/oauth2/token`, Looker `POST /api/4.0/login` or
+    /// Databricks `POST /oidc/v1/token`, 200).
     pub(crate) grants: u64,
     /// Requests refused with 401 (an expired token).
     pub(crate) unauthorized: u64,
@@ -53,7 +54,9 @@ impl Seen {
                 continue;
             }
             seen.requests += count;
-            let grant = route == "/services/oauth2/token" || route.ends_with("/login");
+            let grant = route == "/services/oauth2/token"
+                || route == "/oidc/v1/token"
+                || route.ends_with("/login");
             if grant && entry["method"] == "POST" && status == Some(200) {
                 seen.grants += count;
             }

@@ -171,7 +171,7 @@ fn section(rel: &Reliability, outcomes: &[Outcome]) -> Section {
         ));
     }
     Section {
-        title: "5. Reliability test suites and fuzzing".into(),
+        title: "Reliability test suites and fuzzing".into(),
         markdown: md,
         failures,
     }
