@@ -131,7 +131,8 @@ impl<'a, W: PartWriter> Attempt for PartitionAttempt<'a, W> {
 }
 
 /// One attempt's outcome, classified as any result is, except that an error the source mends
-/// by fetching again ([`Source::mended_by_refetch`]) is repeated like a transient one.
+/// by fetching again ([`Source::mended_by_refetch`]) is repeated at once, without using up an
+/// attempt ([`Verdict::Renewed`]).
 struct Outcome<'a> {
     source: &'a dyn Source,
     result: Result<(Fetched, Option<u64>)>,
@@ -140,9 +141,7 @@ struct Outcome<'a> {
 impl Classify for Outcome<'_> {
     fn classify(&self, replay: Replay) -> Verdict {
         match &self.result {
-            Err(error) if self.source.mended_by_refetch(error) => {
-                Verdict::Transient { retry_after: None }
-            }
+            Err(error) if self.source.mended_by_refetch(error) => Verdict::Renewed,
             result => result.classify(replay),
         }
     }

@@ -98,7 +98,8 @@ pub(crate) trait Source: Send + Sync + 'static {
     /// Whether `error`, which ended a fetch, is mended by fetching the partition again although
     /// it is not transient in itself: a presigned link that storage refused as expired, which the
     /// source has forgotten so that its next fetch asks for a new one. The engine's retry loop
-    /// repeats such a fetch under the same policy as a transient failure.
+    /// repeats such a fetch at once without using up an attempt, a bounded number of times
+    /// (`retry::MAX_RENEWALS`), then as a transient failure.
     fn mended_by_refetch(&self, _error: &Error) -> bool {
         false
     }

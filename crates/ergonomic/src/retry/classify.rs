@@ -49,6 +49,11 @@ pub(crate) enum Verdict {
     Transient { retry_after: Option<Duration> },
     /// 401: try again once a new token is in place.
     Unauthorized,
+    /// The attempt failed on something it has since renewed itself (a presigned link that had
+    /// expired, now forgotten so that the next attempt asks for a new one): try again at once,
+    /// without using up an attempt, up to [`MAX_RENEWALS`](super::MAX_RENEWALS) times; then as
+    /// a transient failure.
+    Renewed,
 }
 
 /// An attempt's outcome, as the retry loop sees it.

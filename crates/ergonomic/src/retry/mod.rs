@@ -11,7 +11,9 @@
 //!   `reqwest` outcomes and for `crate::Result<T>` alike, under the request's [`Replay`] mode;
 //! - how long to wait: [`RetryPolicy`]'s backoff, or `Retry-After` up to its cap (a longer one ends
 //!   the retries), never past the policy's overall budget, and never more attempts than its cap;
-//! - token refreshes: at most [`MAX_REFRESHES`] per request, however long its retries last.
+//! - token refreshes: at most [`MAX_REFRESHES`] per request, however long its retries last;
+//! - renewals of what an attempt holds (an expired presigned link): at most [`MAX_RENEWALS`] that
+//!   do not use up attempts.
 //!
 //! # Using it on a new request path
 //!
@@ -58,6 +60,11 @@ pub use policy::RetryPolicy;
 /// too.
 pub(crate) const MAX_REFRESHES: u32 = 3;
 
+/// Renewals ([`Verdict::Renewed`]) one operation may make without using up attempts: a link may
+/// expire again while a partition waits out its retries, and the cap ends an operation whose
+/// renewed links keep failing (each later renewal counts as a transient failure).
+pub(crate) const MAX_RENEWALS: u32 = 10;
+
 /// One attempt of an operation [`drive`] repeats, with the state it keeps between attempts.
 pub(crate) trait Attempt: Send {
     /// What one attempt ends in.
@@ -82,7 +89,7 @@ pub(crate) async fn drive<A: Attempt>(
     op: &mut A,
 ) -> A::Output {
     let started = tokio::time::Instant::now();
-    let (mut attempt, mut refreshes) = (1, 0);
+    let (mut attempt, mut refreshes, mut renewals) = (1, 0, 0);
     loop {
         let outcome = op.attempt().await;
         let retry_after = match outcome.classify(replay) {
@@ -95,6 +102,11 @@ pub(crate) async fn drive<A: Attempt>(
                 return outcome;
             }
             Verdict::Unauthorized => return outcome,
+            Verdict::Renewed if renewals < MAX_RENEWALS => {
+                renewals += 1;
+                continue;
+            }
+            Verdict::Renewed => None,
             Verdict::Transient { retry_after } => retry_after,
         };
         let Some(wait) = policy.wait(attempt, retry_after, started.elapsed()) else {

@@ -257,3 +257,62 @@ async fn run_repeats_a_closure() {
     assert!(outcome.is_ok());
     assert_eq!(calls.into_inner(), 2);
 }
+
+/// An attempt whose outcomes are the verdicts given, in turn.
+struct Verdicts {
+    verdicts: Vec<Verdict>,
+    attempts: usize,
+}
+
+struct Judged(Verdict);
+
+impl Classify for Judged {
+    fn classify(&self, _replay: Replay) -> Verdict {
+        self.0
+    }
+
+    fn describe(&self) -> String {
+        format!("{:?}", self.0)
+    }
+}
+
+impl Attempt for Verdicts {
+    type Output = Judged;
+
+    async fn attempt(&mut self) -> Judged {
+        let verdict = self.verdicts[self.attempts.min(self.verdicts.len() - 1)];
+        self.attempts += 1;
+        Judged(verdict)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn renewals_do_not_use_up_attempts_up_to_their_cap() {
+    let renewed = |n: usize| std::iter::repeat_n(Verdict::Renewed, n);
+    let policy = RetryPolicy::none();
+    let mut within = Verdicts {
+        verdicts: renewed(MAX_RENEWALS as usize)
+            .chain([Verdict::Done])
+            .collect(),
+        attempts: 0,
+    };
+    let started = Instant::now();
+    let last = drive(&policy, Replay::Idempotent, "test", &mut within).await;
+    assert_eq!(last.0, Verdict::Done);
+    assert_eq!(within.attempts, MAX_RENEWALS as usize + 1);
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "renewals are tried again at once"
+    );
+    // Beyond the cap a renewal is a transient failure: with no retries left, it is the last.
+    let mut beyond = Verdicts {
+        verdicts: renewed(MAX_RENEWALS as usize + 1)
+            .chain([Verdict::Done])
+            .collect(),
+        attempts: 0,
+    };
+    let last = drive(&policy, Replay::Idempotent, "test", &mut beyond).await;
+    assert_eq!(last.0, Verdict::Renewed);
+    assert_eq!(beyond.attempts, MAX_RENEWALS as usize + 1);
+}
