@@ -26,10 +26,12 @@ pub(crate) const SQL: &str = "SELECT order_id, customer_id, amount, discount, pa
 /// Chunks of the result: small chunks make hundreds of requests, so that every run meets faults.
 const CHUNKS: u64 = 200;
 /// When the first forced link expiry comes after a run starts, and how often the next ones do:
-/// often enough that a chunk fetched again after a fault or a `Retry-After` finds its link
-/// expired.
+/// as often as tokens expire, so that a chunk fetched again after a fault or a `Retry-After` often
+/// finds its link expired. (Databricks documents links that live about 15 minutes.) Every second,
+/// nearly every retried attempt met an expired link first, so that an attempt made up to three
+/// requests, each faulted at 10%: 3 of 40 runs had a chunk use up its 6 attempts.
 const FIRST_LINK_EXPIRY: Duration = Duration::from_millis(500);
-const LINK_EXPIRE_EVERY: Duration = Duration::from_secs(1);
+const LINK_EXPIRE_EVERY: Duration = Duration::from_secs(2);
 /// Route templates of the simulator's statistics.
 const STATEMENTS: &str = "/api/2.0/sql/statements";
 const CHUNK_ROUTE: &str = "/api/2.0/sql/statements/{statement_id}/result/chunks/{chunk_index}";
@@ -430,7 +432,9 @@ fn introduction(rel: &Reliability, references: &[Reference]) -> String {
          Besides the tokens, every external link issued so far is expired through `POST \
          /__sim/databricks/expire-links` {} ms after a run starts and every {} s after, so that a \
          chunk fetched again after a fault finds its link expired and must ask the chunk endpoint \
-         for a new one. A run also fails when no fault was injected, no token refresh happened or \
+         for a new one (every 2 s, as tokens; at every 1 s, 3 of 40 runs had a chunk use up its 6 \
+         attempts, since nearly every retried attempt then met an expired link first and made up \
+         to three requests, each faulted at 10%). A run also fails when no fault was injected, no token refresh happened or \
          storage refused no expired link. References: for each output, two fault-free downloads, \
          which must be byte-identical (haul's Parquet is deterministic) and hold every row once:",
         thousands(rel.databricks_rows),

@@ -63,7 +63,10 @@ impl Links {
     }
 
     /// A link to chunk `index` that has not expired: the one kept, or a new one from the chunk
-    /// endpoint (sent once: the engine's retry loop repeats the whole fetch).
+    /// endpoint. That request is retried on its own (429, 5xx, a refused token): it is another
+    /// resource than the chunk's GET, which the engine's retry loop repeats, and a failed attempt
+    /// to ask for a link would otherwise use up one of the chunk's attempts, which a chunk whose
+    /// links keep expiring while it waits out its retries cannot spare.
     pub(crate) async fn link(&self, index: u64) -> Result<types::ExternalLink> {
         let kept = self.lock().get(&index).cloned();
         if let Some(link) = kept.filter(|link| !expired(link, Utc::now())) {
@@ -73,7 +76,7 @@ impl Links {
             .map_err(|_| Error::invalid_response(CHUNK_OP, "a chunk index beyond i32"))?;
         let data = self
             .db
-            .client(true)
+            .client(false)
             .get_statement_result_chunk()
             .statement_id(&self.statement_id)
             .chunk_index(chunk_index)
