@@ -49,9 +49,10 @@ pub(crate) struct DatabricksConnection {
         global = true
     )]
     pub(crate) client_secret: Option<String>,
-    /// Hosts the result's links may point to (repeatable; default: the host of the statement's
-    /// first link). Links elsewhere are refused.
-    #[arg(long = "link-host", value_name = "HOST", global = true)]
+    /// Hosts the result's links may point to, as HOST or HOST:PORT (repeatable; default: the host
+    /// and port of the statement's first link). Without a port, only the scheme's default port.
+    /// Links elsewhere are refused.
+    #[arg(long = "link-host", value_name = "HOST[:PORT]", global = true)]
     pub(crate) link_hosts: Vec<String>,
 }
 

@@ -446,27 +446,49 @@ async fn json_lines_are_typed_from_the_manifest_and_nulls_are_null() {
     .unwrap();
 }
 
+/// Chunk 2's link points to `hostile` (an origin on `elsewhere`'s port): the download fails
+/// before asking it for anything, and without showing the link's credential.
+async fn refused_download(elsewhere: &Server, hostile: String) {
+    let workspace = workspace(Script {
+        hostile_origin: Some(hostile),
+        ..Script::default()
+    })
+    .await;
+    let done = finished(&client(&workspace)).await;
+    let dir = TempDir::new("databricks-hostile");
+    let error = done
+        .download()
+        .to_file(dir.0.join("out.csv"))
+        .await
+        .unwrap_err();
+    let text = format!("{error}");
+    assert!(text.contains("refused link"), "{text}");
+    assert!(!text.contains("secret-signature"), "{text}");
+    assert!(elsewhere.requests().is_empty());
+    assert!(!dir.0.join("out.csv").exists());
+}
+
 #[tokio::test]
 async fn a_link_to_a_host_the_statement_did_not_name_is_refused() {
     tokio::time::timeout(GUARD, async {
         let elsewhere = Server::start(Arc::new(|_: &Seen, _| (200, "5,1.25,e\r\n".into()))).await;
-        let workspace = workspace(Script {
-            hostile_origin: Some(elsewhere.origin.replace("127.0.0.1", "localhost")),
-            ..Script::default()
-        })
+        refused_download(
+            &elsewhere,
+            elsewhere.origin.replace("127.0.0.1", "localhost"),
+        )
         .await;
-        let done = finished(&client(&workspace)).await;
-        let dir = TempDir::new("databricks-hostile");
-        let error = done
-            .download()
-            .to_file(dir.0.join("out.csv"))
-            .await
-            .unwrap_err();
-        let text = format!("{error}");
-        assert!(text.contains("refused link"), "{text}");
-        assert!(!text.contains("secret-signature"), "{text}");
-        assert!(elsewhere.requests().is_empty());
-        assert!(!dir.0.join("out.csv").exists());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_link_to_another_port_of_the_storage_host_is_refused() {
+    tokio::time::timeout(GUARD, async {
+        // Storage and this server are both on 127.0.0.1: only the port tells them apart, as it
+        // would tell a presigned link's store from another service on the same host.
+        let elsewhere = Server::start(Arc::new(|_: &Seen, _| (200, "5,1.25,e\r\n".into()))).await;
+        refused_download(&elsewhere, elsewhere.origin.clone()).await;
     })
     .await
     .unwrap();
@@ -502,11 +524,21 @@ async fn a_link_that_cannot_be_reached_fails_without_showing_its_credential() {
             format!("http://{}", listener.local_addr().unwrap())
         };
         let workspace = workspace(Script {
-            hostile_origin: Some(closed),
+            hostile_origin: Some(closed.clone()),
             ..Script::default()
         })
         .await;
-        let done = finished(&client(&workspace)).await;
+        // Both origins allowed, so that the link gets as far as the connection.
+        let allowed = [&workspace.storage.origin, &closed].map(|o| o.replace("http://", ""));
+        let db = Databricks::builder()
+            .host(&workspace.api.origin)
+            .token(TOKEN)
+            .retry(quick_retries())
+            .gzip(false)
+            .link_hosts(allowed)
+            .build()
+            .unwrap();
+        let done = finished(&db).await;
         let dir = TempDir::new("databricks-unreachable");
         let error = done
             .download()

@@ -190,13 +190,20 @@ impl Links {
     }
 }
 
-/// The rule learned from the first link the API handed out: its host alone.
+/// The rule learned from the first link the API handed out: its host, and its port when the link
+/// names one.
 fn learned_rule(link: &str) -> HostRule {
-    let host = Url::parse(link)
+    let entry = Url::parse(link)
         .ok()
-        .and_then(|url| url.host_str().map(str::to_owned))
+        .and_then(|url| {
+            let host = url.host_str()?.to_owned();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
         .unwrap_or_default();
-    HostRule::Hosts(vec![host])
+    HostRule::Hosts(vec![entry])
 }
 
 /// Whether `link` has expired, or will within the margin, at `now`. A link without a readable
@@ -279,5 +286,14 @@ mod tests {
                 .is_ok()
         );
         assert!(rule.check("https://evil.example/chunk-1", "t").is_err());
+        let rule = learned_rule("http://127.0.0.1:41000/haul-sim-results/st/chunk-0.csv?sig=x");
+        assert!(
+            rule.check("http://127.0.0.1:41000/st/chunk-1.csv", "t")
+                .is_ok()
+        );
+        assert!(
+            rule.check("http://127.0.0.1:41001/st/chunk-1.csv", "t")
+                .is_err()
+        );
     }
 }

@@ -237,9 +237,10 @@ impl DatabricksBuilder {
         self
     }
 
-    /// The hosts a chunk's presigned link may point to (default: only the host of the
-    /// statement's own first link, as the API hands it out). A link elsewhere is refused, and so
-    /// is any link that is not HTTPS (plain HTTP to loopback aside, for local simulators).
+    /// The hosts a chunk's presigned link may point to, each `host` or `host:port` (default: only
+    /// the host and port of the statement's own first link, as the API hands it out). Without a
+    /// port, only the scheme's default port is allowed. A link elsewhere is refused, and so is any
+    /// link that is not HTTPS (plain HTTP to loopback aside, for local simulators).
     pub fn link_hosts<I, S>(mut self, hosts: I) -> Self
     where
         I: IntoIterator<Item = S>,

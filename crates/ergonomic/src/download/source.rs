@@ -112,7 +112,10 @@ pub(crate) enum HostRule {
     /// Only the origin (scheme, host and port) of the API itself; the token may go there.
     SameOrigin(Url),
     /// Only these hosts, over HTTPS (or plain HTTP to a loopback address, for tests and local
-    /// simulators); such links are fetched without the `Authorization` header.
+    /// simulators); such links are fetched without the `Authorization` header. An entry is
+    /// `host` or `host:port` (an IPv6 address in brackets); without a port it allows only the
+    /// scheme's default one, so that another service on the same host (a loopback port, say) is
+    /// not let in by its host name.
     Hosts(Vec<String>),
 }
 
@@ -134,11 +137,8 @@ impl HostRule {
             Self::Hosts(hosts) => {
                 let url = Url::parse(link).map_err(|_| refuse("not an absolute URL"))?;
                 let host = url.host_str().unwrap_or_default();
-                if !hosts
-                    .iter()
-                    .any(|allowed| allowed.eq_ignore_ascii_case(host))
-                {
-                    return Err(refuse("its host is not one the source allows"));
+                if !hosts.iter().any(|allowed| names(allowed, &url)) {
+                    return Err(refuse("its host and port are not ones the source allows"));
                 }
                 let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
                 if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
@@ -147,6 +147,17 @@ impl HostRule {
                 Ok(url)
             }
         }
+    }
+}
+
+/// Whether the [`HostRule::Hosts`] entry `allowed` names `url`'s host and port.
+fn names(allowed: &str, url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    match allowed.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.parse::<u16>().is_ok() => {
+            name.eq_ignore_ascii_case(host) && url.port_or_known_default() == port.parse().ok()
+        }
+        _ => allowed.eq_ignore_ascii_case(host) && url.port().is_none(),
     }
 }
 
@@ -174,6 +185,29 @@ mod tests {
         assert!(rule.check("http://bucket.s3.amazonaws.com/p", "t").is_err());
         assert!(rule.check("https://other.example/p", "t").is_err());
         assert!(rule.check("/relative", "t").is_err());
+        assert!(rule.check("http://127.0.0.1/p", "t").is_ok());
+    }
+
+    #[test]
+    fn a_listed_port_is_the_only_one_allowed() {
+        let rule = HostRule::Hosts(vec![
+            "bucket.s3.amazonaws.com".into(),
+            "127.0.0.1:9000".into(),
+            "[::1]:9001".into(),
+        ]);
         assert!(rule.check("http://127.0.0.1:9000/p", "t").is_ok());
+        assert!(rule.check("http://127.0.0.1:9999/p", "t").is_err());
+        assert!(rule.check("http://127.0.0.1/p", "t").is_err());
+        assert!(rule.check("http://[::1]:9001/p", "t").is_ok());
+        assert!(rule.check("http://[::1]:9000/p", "t").is_err());
+        // Without a port, the scheme's default only, written or not.
+        assert!(
+            rule.check("https://bucket.s3.amazonaws.com:443/p", "t")
+                .is_ok()
+        );
+        assert!(
+            rule.check("https://bucket.s3.amazonaws.com:8443/p", "t")
+                .is_err()
+        );
     }
 }
