@@ -19,7 +19,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with an error status.
-    #[error("{operation}: the server answered {status}{}", vendor_suffix(code.as_deref(), message.as_deref()))]
+    #[error("{operation}: the server answered {status}{}", vendor_suffix(*status, code.as_deref(), message.as_deref()))]
     #[non_exhaustive]
     Api {
         /// The operation, such as `get_query_job`.
@@ -220,7 +220,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// `Result` with haul's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-fn vendor_suffix(code: Option<&str>, message: Option<&str>) -> String {
+/// The vendor's code and message after the status. A code that only repeats the status (as
+/// Databricks' `"error_code": 403` does) is left out, so that the status is not said twice.
+fn vendor_suffix(status: u16, code: Option<&str>, message: Option<&str>) -> String {
+    let code = code.filter(|code| *code != status.to_string());
     match (code, message) {
         (Some(code), Some(message)) => format!(" {code}: {message}"),
         (Some(text), None) | (None, Some(text)) => format!(": {text}"),
@@ -545,6 +548,25 @@ mod tests {
             message: Some("not found".into()),
             retry_after: Some(Duration::from_secs(1)),
         }
+    }
+
+    #[test]
+    fn a_code_that_repeats_the_status_is_not_shown() {
+        let error = Error::Api {
+            operation: "get_statement",
+            status: 403,
+            code: Some("403".into()),
+            message: Some("Invalid access token.".into()),
+            retry_after: None,
+        };
+        assert_eq!(
+            error.to_string(),
+            "get_statement: the server answered 403: Invalid access token."
+        );
+        assert_eq!(
+            api(404).to_string(),
+            "login: the server answered 404 NOT_FOUND: not found"
+        );
     }
 
     #[test]
