@@ -61,7 +61,10 @@ fn introduction(runs: usize) -> String {
          Medians of {runs} runs per contender, one after the other, round after round. Wall time is \
          the whole command: process start, statement, waiting, links, downloading, writing (the \
          ceiling's statement and links are made before its run); haul's download phase (`elapsed_ms` of \
-         its `--json` summary) starts once the statement has succeeded. Rows are checked after each run: \
+         its `--json` summary) starts once the statement has succeeded, and it is what the speed \
+         targets compare with the ceiling, whose statement also ran before it started (the \
+         whole command adds the statement's run on the warehouse, the same for every client). Rows \
+         are checked after each run: \
          the CSV outputs read with the `csv` crate and the Parquet output with the `parquet` \
          crate's Arrow reader, every row there and each `order_id` once (the ceiling: the rows the \
          manifest declares). Peak RSS and CPU seconds are the contender's own (rusage of the \

@@ -1,11 +1,17 @@
 //! The Databricks benchmark's targets, as data: the same ceilings as the Salesforce download's
 //! (issue 12), for haul to CSV: at least 0.9x curl's speed on loopback and on the WAN, at most
 //! 1.5x its CPU seconds on loopback, at most 64 MB of peak RSS.
+//!
+//! Speed is haul's download phase against the ceiling's wall: the ceiling fetches the chunks of a
+//! statement that finished before its run, so the time the warehouse spends running the
+//! statement (the simulator rendering every chunk, the same for every client) is not in it, and
+//! comparing haul's whole command with it would charge haul for the server's work. haul's phase
+//! still holds its requests for links, which the ceiling's were listed before its run.
 
 use super::super::contender::{CPU, RSS_MB, WALL};
 use super::super::report::thousands;
 use super::super::target::{Bound, Target};
-use super::{CEILING, Config, HAUL_CSV, HAUL_PARQUET, Profile, SDK};
+use super::{CEILING, Config, HAUL_CSV, HAUL_PARQUET, PHASE, Profile, SDK};
 
 /// Speed: haul's wall against the ceiling's, the least ratio, on every profile.
 const SPEED_AT_LEAST: f64 = 0.9;
@@ -59,18 +65,20 @@ fn heading(config: &Config) -> String {
     )
 }
 
-/// haul's speed as a fraction of the ceiling's, whole commands: ceiling wall / haul wall.
+/// haul's speed as a fraction of the ceiling's: ceiling wall / haul's download phase.
 fn speed_target(config: &Config) -> Option<Target> {
     let (h, c) = (config.find(HAUL_CSV)?, config.find(CEILING)?);
     Some(Target::ratio(
         format!(
-            "{}: {HAUL_CSV} speed against {CEILING}, the ceiling's wall / haul's wall",
+            "{}: {HAUL_CSV} download speed against {CEILING}, the ceiling's wall / haul's \
+             download phase",
             heading(config)
         ),
-        (c.median(WALL), h.median(WALL)),
+        (c.median(WALL), h.median(PHASE)),
         Bound::AtLeast(SPEED_AT_LEAST),
         format!(
-            "wall: haul {:.2} s, curl {:.2} s",
+            "haul's download phase {:.2} s (whole command {:.2} s), curl {:.2} s",
+            h.median(PHASE),
             h.median(WALL),
             c.median(WALL)
         ),
