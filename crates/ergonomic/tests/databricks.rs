@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,9 +22,14 @@ const GUARD: Duration = Duration::from_secs(30);
 const TOKEN: &str = "dapi-test-token";
 const STATEMENT: &str = "01ed92c5-3583-1f38-b21b-c6773e7c56b3";
 
+/// Numbers the requests every server of a test process receives, in the order received.
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
 struct Seen {
+    /// Its place among every request any server here received.
+    received: u64,
     method: String,
     path: String,
     headers: HashMap<String, String>,
@@ -126,6 +132,7 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Seen> {
     }
     let end = buffer.len().min(head_end + length);
     Some(Seen {
+        received: RECEIVED.fetch_add(1, Ordering::SeqCst),
         method,
         path,
         headers,
@@ -409,6 +416,44 @@ async fn chunks_come_through_their_links_without_the_token_and_expired_links_are
         assert_eq!(workspace.api.count(&chunk_0), 0);
         let submitted = &workspace.api.requests()[0];
         assert_eq!(submitted.method, "POST");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn links_are_asked_for_before_their_chunks_turn() {
+    tokio::time::timeout(GUARD, async {
+        let workspace = workspace(Script::default()).await;
+        let done = finished(&client(&workspace)).await;
+        let dir = TempDir::new("databricks-look-ahead");
+        done.download()
+            .concurrency(1)
+            .to_file(dir.0.join("out.csv"))
+            .await
+            .unwrap();
+        // One chunk at a time: chunk 1's link is refused once (see `workspace`), so chunk 1 is
+        // fetched twice. Chunk 2's link was asked for while chunk 0 came, ahead of its turn:
+        // before storage saw chunk 1's second GET, which a link asked for only at chunk 2's
+        // turn would follow.
+        let link_2 = format!("/api/2.0/sql/statements/{STATEMENT}/result/chunks/2");
+        let asked: Vec<u64> = workspace
+            .api
+            .requests()
+            .iter()
+            .filter(|s| s.path == link_2)
+            .map(|s| s.received)
+            .collect();
+        let chunk_1: Vec<u64> = workspace
+            .storage
+            .requests()
+            .iter()
+            .filter(|s| s.path.starts_with("/chunk/1"))
+            .map(|s| s.received)
+            .collect();
+        assert_eq!(asked.len(), 1, "each link asked for once: {asked:?}");
+        assert_eq!(chunk_1.len(), 2, "{chunk_1:?}");
+        assert!(asked[0] < chunk_1[1], "{asked:?} {chunk_1:?}");
     })
     .await
     .unwrap();

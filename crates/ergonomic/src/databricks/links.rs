@@ -1,10 +1,13 @@
 //! Chunks' presigned links: kept per chunk, asked for again through the chunk endpoint when
 //! expired (or refused by storage), checked against the host rule, and fetched without the
 //! `Authorization` header and with the link's own `http_headers`. A link holds a credential: it is
-//! never logged, and an error shows it without its query.
+//! never logged, and an error shows it without its query. Links are asked for ahead of the chunks
+//! that need them ([`Links::look_ahead`]), so that a chunk's download does not first wait a
+//! round trip to the workspace; each chunk's link is asked for once at a time.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -25,28 +28,44 @@ pub(crate) const LINK_OP: &str = "fetching a result chunk from its link";
 const CHUNK_OP: &str = "get_statement_result_chunk";
 /// A link this close to its expiration is asked for again rather than used.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+/// How many chunks beyond the last one started have their links asked for ahead: as many as the
+/// default download concurrency, so that the next wave of chunks finds its links ready, and no
+/// more, so that a result of thousands of chunks does not burst requests at the workspace or hold
+/// links that expire before their turn.
+const LOOK_AHEAD: usize = 8;
 
 /// The links of one statement's chunks.
 pub(crate) struct Links {
     db: Databricks,
     statement_id: String,
     cache: Mutex<HashMap<u64, types::ExternalLink>>,
+    /// One gate a chunk, held while its link is asked for, so that a fetch and a look-ahead
+    /// never ask for the same link twice at once.
+    asking: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+    /// The chunks in order, and the position of the next one whose link is to be asked ahead.
+    order: Vec<u64>,
+    ahead: AtomicUsize,
     /// The hosts allowed: the client's list, or the host of the first link the API handed out.
     rule: OnceLock<HostRule>,
 }
 
 impl Links {
-    /// The links of `statement_id`, starting with those its answer (`first`) already holds.
+    /// The links of `statement_id`'s chunks (`order`, their indexes in order), starting with
+    /// those its answer (`first`) already holds.
     pub(crate) fn new(
         db: Databricks,
         statement_id: String,
         first: Option<&types::ResultData>,
+        order: Vec<u64>,
     ) -> Self {
         let links = Self {
             rule: OnceLock::new(),
             db,
             statement_id,
             cache: Mutex::new(HashMap::new()),
+            asking: Mutex::new(HashMap::new()),
+            order,
+            ahead: AtomicUsize::new(0),
         };
         if !links.db.link_hosts().is_empty() {
             let _ = links
@@ -68,8 +87,19 @@ impl Links {
     /// to ask for a link would otherwise use up one of the chunk's attempts, which a chunk whose
     /// links keep expiring while it waits out its retries cannot spare.
     pub(crate) async fn link(&self, index: u64) -> Result<types::ExternalLink> {
-        let kept = self.lock().get(&index).cloned();
-        if let Some(link) = kept.filter(|link| !expired(link, Utc::now())) {
+        if let Some(link) = self.fresh(index) {
+            return Ok(link);
+        }
+        let gate = self
+            .asking
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(index)
+            .or_default()
+            .clone();
+        let _asking = gate.lock().await;
+        // Asked for by someone else while this one waited at the gate.
+        if let Some(link) = self.fresh(index) {
             return Ok(link);
         }
         let chunk_index = i32::try_from(index)
@@ -95,6 +125,38 @@ impl Links {
         self.keep(link.clone());
         tracing::debug!(statement = %self.statement_id, chunk = index, "obtained a new link to the chunk");
         Ok(link)
+    }
+
+    /// The kept link to chunk `index`, unless it has expired.
+    fn fresh(&self, index: u64) -> Option<types::ExternalLink> {
+        let kept = self.lock().get(&index).cloned();
+        kept.filter(|link| !expired(link, Utc::now()))
+    }
+
+    /// Chunk `index` is starting: asks, in the background, for the links of the chunks up to
+    /// [`LOOK_AHEAD`] places after it that have not been asked for yet. A failure there is left
+    /// for the chunk's own fetch to meet (and retry) when its turn comes. The requests run in
+    /// `tasks`, which the owner of the download drops (aborting them) when it ends.
+    pub(crate) fn look_ahead(self: &Arc<Self>, index: u64, tasks: &mut tokio::task::JoinSet<()>) {
+        let Some(position) = self.order.iter().position(|&i| i == index) else {
+            return;
+        };
+        let until = (position + LOOK_AHEAD).min(self.order.len().saturating_sub(1));
+        while let Ok(next) = self
+            .ahead
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |next| {
+                (next <= until).then_some(next + 1)
+            })
+        {
+            let (links, chunk) = (Arc::clone(self), self.order[next]);
+            if next > position && self.fresh(chunk).is_none() {
+                tasks.spawn(async move {
+                    let _ = links.link(chunk).await;
+                });
+            }
+        }
+        // Finished look-aheads are reaped here, so that the set holds only those in flight.
+        while tasks.try_join_next().is_some() {}
     }
 
     /// `link` (chunk `index`), unless the rows it states disagree with the manifest's `declared`:

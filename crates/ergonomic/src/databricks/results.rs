@@ -2,6 +2,8 @@
 //! the manifest and fetched in parallel through presigned links, each checked against the
 //! manifest's `row_count`; the total against `total_row_count`.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use haul_types::StatementFormat;
@@ -18,7 +20,10 @@ use crate::retry::RetryPolicy;
 /// The result of one succeeded statement.
 pub(crate) struct StatementResults {
     done: CompletedStatement,
-    links: Links,
+    links: Arc<Links>,
+    /// The requests for links asked ahead ([`Links::look_ahead`]); dropped, and so aborted, with
+    /// the download.
+    ahead: Mutex<tokio::task::JoinSet<()>>,
     /// The columns' names, in order, for each chunk's header row.
     names: Vec<String>,
     /// The chunks' indexes and declared rows, in order.
@@ -28,19 +33,21 @@ pub(crate) struct StatementResults {
 impl StatementResults {
     pub(crate) fn new(done: CompletedStatement) -> Self {
         let statement = done.statement();
-        let links = Links::new(
+        let chunks = chunks_of(&done);
+        let links = Arc::new(Links::new(
             statement.databricks().clone(),
             statement.id().to_owned(),
             done.response().result.as_ref(),
-        );
+            chunks.iter().map(|(index, _)| *index).collect(),
+        ));
         let names = done
             .schema()
             .map(|schema| schema.columns.into_iter().map(|c| c.name).collect())
             .unwrap_or_default();
-        let chunks = chunks_of(&done);
         Self {
             done,
             links,
+            ahead: Mutex::new(tokio::task::JoinSet::new()),
             names,
             chunks,
         }
@@ -175,6 +182,10 @@ impl Source for StatementResults {
                 .iter()
                 .find(|(i, _)| *i == index)
                 .and_then(|(_, rows)| *rows);
+            self.links.look_ahead(
+                index,
+                &mut self.ahead.lock().unwrap_or_else(PoisonError::into_inner),
+            );
             let link = self.links.link(index).await?;
             let link = self.links.agreeing(index, link, manifest_rows)?;
             let declared_rows =
