@@ -313,9 +313,9 @@ impl SimBuilder {
 
 /// Binds `addr`; the listener and the address it got.
 async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), SimError> {
-    let bind = |source| SimError::Bind { addr, source };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
-    let bound = listener.local_addr().map_err(bind)?;
+    let failed = |source| SimError::Bind { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
+    let bound = listener.local_addr().map_err(failed)?;
     Ok((listener, bound))
 }
 

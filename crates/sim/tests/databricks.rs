@@ -608,3 +608,40 @@ async fn shutting_down_ends_a_waiting_execute_at_once() {
     let answer = waiting.await.expect("joined");
     assert_eq!(answer["status"]["state"], "PENDING", "{answer}");
 }
+
+#[tokio::test]
+async fn settings_given_in_two_calls_add_up_and_the_familys_rows_count_over_rows() {
+    let sim = Sim::builder()
+        .databricks(|o| o.rows(30))
+        .rows("main.sales.orders", 50)
+        .databricks(|o| o.chunk_rows(10))
+        .start()
+        .await
+        .expect("sim");
+    let done = execute(&sim, json!({"statement": "SELECT * FROM main.sales.orders"})).await;
+    let manifest = &done["manifest"];
+    assert_eq!(
+        (
+            manifest["total_row_count"].as_u64(),
+            manifest["total_chunk_count"].as_u64()
+        ),
+        (Some(30), Some(3)),
+        "{manifest}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_storage_address_in_use_is_a_bind_error_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let started = Sim::builder()
+        .databricks(|o| o.storage_addr(addr))
+        .start()
+        .await;
+    match started {
+        Err(haul_sim::SimError::Bind { addr: refused, .. }) => assert_eq!(refused, addr),
+        Err(other) => panic!("{other}"),
+        Ok(sim) => panic!("bound {} twice", sim.databricks().storage_url()),
+    }
+}
