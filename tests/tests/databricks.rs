@@ -192,7 +192,10 @@ async fn oauth_machine_to_machine_reads_the_same_result() {
         let sim = sim().start().await.unwrap();
         let db = Databricks::builder()
             .host(sim.databricks().host())
-            .client_credentials(sim.databricks().client_id(), sim.databricks().client_secret())
+            .client_credentials(
+                sim.databricks().client_id(),
+                sim.databricks().client_secret(),
+            )
             .retry(quick_retries())
             .build()
             .unwrap();
@@ -379,7 +382,11 @@ async fn a_link_whose_row_count_disagrees_with_the_manifest_is_asked_for_again_t
 #[tokio::test]
 async fn an_interrupted_download_resumes_from_its_last_chunk() {
     tokio::time::timeout(GUARD, async {
-        let sim = sim().databricks(|o| o.chunk_rows(250)).start().await.unwrap();
+        let sim = sim()
+            .databricks(|o| o.chunk_rows(250))
+            .start()
+            .await
+            .unwrap();
         let db = client(&sim);
         let done = run(&db, sim.databricks().warehouse_id(), ORDERS, Format::Csv).await;
         let dir = TempDir::new("resume");

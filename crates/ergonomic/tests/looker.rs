@@ -551,7 +551,10 @@ async fn tokens_are_renewed_before_they_expire() {
 /// Whether Looker accepts `token` now, asked without haul.
 async fn accepted(sim: &Sim, token: &haul::Secret) -> bool {
     let response = haul_client::reqwest::Client::new()
-        .get(format!("{}/api/4.0/running_queries", sim.looker().base_url()))
+        .get(format!(
+            "{}/api/4.0/running_queries",
+            sim.looker().base_url()
+        ))
         .header("Authorization", format!("token {}", token.expose()))
         .send()
         .await

@@ -55,9 +55,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use haul_types::{
-    AsyncQueryStatus, ColumnDelimiter, IngestJobState, LineEnding, QueryJobState, QueryTaskStatus,
-};
+use haul_types::{AsyncQueryStatus, ColumnDelimiter, IngestJobState, LineEnding, QueryJobState};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

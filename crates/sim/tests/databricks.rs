@@ -427,7 +427,11 @@ async fn inline_results_over_25_mib_fail_the_statement() {
 async fn the_storage_origin_checks_signature_expiry_authorization_and_headers() {
     let sim = Sim::builder()
         .rows("main.sales.orders", 50)
-        .databricks(|o| o.chunk_rows(20).link_headers(true).link_lifetime(Duration::from_secs(1)))
+        .databricks(|o| {
+            o.chunk_rows(20)
+                .link_headers(true)
+                .link_lifetime(Duration::from_secs(1))
+        })
         .start()
         .await
         .expect("sim");
@@ -618,7 +622,11 @@ async fn settings_given_in_two_calls_add_up_and_the_familys_rows_count_over_rows
         .start()
         .await
         .expect("sim");
-    let done = execute(&sim, json!({"statement": "SELECT * FROM main.sales.orders"})).await;
+    let done = execute(
+        &sim,
+        json!({"statement": "SELECT * FROM main.sales.orders"}),
+    )
+    .await;
     let manifest = &done["manifest"];
     assert_eq!(
         (

@@ -218,7 +218,10 @@ async fn tasks_run_to_complete_and_render_each_format() {
     assert_eq!(early.status().as_u16(), 202, "not finished yet");
     let done = wait_done(&sim, &token, &id).await;
     assert_eq!(done["status"], "complete");
-    assert_eq!(sim.looker().task_status(&id), Some(QueryTaskStatus::Complete));
+    assert_eq!(
+        sim.looker().task_status(&id),
+        Some(QueryTaskStatus::Complete)
+    );
     let csv = get(&sim, &token, &format!("/query_tasks/{id}/results")).await;
     assert_eq!(csv.status().as_u16(), 200);
     let text = csv.text().await.expect("text");

@@ -217,12 +217,7 @@ mod tests {
 
     #[test]
     fn a_minted_link_passes_and_any_edit_fails() {
-        let links = Links::new(
-            1,
-            origin(),
-            Duration::from_secs(900),
-            false,
-        );
+        let links = Links::new(1, origin(), Duration::from_secs(900), false);
         let minted = links.mint("st", 3, "csv");
         assert!(minted.headers.is_empty());
         let (path, query) = split(&minted.url);
@@ -250,12 +245,7 @@ mod tests {
 
     #[test]
     fn links_expire_all_at_once_and_fresh_ones_work() {
-        let links = Links::new(
-            1,
-            origin(),
-            Duration::from_secs(900),
-            false,
-        );
+        let links = Links::new(1, origin(), Duration::from_secs(900), false);
         let (path, old) = split(&links.mint("st", 0, "csv").url);
         links.expire_all();
         assert!(matches!(
@@ -268,12 +258,7 @@ mod tests {
 
     #[test]
     fn links_with_headers_require_them() {
-        let links = Links::new(
-            1,
-            origin(),
-            Duration::from_secs(60),
-            true,
-        );
+        let links = Links::new(1, origin(), Duration::from_secs(60), true);
         let minted = links.mint("st", 0, "arrow");
         let (path, query) = split(&minted.url);
         assert_eq!(
