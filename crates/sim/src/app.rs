@@ -68,13 +68,17 @@ impl App {
             daily_jobs: builder.daily_query_jobs,
         };
         Self {
-            databricks: Arc::new(Databricks::new(core.clone(), builder.databricks, &rows)),
+            databricks: Arc::new(Databricks::new(
+                core.clone(),
+                builder.databricks.clone(),
+                &rows,
+            )),
             salesforce: Arc::new(Salesforce::new(core.clone(), builder.api_limit)),
             query: Arc::new(QueryJobs::new(core.clone(), query)),
             ingest: Arc::new(IngestJobs::new(core.clone(), builder.list_page_size)),
             async_soql: Arc::new(AsyncQueries::new(core.clone())),
             rest: Arc::new(RestApi::new(core.clone())),
-            looker: Arc::new(Looker::new(core.clone(), builder.looker, &rows)),
+            looker: Arc::new(Looker::new(core.clone(), builder.looker.clone(), &rows)),
             core,
         }
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 /// println!("{}", sim.databricks().warehouse_id());
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
     pub(super) rows: Option<u64>,

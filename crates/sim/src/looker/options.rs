@@ -13,7 +13,7 @@ use std::time::Duration;
 /// println!("{}", sim.looker().base_url());
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
     pub(super) legacy_204: bool,
