@@ -40,8 +40,7 @@ impl Drop for TempDir {
 fn sim() -> SimBuilder {
     Sim::builder()
         .seed(16)
-        .databricks_rows(2_500)
-        .databricks_chunk_rows(1_000)
+        .databricks(|o| o.rows(2_500).chunk_rows(1_000))
         .job_duration(Duration::from_millis(50))
 }
 
@@ -51,8 +50,8 @@ fn quick_retries() -> RetryPolicy {
 
 fn client(sim: &Sim) -> Databricks {
     Databricks::builder()
-        .host(sim.databricks_host())
-        .token(sim.databricks_token())
+        .host(sim.databricks().host())
+        .token(sim.databricks().token())
         .retry(quick_retries())
         .build()
         .unwrap()
@@ -101,7 +100,7 @@ async fn csv_json_lines_and_parquet_hold_every_row_of_every_chunk() {
     tokio::time::timeout(GUARD, async {
         let sim = sim().start().await.unwrap();
         let db = client(&sim);
-        let warehouse = sim.databricks_warehouse_id().to_owned();
+        let warehouse = sim.databricks().warehouse_id().to_owned();
         let dir = TempDir::new("formats");
 
         let done = run(&db, &warehouse, ORDERS, Format::Csv).await;
@@ -161,16 +160,15 @@ async fn csv_json_lines_and_parquet_hold_every_row_of_every_chunk() {
 async fn links_that_expire_are_asked_for_again() {
     tokio::time::timeout(GUARD, async {
         let sim = sim()
-            .databricks_link_lifetime(Duration::from_secs(1))
-            .databricks_link_headers(true)
+            .databricks(|o| o.link_lifetime(Duration::from_secs(1)).link_headers(true))
             .start()
             .await
             .unwrap();
         let db = client(&sim);
-        let done = run(&db, sim.databricks_warehouse_id(), ORDERS, Format::Csv).await;
+        let done = run(&db, sim.databricks().warehouse_id(), ORDERS, Format::Csv).await;
         // The first chunk's link came with the statement; every link the simulator handed out
         // so far stops working now, before its stated expiration.
-        sim.expire_databricks_links();
+        sim.databricks().expire_links();
         let dir = TempDir::new("expired");
         let report = done.download().to_file(dir.join("a.csv")).await.unwrap();
         assert_eq!(report.records, 2_500);
@@ -193,13 +191,16 @@ async fn oauth_machine_to_machine_reads_the_same_result() {
     tokio::time::timeout(GUARD, async {
         let sim = sim().start().await.unwrap();
         let db = Databricks::builder()
-            .host(sim.databricks_host())
-            .client_credentials(sim.databricks_client_id(), sim.databricks_client_secret())
+            .host(sim.databricks().host())
+            .client_credentials(
+                sim.databricks().client_id(),
+                sim.databricks().client_secret(),
+            )
             .retry(quick_retries())
             .build()
             .unwrap();
         db.connect().await.unwrap();
-        let done = run(&db, sim.databricks_warehouse_id(), ORDERS, Format::Csv).await;
+        let done = run(&db, sim.databricks().warehouse_id(), ORDERS, Format::Csv).await;
         // The workspace stops accepting the token (403 `Invalid access token.`): a new one is
         // obtained, and the chunks' links are asked for with it.
         sim.expire_tokens();
@@ -207,8 +208,8 @@ async fn oauth_machine_to_machine_reads_the_same_result() {
         let report = done.download().to_file(dir.join("o.csv")).await.unwrap();
         assert_eq!(report.records, 2_500);
         let wrong = Databricks::builder()
-            .host(sim.databricks_host())
-            .client_credentials(sim.databricks_client_id(), "wrong")
+            .host(sim.databricks().host())
+            .client_credentials(sim.databricks().client_id(), "wrong")
             .build()
             .unwrap();
         assert!(wrong.connect().await.unwrap_err().is_auth());
@@ -223,13 +224,13 @@ async fn a_token_the_workspace_does_not_know_is_an_auth_error() {
     tokio::time::timeout(GUARD, async {
         let sim = sim().start().await.unwrap();
         let db = Databricks::builder()
-            .host(sim.databricks_host())
+            .host(sim.databricks().host())
             .token("dapi-not-a-token")
             .build()
             .unwrap();
         let error = db
             .statement(ORDERS)
-            .warehouse(sim.databricks_warehouse_id())
+            .warehouse(sim.databricks().warehouse_id())
             .submit()
             .await
             .unwrap_err();
@@ -248,7 +249,7 @@ async fn a_statement_the_warehouse_cannot_run_is_a_failed_job() {
         let db = client(&sim);
         let statement = db
             .statement("SELECT * FROM main.sales.nope")
-            .warehouse(sim.databricks_warehouse_id())
+            .warehouse(sim.databricks().warehouse_id())
             .submit()
             .await
             .unwrap();
@@ -278,7 +279,7 @@ async fn a_truncated_result_is_refused_unless_allowed() {
         let db = client(&sim);
         let statement = db
             .statement(ORDERS)
-            .warehouse(sim.databricks_warehouse_id())
+            .warehouse(sim.databricks().warehouse_id())
             .row_limit(10)
             .submit()
             .await
@@ -317,7 +318,7 @@ async fn throttling_and_unavailability_on_both_origins_are_retried() {
         let db = client(&sim);
         let statement = db
             .statement(ORDERS)
-            .warehouse(sim.databricks_warehouse_id())
+            .warehouse(sim.databricks().warehouse_id())
             .submit()
             .await
             .unwrap();
@@ -352,7 +353,7 @@ async fn a_link_whose_row_count_disagrees_with_the_manifest_is_asked_for_again_t
         let plan = FaultPlan::parse("lie=0.3,seed=9").unwrap();
         let lying = sim().faults(plan).start().await.unwrap();
         let db = client(&lying);
-        let done = run(&db, lying.databricks_warehouse_id(), ORDERS, Format::Csv).await;
+        let done = run(&db, lying.databricks().warehouse_id(), ORDERS, Format::Csv).await;
         let dir = TempDir::new("lie");
         let report = done.download().to_file(dir.join("l.csv")).await.unwrap();
         assert_eq!(report.records, 2_500);
@@ -363,7 +364,7 @@ async fn a_link_whose_row_count_disagrees_with_the_manifest_is_asked_for_again_t
         let plan = FaultPlan::parse("lie=1").unwrap();
         let sim = sim().faults(plan).start().await.unwrap();
         let db = client(&sim);
-        let done = run(&db, sim.databricks_warehouse_id(), ORDERS, Format::Csv).await;
+        let done = run(&db, sim.databricks().warehouse_id(), ORDERS, Format::Csv).await;
         let error = done
             .download()
             .to_file(dir.join("m.csv"))
@@ -381,9 +382,13 @@ async fn a_link_whose_row_count_disagrees_with_the_manifest_is_asked_for_again_t
 #[tokio::test]
 async fn an_interrupted_download_resumes_from_its_last_chunk() {
     tokio::time::timeout(GUARD, async {
-        let sim = sim().databricks_chunk_rows(250).start().await.unwrap();
+        let sim = sim()
+            .databricks(|o| o.chunk_rows(250))
+            .start()
+            .await
+            .unwrap();
         let db = client(&sim);
-        let done = run(&db, sim.databricks_warehouse_id(), ORDERS, Format::Csv).await;
+        let done = run(&db, sim.databricks().warehouse_id(), ORDERS, Format::Csv).await;
         let dir = TempDir::new("resume");
         let folder = dir.join("parts/");
         let handle = done

@@ -156,9 +156,9 @@ async fn looker_sdk_runs_query_tasks() {
         .expect("sim");
     let mut command = python("looker_peer.py");
     command
-        .env("LOOKERSDK_BASE_URL", sim.looker_base_url())
-        .env("LOOKERSDK_CLIENT_ID", sim.looker_client_id())
-        .env("LOOKERSDK_CLIENT_SECRET", sim.looker_client_secret())
+        .env("LOOKERSDK_BASE_URL", sim.looker().base_url())
+        .env("LOOKERSDK_CLIENT_ID", sim.looker().client_id())
+        .env("LOOKERSDK_CLIENT_SECRET", sim.looker().client_secret())
         .env("LOOKERSDK_VERIFY_SSL", "false");
     let seen = run_peer(command).await;
     assert_eq!(seen["same_id"], true, "{seen}");
@@ -187,19 +187,18 @@ async fn looker_sdk_runs_query_tasks() {
 async fn databricks_sdk_executes_statements_and_reads_external_links() {
     let sim = Sim::builder()
         .rows("main.sales.orders", 2_500)
-        .databricks_chunk_rows(1_000)
-        .databricks_link_headers(true)
+        .databricks(|o| o.chunk_rows(1_000).link_headers(true))
         .job_duration(Duration::from_millis(1_000))
         .start()
         .await
         .expect("sim");
     let mut command = python("databricks_peer.py");
     command
-        .env("HAUL_DBX_HOST", sim.databricks_host())
-        .env("HAUL_DBX_TOKEN", sim.databricks_token())
-        .env("HAUL_DBX_CLIENT_ID", sim.databricks_client_id())
-        .env("HAUL_DBX_CLIENT_SECRET", sim.databricks_client_secret())
-        .env("HAUL_DBX_WAREHOUSE", sim.databricks_warehouse_id());
+        .env("HAUL_DBX_HOST", sim.databricks().host())
+        .env("HAUL_DBX_TOKEN", sim.databricks().token())
+        .env("HAUL_DBX_CLIENT_ID", sim.databricks().client_id())
+        .env("HAUL_DBX_CLIENT_SECRET", sim.databricks().client_secret())
+        .env("HAUL_DBX_WAREHOUSE", sim.databricks().warehouse_id());
     let seen = run_peer(command).await;
     // INLINE JSON_ARRAY: strings and nulls, typed columns in the manifest.
     assert_eq!(seen["inline_state"], "SUCCEEDED", "{seen}");
@@ -275,7 +274,7 @@ async fn databricks_sdk_executes_statements_and_reads_external_links() {
     assert_eq!(seen["async_state"], "PENDING");
     assert_eq!(seen["canceled_state"], "CANCELED");
     let canceled = seen["canceled_id"].as_str().expect("id");
-    assert_eq!(sim.databricks_statement_state(canceled), Some("CANCELED"));
+    assert_eq!(sim.databricks().statement_state(canceled), Some("CANCELED"));
     // Failures come back as FAILED statements, worded as Databricks words them.
     assert_eq!(
         (
@@ -538,9 +537,9 @@ async fn pyarrow_and_duckdb_read_haul_looker_parquet_as_its_json_typed() {
     let mut command = python("looker_parquet_peer.py");
     command
         .env("HAUL_BIN", haul_bin())
-        .env("LOOKER_BASE_URL", sim.looker_base_url())
-        .env("LOOKER_CLIENT_ID", sim.looker_client_id())
-        .env("LOOKER_CLIENT_SECRET", sim.looker_client_secret())
+        .env("LOOKER_BASE_URL", sim.looker().base_url())
+        .env("LOOKER_CLIENT_ID", sim.looker().client_id())
+        .env("LOOKER_CLIENT_SECRET", sim.looker().client_secret())
         .env("HAUL_PEER_WORKDIR", temp_dir("looker-parquet"));
     let seen = run_peer(command).await;
     assert_eq!(seen["rows"], 2_000, "{seen}");

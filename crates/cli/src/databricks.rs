@@ -172,16 +172,16 @@ async fn target(connection: &DatabricksConnection, quiet: bool) -> Result<Target
             eprintln!(
                 "haul: no Databricks workspace configured (DATABRICKS_HOST); using the built-in \
                  simulator at {}",
-                sim.databricks_host()
+                sim.databricks().host()
             );
         }
         let db = Databricks::builder()
-            .host(sim.databricks_host())
-            .token(sim.databricks_token())
+            .host(sim.databricks().host())
+            .token(sim.databricks().token())
             .build()?;
         return Ok(Target {
             db,
-            warehouse: Some(sim.databricks_warehouse_id().to_owned()),
+            warehouse: Some(sim.databricks().warehouse_id().to_owned()),
             simulator: Some(sim),
         });
     };

@@ -145,12 +145,12 @@ pub(crate) async fn looker(connection: &LookerConnection, quiet: bool) -> Result
         if !quiet {
             eprintln!(
                 "haul: no Looker configured (LOOKER_BASE_URL); using the built-in simulator at {}",
-                sim.looker_base_url()
+                sim.looker().base_url()
             );
         }
         let client = Looker::builder()
-            .base_url(sim.looker_base_url())
-            .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+            .base_url(sim.looker().base_url())
+            .client_credentials(sim.looker().client_id(), sim.looker().client_secret())
             .build()?;
         client.connect().await?;
         return Ok(LookerTarget {

@@ -779,8 +779,8 @@ async fn async_soql_copies_rows_and_waits() {
 async fn looker_runs_one_query_and_many() {
     let sim = Sim::builder().start().await.unwrap();
     let looker = haul::Looker::builder()
-        .base_url(sim.looker_base_url())
-        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .base_url(sim.looker().base_url())
+        .client_credentials(sim.looker().client_id(), sim.looker().client_secret())
         .build()
         .unwrap();
     let by_status =
@@ -796,9 +796,9 @@ async fn looker_runs_one_query_and_many() {
         .unwrap();
     let looker_env = |command: &mut Command| {
         command
-            .env("LOOKER_BASE_URL", sim.looker_base_url())
-            .env("LOOKER_CLIENT_ID", sim.looker_client_id())
-            .env("LOOKER_CLIENT_SECRET", sim.looker_client_secret());
+            .env("LOOKER_BASE_URL", sim.looker().base_url())
+            .env("LOOKER_CLIENT_ID", sim.looker().client_id())
+            .env("LOOKER_CLIENT_SECRET", sim.looker().client_secret());
     };
     let dir = TempDir::new("looker");
     let mut one = haul();
@@ -861,8 +861,8 @@ async fn looker_runs_one_query_and_many() {
 async fn looker_writes_typed_parquet_by_extension() {
     let sim = Sim::builder().start().await.unwrap();
     let looker = haul::Looker::builder()
-        .base_url(sim.looker_base_url())
-        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .base_url(sim.looker().base_url())
+        .client_credentials(sim.looker().client_id(), sim.looker().client_secret())
         .build()
         .unwrap();
     let query = haul::looker::Query::new("thelook", "orders")
@@ -872,9 +872,9 @@ async fn looker_writes_typed_parquet_by_extension() {
     let id = looker.create_query(query).await.unwrap();
     let looker_env = |command: &mut Command| {
         command
-            .env("LOOKER_BASE_URL", sim.looker_base_url())
-            .env("LOOKER_CLIENT_ID", sim.looker_client_id())
-            .env("LOOKER_CLIENT_SECRET", sim.looker_client_secret());
+            .env("LOOKER_BASE_URL", sim.looker().base_url())
+            .env("LOOKER_CLIENT_ID", sim.looker().client_id())
+            .env("LOOKER_CLIENT_SECRET", sim.looker().client_secret());
     };
     let dir = TempDir::new("looker-parquet");
     let file = dir.join("orders.parquet");

@@ -30,8 +30,8 @@ fn haul() -> Command {
 fn haul_at(sim: &Sim) -> Command {
     let mut command = haul();
     command
-        .env("DATABRICKS_HOST", sim.databricks_host())
-        .env("DATABRICKS_TOKEN", sim.databricks_token());
+        .env("DATABRICKS_HOST", sim.databricks().host())
+        .env("DATABRICKS_TOKEN", sim.databricks().token());
     command
 }
 
@@ -58,8 +58,7 @@ impl Drop for TempDir {
 
 async fn sim() -> Sim {
     Sim::builder()
-        .databricks_rows(1_200)
-        .databricks_chunk_rows(500)
+        .databricks(|o| o.rows(1_200).chunk_rows(500))
         .start()
         .await
         .unwrap()
@@ -93,7 +92,7 @@ async fn a_query_lands_as_csv_json_lines_and_parquet() {
     ] {
         let mut command = haul_at(&sim);
         command.args(["--json", "databricks", "query", ORDERS, "--warehouse"]);
-        command.arg(sim.databricks_warehouse_id());
+        command.arg(sim.databricks().warehouse_id());
         command
             .args(["--concurrency", "3", "-o"])
             .arg(dir.join(file));
@@ -124,7 +123,7 @@ async fn a_query_lands_as_csv_json_lines_and_parquet() {
 async fn exit_codes_say_what_went_wrong() {
     let sim = sim().await;
     let dir = TempDir::new("codes");
-    let warehouse = sim.databricks_warehouse_id().to_owned();
+    let warehouse = sim.databricks().warehouse_id().to_owned();
 
     // A table that does not exist: the statement fails (4).
     let mut command = haul_at(&sim);
@@ -160,7 +159,7 @@ async fn exit_codes_say_what_went_wrong() {
     // A token the workspace does not know: authentication (3), the token never printed.
     let mut command = haul();
     command
-        .env("DATABRICKS_HOST", sim.databricks_host())
+        .env("DATABRICKS_HOST", sim.databricks().host())
         .env("DATABRICKS_TOKEN", "dapi-wrong-token");
     command.args([
         "databricks",
@@ -191,12 +190,12 @@ async fn oauth_credentials_from_the_environment_work_too() {
     let dir = TempDir::new("oauth");
     let mut command = haul();
     command
-        .env("DATABRICKS_HOST", sim.databricks_host())
-        .env("DATABRICKS_CLIENT_ID", sim.databricks_client_id())
-        .env("DATABRICKS_CLIENT_SECRET", sim.databricks_client_secret());
+        .env("DATABRICKS_HOST", sim.databricks().host())
+        .env("DATABRICKS_CLIENT_ID", sim.databricks().client_id())
+        .env("DATABRICKS_CLIENT_SECRET", sim.databricks().client_secret());
     command.args(["--json", "databricks", "query", ORDERS, "--warehouse"]);
     command
-        .arg(sim.databricks_warehouse_id())
+        .arg(sim.databricks().warehouse_id())
         .arg("-o")
         .arg(dir.join("o.csv"));
     let out = output(command).await;

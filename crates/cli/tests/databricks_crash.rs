@@ -24,10 +24,10 @@ fn command(sim: &Sim, output: &Path) -> std::process::Command {
         command.env_remove(name);
     }
     command
-        .env("DATABRICKS_HOST", sim.databricks_host())
-        .env("DATABRICKS_TOKEN", sim.databricks_token())
+        .env("DATABRICKS_HOST", sim.databricks().host())
+        .env("DATABRICKS_TOKEN", sim.databricks().token())
         .args(["--quiet", "--json", "databricks", "query", ORDERS])
-        .args(["--warehouse", sim.databricks_warehouse_id()])
+        .args(["--warehouse", sim.databricks().warehouse_id()])
         .args(["--concurrency", "2", "--resume", "--overwrite", "-o"])
         .arg(output);
     command
@@ -45,8 +45,7 @@ async fn downloads_killed_at_ten_points_resume_to_identical_files() {
     // 1 MB/s per connection stretches the download over about a second, so the kills land all
     // over it; 20 chunks give them many points to land between.
     let sim = Sim::builder()
-        .databricks_rows(20_000)
-        .databricks_chunk_rows(1_000)
+        .databricks(|o| o.rows(20_000).chunk_rows(1_000))
         .job_duration(Duration::from_millis(50))
         .profile(NetworkProfile::wan(Duration::ZERO, 1_000_000))
         .start()

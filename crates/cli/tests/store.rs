@@ -333,8 +333,7 @@ print(len(keys), sum(t.num_rows for t in tables), ",".join(tables[0].schema.name
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_databricks_query_lands_its_arrow_chunks_as_parquet_objects() {
     let sim = Sim::builder()
-        .databricks_rows(2_500)
-        .databricks_chunk_rows(1_000)
+        .databricks(|o| o.rows(2_500).chunk_rows(1_000))
         .job_duration(Duration::from_millis(50))
         .start()
         .await
@@ -350,8 +349,8 @@ async fn a_databricks_query_lands_its_arrow_chunks_as_parquet_objects() {
         command.env_remove(name);
     }
     command
-        .env("DATABRICKS_HOST", sim.databricks_host())
-        .env("DATABRICKS_TOKEN", sim.databricks_token())
+        .env("DATABRICKS_HOST", sim.databricks().host())
+        .env("DATABRICKS_TOKEN", sim.databricks().token())
         .env("AWS_ENDPOINT_URL", &s3.url)
         .env("AWS_ACCESS_KEY_ID", "haul-cli-test")
         .env("AWS_SECRET_ACCESS_KEY", "haul-cli-test-secret")
@@ -362,7 +361,7 @@ async fn a_databricks_query_lands_its_arrow_chunks_as_parquet_objects() {
             "query",
             "SELECT * FROM main.sales.orders",
         ])
-        .args(["--warehouse", sim.databricks_warehouse_id()])
+        .args(["--warehouse", sim.databricks().warehouse_id()])
         .args(["--format", "parquet", "-o", "s3://lake/orders/"]);
     let output = assert_cmd::Command::from_std(command)
         .timeout(Duration::from_secs(120))

@@ -25,8 +25,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .start()
         .await?;
     let looker = Looker::builder()
-        .base_url(sim.looker_base_url())
-        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .base_url(sim.looker().base_url())
+        .client_credentials(sim.looker().client_id(), sim.looker().client_secret())
         .logout_on_drop(true)
         .build()?;
     looker.connect().await?;

@@ -21,8 +21,8 @@ const LOGIN: &str = "/api/4.0/login";
 
 async fn looker(sim: &Sim) -> Looker {
     let looker = Looker::builder()
-        .base_url(sim.looker_base_url())
-        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .base_url(sim.looker().base_url())
+        .client_credentials(sim.looker().client_id(), sim.looker().client_secret())
         .retry(quick_retries())
         .build()
         .expect("settings");
@@ -97,10 +97,10 @@ async fn identical_queries_share_an_id_and_invalid_ones_explain_themselves() {
 #[tokio::test]
 async fn credentials_and_tokens_never_print() {
     let sim = sim().start().await.unwrap();
-    let secret = sim.looker_client_secret().to_owned();
+    let secret = sim.looker().client_secret().to_owned();
     let builder = Looker::builder()
-        .base_url(sim.looker_base_url())
-        .client_credentials(sim.looker_client_id(), "wrong-s3cret");
+        .base_url(sim.looker().base_url())
+        .client_credentials(sim.looker().client_id(), "wrong-s3cret");
     let builder_debug = format!("{builder:?}");
     let error = builder.build().unwrap().connect().await.unwrap_err();
     assert!(error.is_auth(), "{error:?}");
@@ -168,7 +168,7 @@ async fn one_task_reads_in_csv_json_json_detail_and_txt_alike() {
 #[tokio::test]
 async fn the_legacy_204_also_means_not_finished() {
     let sim = sim()
-        .legacy_looker_204(true)
+        .looker(|o| o.legacy_204(true))
         .job_duration(Duration::from_millis(200))
         .start()
         .await
@@ -248,7 +248,7 @@ async fn a_killed_task_is_killed_on_the_server_and_reported_killed() {
         .unwrap();
     task.kill().await.unwrap();
     assert_eq!(
-        sim.looker_task_status(task.id()),
+        sim.looker().task_status(task.id()),
         Some(QueryTaskStatus::Killed)
     );
     assert_eq!(
@@ -283,9 +283,9 @@ async fn an_abandoned_wait_kills_its_task_when_asked() {
     let abandoned = tokio::time::timeout(Duration::from_millis(150), task.bytes()).await;
     assert!(abandoned.is_err(), "the task takes 30 s");
     let killed = eventually(Duration::from_secs(5), || {
-        sim.looker_task_status(task.id()) == Some(QueryTaskStatus::Killed)
+        sim.looker().task_status(task.id()) == Some(QueryTaskStatus::Killed)
     });
-    assert!(killed.await, "{:?}", sim.looker_task_status(task.id()));
+    assert!(killed.await, "{:?}", sim.looker().task_status(task.id()));
 
     let kept = looker
         .run_query(&id)
@@ -295,7 +295,7 @@ async fn an_abandoned_wait_kills_its_task_when_asked() {
         .unwrap();
     let _ = tokio::time::timeout(Duration::from_millis(100), kept.bytes()).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let status = sim.looker_task_status(kept.id());
+    let status = sim.looker().task_status(kept.id());
     assert!(
         status.as_ref().is_some_and(QueryTaskStatus::is_pending),
         "{status:?}"
@@ -307,7 +307,7 @@ async fn an_abandoned_wait_kills_its_task_when_asked() {
 async fn expired_and_unknown_tasks_are_clear_errors_for_one_task_and_for_many() {
     let sim = sim()
         .job_duration(Duration::ZERO)
-        .looker_result_ttl(Duration::from_millis(50))
+        .looker(|o| o.result_ttl(Duration::from_millis(50)))
         .start()
         .await
         .unwrap();
@@ -328,7 +328,7 @@ async fn expired_and_unknown_tasks_are_clear_errors_for_one_task_and_for_many() 
     let expired = eventually(Duration::from_secs(5), || {
         [&one, &two]
             .iter()
-            .all(|t| sim.looker_task_status(t.id()) == Some(QueryTaskStatus::Expired))
+            .all(|t| sim.looker().task_status(t.id()) == Some(QueryTaskStatus::Expired))
     });
     assert!(expired.await);
     let error = one.bytes().await.unwrap_err();
@@ -491,7 +491,7 @@ async fn an_abandoned_batch_kills_the_tasks_still_running() {
     let killed = eventually(Duration::from_secs(5), || {
         tasks
             .iter()
-            .all(|t| sim.looker_task_status(t.id()) == Some(QueryTaskStatus::Killed))
+            .all(|t| sim.looker().task_status(t.id()) == Some(QueryTaskStatus::Killed))
     });
     assert!(killed.await);
     sim.shutdown().await;
@@ -551,7 +551,10 @@ async fn tokens_are_renewed_before_they_expire() {
 /// Whether Looker accepts `token` now, asked without haul.
 async fn accepted(sim: &Sim, token: &haul::Secret) -> bool {
     let response = haul_client::reqwest::Client::new()
-        .get(format!("{}/api/4.0/running_queries", sim.looker_base_url()))
+        .get(format!(
+            "{}/api/4.0/running_queries",
+            sim.looker().base_url()
+        ))
         .header("Authorization", format!("token {}", token.expose()))
         .send()
         .await
@@ -586,8 +589,8 @@ async fn dropping_the_last_clone_logs_out_when_asked() {
     let sim = sim().start().await.unwrap();
     let build = || {
         Looker::builder()
-            .base_url(sim.looker_base_url())
-            .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+            .base_url(sim.looker().base_url())
+            .client_credentials(sim.looker().client_id(), sim.looker().client_secret())
     };
     let kept = build().build().unwrap();
     kept.connect().await.unwrap();
@@ -713,8 +716,8 @@ async fn a_login_cut_mid_answer_is_sent_again() {
         haul_sim::Misbehaviour::Stall { after: 5 },
     );
     let looker = Looker::builder()
-        .base_url(sim.looker_base_url())
-        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .base_url(sim.looker().base_url())
+        .client_credentials(sim.looker().client_id(), sim.looker().client_secret())
         .retry(quick_retries())
         .read_timeout(Duration::from_millis(300))
         .build()

@@ -51,8 +51,8 @@ const EXPECTED: &[(&str, ColumnType)] = &[
 
 async fn looker(sim: &haul_sim::Sim) -> Looker {
     Looker::builder()
-        .base_url(sim.looker_base_url())
-        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .base_url(sim.looker().base_url())
+        .client_credentials(sim.looker().client_id(), sim.looker().client_secret())
         .build()
         .expect("settings")
 }

@@ -125,8 +125,8 @@ async fn no_secret_shows_in_logs_or_error_texts_of_a_full_run() {
 
     // Looker: log in, run a query, read the results.
     let looker = Looker::builder()
-        .base_url(sim.looker_base_url())
-        .client_credentials(sim.looker_client_id(), sim.looker_client_secret())
+        .base_url(sim.looker().base_url())
+        .client_credentials(sim.looker().client_id(), sim.looker().client_secret())
         .retry(quick_retries())
         .build()
         .unwrap();
@@ -151,7 +151,7 @@ async fn no_secret_shows_in_logs_or_error_texts_of_a_full_run() {
 
     // Runs that fail: bad secrets, a token that expired with no way to refresh it, a failed job.
     let bad_sf_secret = format!("{}-wrong", sim.sf_client_secret());
-    let bad_looker_secret = format!("{}-wrong", sim.looker_client_secret());
+    let bad_looker_secret = format!("{}-wrong", sim.looker().client_secret());
     let refused = salesforce(
         &sim,
         ClientCredentials::new(sim.sf_client_id(), bad_sf_secret.as_str()),
@@ -161,8 +161,8 @@ async fn no_secret_shows_in_logs_or_error_texts_of_a_full_run() {
     assert!(error.is_auth(), "{error:?}");
     printed.error(&error);
     let error = Looker::builder()
-        .base_url(sim.looker_base_url())
-        .client_credentials(sim.looker_client_id(), bad_looker_secret.as_str())
+        .base_url(sim.looker().base_url())
+        .client_credentials(sim.looker().client_id(), bad_looker_secret.as_str())
         .build()
         .unwrap()
         .connect()
@@ -194,7 +194,7 @@ async fn no_secret_shows_in_logs_or_error_texts_of_a_full_run() {
         sim.access_token().to_owned(),
         sim.sf_refresh_token().to_owned(),
         sim.sf_client_secret().to_owned(),
-        sim.looker_client_secret().to_owned(),
+        sim.looker().client_secret().to_owned(),
         bad_sf_secret,
         bad_looker_secret,
         looker_token,

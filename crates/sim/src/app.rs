@@ -11,7 +11,7 @@ use axum::middleware::from_fn_with_state;
 
 use crate::SimBuilder;
 use crate::control;
-use crate::databricks::{self, Databricks, Storage};
+use crate::databricks::{self, Databricks};
 use crate::looker::{self, Looker};
 use crate::salesforce::async_soql::AsyncQueries;
 use crate::salesforce::ingest::{IngestJobs, MAX_UPLOAD};
@@ -22,6 +22,7 @@ use crate::shared::calendar::Calendar;
 use crate::shared::data::{Org, Shape};
 use crate::shared::faults::Faults;
 use crate::shared::lifecycle::Clock;
+use crate::shared::listener::Extra;
 use crate::shared::middleware::{self, Outer};
 use crate::shared::surface::{Surface, Surfaces};
 use crate::shared::{Config, Core, Shared};
@@ -40,13 +41,8 @@ pub(crate) struct App {
 }
 
 impl App {
-    /// The simulator `builder` describes; its jobs stop when `shutdown` turns true. Databricks'
-    /// external links point at `storage_origin` (`http://127.0.0.1:PORT`).
-    pub(crate) fn new(
-        builder: &SimBuilder,
-        shutdown: watch::Receiver<bool>,
-        storage_origin: String,
-    ) -> Self {
+    /// The simulator `builder` describes; its jobs stop when `shutdown` turns true.
+    pub(crate) fn new(builder: &SimBuilder, shutdown: watch::Receiver<bool>) -> Self {
         let rows = |name: &str| builder.rows.get(name).copied();
         let bursts = |name: &str| builder.modstamp_bursts.get(name).copied();
         let config = Config {
@@ -71,31 +67,18 @@ impl App {
             timeout_rows: builder.query_timeout_rows,
             daily_jobs: builder.daily_query_jobs,
         };
-        let looker = looker::Options {
-            legacy_204: builder.legacy_looker_204,
-            result_ttl: builder.looker_result_ttl,
-        };
-        let looker_data = looker::model::Data::new(builder.seed, rows);
-        let databricks = databricks::Options {
-            chunk_rows: builder.databricks_chunk_rows,
-            link_lifetime: builder.databricks_link_lifetime,
-            link_headers: builder.databricks_link_headers,
-            result_ttl: builder.databricks_result_ttl,
-        };
-        let databricks_data = databricks::Data::new(builder.seed, rows);
         Self {
             databricks: Arc::new(Databricks::new(
                 core.clone(),
-                databricks,
-                databricks_data,
-                storage_origin,
+                builder.databricks.clone(),
+                &rows,
             )),
             salesforce: Arc::new(Salesforce::new(core.clone(), builder.api_limit)),
             query: Arc::new(QueryJobs::new(core.clone(), query)),
             ingest: Arc::new(IngestJobs::new(core.clone(), builder.list_page_size)),
             async_soql: Arc::new(AsyncQueries::new(core.clone())),
             rest: Arc::new(RestApi::new(core.clone())),
-            looker: Arc::new(Looker::new(core.clone(), looker, looker_data)),
+            looker: Arc::new(Looker::new(core.clone(), builder.looker.clone(), &rows)),
             core,
         }
     }
@@ -143,18 +126,8 @@ impl App {
             .with_state(outer)
     }
 
-    /// The storage origin's routes (Databricks' external links), with the same outer layer:
-    /// counted in the statistics, delayed, throttled and faulted like the API, in S3's shapes.
-    pub(crate) fn storage_router(&self) -> Router {
-        let storage: Arc<dyn Surface> = Arc::new(Storage);
-        let outer = Outer {
-            core: self.core.clone(),
-            surfaces: Surfaces::new(Vec::new(), storage.clone(), storage),
-        };
-        Router::new()
-            .merge(databricks::storage_routes(&self.databricks))
-            .fallback(middleware::fallback)
-            .layer(from_fn_with_state(outer.clone(), middleware::outer))
-            .with_state(outer)
+    /// The listeners the families serve beside the main one (Databricks' storage origin).
+    pub(crate) fn extra_listeners(&self) -> Vec<Extra> {
+        databricks::listeners(&self.databricks)
     }
 }

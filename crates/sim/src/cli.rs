@@ -94,17 +94,19 @@ impl SimArgs {
             .job_duration(Duration::from_secs_f64(self.job_seconds))
             .api_limit(self.api_limit)
             .daily_query_jobs(self.daily_query_jobs)
-            .databricks_chunk_rows(self.databricks_chunk_rows)
-            .databricks_link_lifetime(Duration::from_secs(self.databricks_link_lifetime_secs))
-            .databricks_link_headers(self.databricks_link_headers)
-            .databricks_result_ttl(Duration::from_secs(self.databricks_result_ttl_secs))
-            .databricks_storage_addr(self.databricks_storage_addr);
+            .databricks(|o| {
+                o.chunk_rows(self.databricks_chunk_rows)
+                    .link_lifetime(Duration::from_secs(self.databricks_link_lifetime_secs))
+                    .link_headers(self.databricks_link_headers)
+                    .result_ttl(Duration::from_secs(self.databricks_result_ttl_secs))
+                    .storage_addr(self.databricks_storage_addr)
+            });
         for entry in &self.rows {
             let (object, n) = object_count("--rows", entry)?;
             builder = builder.rows(object, n);
         }
         if let Some(rows) = self.databricks_rows {
-            builder = builder.databricks_rows(rows);
+            builder = builder.databricks(|o| o.rows(rows));
         }
         for entry in &self.modstamp_bursts {
             let (object, n) = object_count("--modstamp-burst", entry)?;
@@ -148,21 +150,22 @@ fn object_count<'a>(flag: &str, entry: &'a str) -> Result<(&'a str, u64), SimErr
 
 /// The one JSON line printed when the simulator is ready.
 pub fn ready_line(sim: &Sim) -> String {
+    let (looker, databricks) = (sim.looker(), sim.databricks());
     json!({
         "instance_url": sim.instance_url(),
-        "looker_base_url": sim.looker_base_url(),
+        "looker_base_url": looker.base_url(),
         "access_token": sim.access_token(),
         "sf_refresh_token": sim.sf_refresh_token(),
         "sf_client_id": sim.sf_client_id(),
         "sf_client_secret": sim.sf_client_secret(),
-        "looker_client_id": sim.looker_client_id(),
-        "looker_client_secret": sim.looker_client_secret(),
-        "databricks_host": sim.databricks_host(),
-        "databricks_token": sim.databricks_token(),
-        "databricks_client_id": sim.databricks_client_id(),
-        "databricks_client_secret": sim.databricks_client_secret(),
-        "databricks_warehouse_id": sim.databricks_warehouse_id(),
-        "databricks_storage_url": sim.databricks_storage_url(),
+        "looker_client_id": looker.client_id(),
+        "looker_client_secret": looker.client_secret(),
+        "databricks_host": databricks.host(),
+        "databricks_token": databricks.token(),
+        "databricks_client_id": databricks.client_id(),
+        "databricks_client_secret": databricks.client_secret(),
+        "databricks_warehouse_id": databricks.warehouse_id(),
+        "databricks_storage_url": databricks.storage_url(),
     })
     .to_string()
 }

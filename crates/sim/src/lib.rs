@@ -21,20 +21,22 @@
 //!   `Date` of Salesforce answers read it. Daily limits (`DailyApiRequests`,
 //!   `DailyBulkV2QueryJobs`, `DailyBulkApiBatches`) are spent over a simulated day and given
 //!   back whole by the next, where a real org rolls a 24-hour window.
-//! - Databricks: one SQL warehouse ([`Sim::databricks_warehouse_id`]) over the generated tables
-//!   `main.sales.orders` and `main.sales.customers`, a personal access token
-//!   ([`Sim::databricks_token`]) and an OAuth M2M client; statements run a SQL subset (`SELECT
-//!   ... FROM ... [WHERE ...] [LIMIT n]`) on the shared job clock, results come in chunks of
-//!   [`SimBuilder::databricks_chunk_rows`] rows, inline or as external links to a second
-//!   listener ([`Sim::databricks_storage_url`]) that checks an S3-style presigned signature and
-//!   expiry and refuses an `Authorization` header.
+//!
+//! Families: Salesforce is the crate's first family and the one most callers use, so its
+//! accessors and settings sit on [`Sim`] and [`SimBuilder`] themselves ([`Sim::instance_url`],
+//! [`Sim::access_token`], [`SimBuilder::api_limit`], ...). Every other family keeps its own in
+//! its module: its settings in an `Options` given to one builder method, what a test reads of it
+//! in a `Handle` from one `Sim` method, e.g. [`SimBuilder::databricks`] and [`Sim::databricks`]
+//! ([`databricks::Options`], [`databricks::Handle`]); [`looker`] likewise.
 //!
 //! Layout: `shared` is the core every family builds on (configuration, OAuth tokens, the one job
-//! lifecycle, faults, network profiles, middleware, statistics, CSV, ids, generated data); each
-//! family is one module owning its store, routes, fault hooks and accessors (`salesforce::query`,
-//! `salesforce::ingest`, `salesforce::async_soql`, `looker`, `databricks`), importing only the
-//! shared core and, for the Salesforce families, what they share in `salesforce`; `app` puts them
-//! together, and serves Databricks' storage origin on its own listener.
+//! lifecycle, faults, network profiles, middleware, statistics, CSV, ids, generated data, the
+//! listeners a family serves beside the main one); each family is one module owning its store,
+//! routes, fault hooks, settings and accessors (`salesforce::query`, `salesforce::ingest`,
+//! `salesforce::async_soql`, [`looker`], [`databricks`]), importing only the shared core and,
+//! for the Salesforce families, what they share in `salesforce`; `app` puts them together, and
+//! [`SimBuilder::start`] binds the main listener and every listener a family asks for beside it
+//! (Databricks' storage origin) alike.
 #![warn(missing_docs)]
 // Handlers bail out early with a finished `Response` in `Err`; it is built once per request, so
 // boxing it would only add an allocation.
@@ -43,8 +45,8 @@
 mod app;
 pub mod cli;
 mod control;
-mod databricks;
-mod looker;
+pub mod databricks;
+pub mod looker;
 mod salesforce;
 mod shared;
 
@@ -53,9 +55,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use haul_types::{
-    AsyncQueryStatus, ColumnDelimiter, IngestJobState, LineEnding, QueryJobState, QueryTaskStatus,
-};
+use haul_types::{AsyncQueryStatus, ColumnDelimiter, IngestJobState, LineEnding, QueryJobState};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -110,19 +110,14 @@ pub struct SimBuilder {
     faults: FaultPlan,
     token_lifetime: Duration,
     api_limit: u64,
-    legacy_looker_204: bool,
     default_page_size: u64,
     list_page_size: usize,
-    looker_result_ttl: Duration,
     token: Option<String>,
     query_timeout_rows: Option<u64>,
     daily_query_jobs: u64,
     modstamp_bursts: BTreeMap<String, u64>,
-    databricks_chunk_rows: u64,
-    databricks_link_lifetime: Duration,
-    databricks_link_headers: bool,
-    databricks_result_ttl: Duration,
-    databricks_storage_addr: SocketAddr,
+    looker: looker::Options,
+    databricks: databricks::Options,
 }
 
 impl Default for SimBuilder {
@@ -136,19 +131,14 @@ impl Default for SimBuilder {
             faults: FaultPlan::none(),
             token_lifetime: Duration::from_secs(365 * 86_400),
             api_limit: 1_000_000,
-            legacy_looker_204: false,
             default_page_size: 50_000,
             list_page_size: 1_000,
-            looker_result_ttl: Duration::from_secs(3_600),
             token: None,
             query_timeout_rows: None,
             daily_query_jobs: 10_000,
             modstamp_bursts: BTreeMap::new(),
-            databricks_chunk_rows: 100_000,
-            databricks_link_lifetime: Duration::from_secs(900),
-            databricks_link_headers: false,
-            databricks_result_ttl: Duration::from_secs(3_600),
-            databricks_storage_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            looker: looker::Options::default(),
+            databricks: databricks::Options::default(),
         }
     }
 }
@@ -167,9 +157,10 @@ impl SimBuilder {
     }
 
     /// Number of generated rows of a Salesforce object (`"Account"`, `"Contact"`, `"Opportunity"`,
-    /// `"Sample_Event__b"`, `"Event_Copy__c"`), a Looker view (`"thelook.users"`,
-    /// `"thelook.orders"`, `"thelook.order_items"`, `"thelook.products"`) or a Databricks table
-    /// (`"main.sales.orders"`, default 10 000; `"main.sales.customers"`, default 1 000).
+    /// `"Sample_Event__b"`, `"Event_Copy__c"`), or of another family's table by its full name: a
+    /// Looker view (`"thelook.users"`, `"thelook.orders"`, `"thelook.order_items"`,
+    /// `"thelook.products"`) or a Databricks table (`"main.sales.orders"`, default 10 000;
+    /// `"main.sales.customers"`, default 1 000).
     pub fn rows(mut self, object: &str, rows: u64) -> Self {
         self.rows.insert(object.to_owned(), rows);
         self
@@ -224,12 +215,6 @@ impl SimBuilder {
         self
     }
 
-    /// Answer Looker results of unfinished tasks with the legacy 204 instead of 202.
-    pub fn legacy_looker_204(mut self, legacy: bool) -> Self {
-        self.legacy_looker_204 = legacy;
-        self
-    }
-
     /// Rows per result page when a request has no `maxRecords`; default 50 000.
     pub fn default_page_size(mut self, rows: u64) -> Self {
         self.default_page_size = rows.max(1);
@@ -250,84 +235,47 @@ impl SimBuilder {
         self
     }
 
-    /// How long finished Looker task results stay before the task is `expired`; default 1 hour.
-    pub fn looker_result_ttl(mut self, ttl: Duration) -> Self {
-        self.looker_result_ttl = ttl;
-        self
-    }
-
-    /// Rows of the Databricks table `main.sales.orders` (default 10 000): the same as
-    /// `rows("main.sales.orders", rows)`.
-    pub fn databricks_rows(self, rows: u64) -> Self {
-        self.rows("main.sales.orders", rows)
-    }
-
-    /// Rows in each chunk of a Databricks statement's result (the last may hold fewer), for both
-    /// dispositions; default 100 000.
-    pub fn databricks_chunk_rows(mut self, rows: u64) -> Self {
-        self.databricks_chunk_rows = rows.max(1);
-        self
-    }
-
-    /// How long a Databricks external link stays valid, in whole seconds (at least one); default
-    /// 15 minutes, the documented lifetime. [`Sim::expire_databricks_links`] ends them early.
-    pub fn databricks_link_lifetime(mut self, lifetime: Duration) -> Self {
-        self.databricks_link_lifetime = lifetime;
-        self
-    }
-
-    /// Whether each Databricks external link names `http_headers` (the SSE-C key headers of S3)
-    /// that its download must send, as links "typically used to pass a decryption key" do;
-    /// default off.
-    pub fn databricks_link_headers(mut self, headers: bool) -> Self {
-        self.databricks_link_headers = headers;
-        self
-    }
-
-    /// How long a succeeded Databricks statement keeps its results before it shows as `CLOSED`;
-    /// default one hour, as documented.
-    pub fn databricks_result_ttl(mut self, ttl: Duration) -> Self {
-        self.databricks_result_ttl = ttl;
-        self
-    }
-
-    /// Address of the storage origin that Databricks external links point at; default
-    /// `127.0.0.1:0` (any free port).
-    pub fn databricks_storage_addr(mut self, addr: SocketAddr) -> Self {
-        self.databricks_storage_addr = addr;
-        self
-    }
-
     /// Use this exact string as the initial Salesforce access token.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
     }
 
-    /// Binds the address and starts serving in the background.
+    // Each family other than Salesforce takes its settings in one method, as a closure over its
+    // `Options` rather than an `Options` value: a caller need not name the family's type, and two
+    // calls add up (`.looker(|o| o.legacy_204(true))` keeps an earlier `result_ttl`) instead of
+    // the second quietly resetting what the first set.
+
+    /// Settings of the Looker family: `.looker(|o| o.legacy_204(true))`; see [`looker::Options`].
+    pub fn looker(mut self, configure: impl FnOnce(looker::Options) -> looker::Options) -> Self {
+        self.looker = configure(self.looker);
+        self
+    }
+
+    /// Settings of the Databricks family: `.databricks(|o| o.rows(2_500).chunk_rows(1_000))`; see
+    /// [`databricks::Options`].
+    pub fn databricks(
+        mut self,
+        configure: impl FnOnce(databricks::Options) -> databricks::Options,
+    ) -> Self {
+        self.databricks = configure(self.databricks);
+        self
+    }
+
+    /// Binds the address, and every listener a family serves beside it, and starts serving in
+    /// the background.
     pub async fn start(self) -> Result<Sim, SimError> {
-        let listener = tokio::net::TcpListener::bind(self.addr)
-            .await
-            .map_err(|source| SimError::Bind {
-                addr: self.addr,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind {
-            addr: self.addr,
-            source,
-        })?;
-        let storage = tokio::net::TcpListener::bind(self.databricks_storage_addr)
-            .await
-            .map_err(|source| SimError::Bind {
-                addr: self.databricks_storage_addr,
-                source,
-            })?;
-        let storage_addr = storage.local_addr().map_err(|source| SimError::Bind {
-            addr: self.databricks_storage_addr,
-            source,
-        })?;
+        let (listener, addr) = bind(self.addr).await?;
         let (stop, stopped) = watch::channel(false);
-        let app = App::new(&self, stopped.clone(), format!("http://{storage_addr}"));
+        let app = App::new(&self, stopped.clone());
+        // Every extra listener is bound, and its URL handed to its family, before anything is
+        // served: a request can never see a family that does not know its own origins yet.
+        let mut extra = Vec::new();
+        for wanted in app.extra_listeners() {
+            let (socket, bound) = bind(wanted.addr).await?;
+            wanted.origin.set(format!("http://{bound}"));
+            extra.push((socket, wanted.router(&app.core)));
+        }
         let core = &app.core;
         let access_token = match self.token {
             Some(token) => {
@@ -338,23 +286,35 @@ impl SimBuilder {
             None => core.tokens.issue(Realm::Salesforce, self.token_lifetime),
         };
         let refresh_token = core.tokens.issue_refresh();
-        let databricks_token = core.tokens.issue(Realm::Databricks, self.token_lifetime);
-        let storage = tokio::spawn(shared::server::serve(
-            storage,
-            app.storage_router(),
+        let mut servers = vec![tokio::spawn(shared::server::serve(
+            listener,
+            app.router(),
             stopped.clone(),
-        ));
-        let server = tokio::spawn(shared::server::serve(listener, app.router(), stopped));
+        ))];
+        for (socket, router) in extra {
+            servers.push(tokio::spawn(shared::server::serve(
+                socket,
+                router,
+                stopped.clone(),
+            )));
+        }
         Ok(Sim {
             app,
             addr,
             access_token,
             refresh_token,
-            databricks_token,
             stop,
-            servers: vec![server, storage],
+            servers,
         })
     }
+}
+
+/// Binds `addr`; the listener and the address it got.
+async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), SimError> {
+    let failed = |source| SimError::Bind { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
+    let bound = listener.local_addr().map_err(failed)?;
+    Ok((listener, bound))
 }
 
 /// A running simulator. Dropping it stops the server (without waiting); [`Sim::shutdown`] waits.
@@ -364,7 +324,6 @@ pub struct Sim {
     addr: SocketAddr,
     access_token: String,
     refresh_token: String,
-    databricks_token: String,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
 }
@@ -375,6 +334,17 @@ impl Sim {
         SimBuilder::default()
     }
 
+    /// The Looker instance: its URL, client credentials and query tasks.
+    pub fn looker(&self) -> looker::Handle<'_> {
+        looker::Handle::new(&self.app.looker, self.addr)
+    }
+
+    /// The Databricks workspace: its host, credentials, SQL warehouse, storage origin and
+    /// statements.
+    pub fn databricks(&self) -> databricks::Handle<'_> {
+        databricks::Handle::new(&self.app.databricks, self.addr)
+    }
+
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -383,11 +353,6 @@ impl Sim {
     /// The Salesforce instance URL, `http://127.0.0.1:PORT` (API under `/services/data/vXX.X/`).
     pub fn instance_url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    /// The Looker base URL, `http://127.0.0.1:PORT` (API under `/api/4.0`); the same server.
-    pub fn looker_base_url(&self) -> String {
-        self.instance_url()
     }
 
     /// A valid Salesforce access token (until [`Sim::expire_tokens`] or its lifetime ends).
@@ -414,60 +379,6 @@ impl Sim {
     /// The Salesforce connected app's client secret.
     pub fn sf_client_secret(&self) -> &str {
         &self.app.core.credentials.sf_client_secret
-    }
-
-    /// The Looker API client id.
-    pub fn looker_client_id(&self) -> &str {
-        &self.app.core.credentials.looker_client_id
-    }
-
-    /// The Looker API client secret.
-    pub fn looker_client_secret(&self) -> &str {
-        &self.app.core.credentials.looker_client_secret
-    }
-
-    /// The Databricks workspace URL (`DATABRICKS_HOST`), `http://127.0.0.1:PORT` (API under
-    /// `/api/2.0/`); the same server.
-    pub fn databricks_host(&self) -> String {
-        self.instance_url()
-    }
-
-    /// A Databricks personal access token (`DATABRICKS_TOKEN`), valid until
-    /// [`Sim::expire_tokens`] or the token lifetime ends.
-    pub fn databricks_token(&self) -> &str {
-        &self.databricks_token
-    }
-
-    /// The Databricks service principal's OAuth client id (`DATABRICKS_CLIENT_ID`).
-    pub fn databricks_client_id(&self) -> &str {
-        &self.app.core.credentials.databricks_client_id
-    }
-
-    /// The Databricks service principal's OAuth secret (`DATABRICKS_CLIENT_SECRET`).
-    pub fn databricks_client_secret(&self) -> &str {
-        &self.app.core.credentials.databricks_client_secret
-    }
-
-    /// The id of the workspace's one SQL warehouse.
-    pub fn databricks_warehouse_id(&self) -> &str {
-        self.app.databricks.warehouse_id()
-    }
-
-    /// The storage origin external links point at, `http://127.0.0.1:PORT` (another port).
-    pub fn databricks_storage_url(&self) -> &str {
-        self.app.databricks.storage_url()
-    }
-
-    /// Every Databricks external link issued so far expires now (also `POST
-    /// /__sim/databricks/expire-links`); links minted afterwards are good.
-    pub fn expire_databricks_links(&self) {
-        self.app.databricks.expire_links();
-    }
-
-    /// A Databricks statement's `status.state` now (`"PENDING"`, `"RUNNING"`, `"SUCCEEDED"`,
-    /// `"FAILED"`, `"CANCELED"`, `"CLOSED"`), or `None` if there is no such statement.
-    pub fn databricks_statement_state(&self, id: &str) -> Option<&'static str> {
-        self.app.databricks.statement_state(id)
     }
 
     /// Requests answered so far, by method, route template and status.
@@ -528,18 +439,13 @@ impl Sim {
         self.app.async_soql.status(id)
     }
 
-    /// The status of a Looker query task (as `GET /query_tasks/{id}` would show it), or `None`.
-    pub fn looker_task_status(&self, id: &str) -> Option<QueryTaskStatus> {
-        self.app.looker.task_status(id)
-    }
-
     /// Live (not deleted) records of a Salesforce object now, or `None` for an unknown object.
     pub fn record_count(&self, object: &str) -> Option<u64> {
         shared::data::schema::object(object).map(|o| self.app.core.org.snapshot(o).live_count())
     }
 
-    /// Invalidates every access token issued so far, Salesforce, Looker and Databricks alike
-    /// (the Databricks personal access token too; refresh tokens and client credentials keep
+    /// Invalidates every access token issued so far, of every family alike (personal access
+    /// tokens too, such as Databricks'; refresh tokens and client credentials keep
     /// working).
     pub fn expire_tokens(&self) {
         self.app.core.tokens.expire_all();

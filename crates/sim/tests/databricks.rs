@@ -13,8 +13,8 @@ const STATEMENTS: &str = "/api/2.0/sql/statements";
 
 async fn post(sim: &Sim, path: &str, body: &Value) -> (u16, Value) {
     let r = client()
-        .post(format!("{}{path}", sim.databricks_host()))
-        .bearer_auth(sim.databricks_token())
+        .post(format!("{}{path}", sim.databricks().host()))
+        .bearer_auth(sim.databricks().token())
         .json(body)
         .send()
         .await
@@ -24,8 +24,8 @@ async fn post(sim: &Sim, path: &str, body: &Value) -> (u16, Value) {
 
 async fn get(sim: &Sim, path: &str) -> (u16, Value) {
     let r = client()
-        .get(format!("{}{path}", sim.databricks_host()))
-        .bearer_auth(sim.databricks_token())
+        .get(format!("{}{path}", sim.databricks().host()))
+        .bearer_auth(sim.databricks().token())
         .send()
         .await
         .expect("request");
@@ -34,7 +34,7 @@ async fn get(sim: &Sim, path: &str) -> (u16, Value) {
 
 async fn execute(sim: &Sim, body: Value) -> Value {
     let mut body = body;
-    body["warehouse_id"] = sim.databricks_warehouse_id().into();
+    body["warehouse_id"] = sim.databricks().warehouse_id().into();
     let (status, answer) = post(sim, STATEMENTS, &body).await;
     assert_eq!(status, 200, "{answer}");
     answer
@@ -88,7 +88,7 @@ fn records(text: &str) -> usize {
 #[tokio::test]
 async fn tokens_are_checked_and_oauth_m2m_issues_them() {
     let sim = Sim::builder().start().await.expect("sim");
-    let url = format!("{}{STATEMENTS}/x", sim.databricks_host());
+    let url = format!("{}{STATEMENTS}/x", sim.databricks().host());
     let none = client().get(&url).send().await.expect("request");
     assert_eq!(none.status().as_u16(), 401);
     let body: Value = none.json().await.expect("json");
@@ -103,7 +103,7 @@ async fn tokens_are_checked_and_oauth_m2m_issues_them() {
     let body: Value = wrong.json().await.expect("json");
     assert_eq!(body["message"], "Invalid access token.");
 
-    let host = sim.databricks_host();
+    let host = sim.databricks().host();
     let meta: Value = client()
         .get(format!("{host}/.well-known/databricks-config"))
         .send()
@@ -131,7 +131,7 @@ async fn tokens_are_checked_and_oauth_m2m_issues_them() {
     let form = [("grant_type", "client_credentials"), ("scope", "all-apis")];
     let refused = client()
         .post(&token_url)
-        .basic_auth(sim.databricks_client_id(), Some("wrong"))
+        .basic_auth(sim.databricks().client_id(), Some("wrong"))
         .form(&form)
         .send()
         .await
@@ -142,8 +142,8 @@ async fn tokens_are_checked_and_oauth_m2m_issues_them() {
     let issued: Value = client()
         .post(&token_url)
         .basic_auth(
-            sim.databricks_client_id(),
-            Some(sim.databricks_client_secret()),
+            sim.databricks().client_id(),
+            Some(sim.databricks().client_secret()),
         )
         .form(&form)
         .send()
@@ -171,7 +171,7 @@ async fn tokens_are_checked_and_oauth_m2m_issues_them() {
         "the token opens the API; the statement is unknown"
     );
     sim.expire_tokens();
-    for ended in [token, sim.databricks_token()] {
+    for ended in [token, sim.databricks().token()] {
         let r = client()
             .get(&url)
             .bearer_auth(ended)
@@ -186,7 +186,7 @@ async fn tokens_are_checked_and_oauth_m2m_issues_them() {
 #[tokio::test]
 async fn requests_are_checked_as_documented() {
     let sim = Sim::builder().start().await.expect("sim");
-    let warehouse = sim.databricks_warehouse_id().to_owned();
+    let warehouse = sim.databricks().warehouse_id().to_owned();
     let cases = [
         (
             json!({"statement": "SELECT * FROM main.sales.orders", "warehouse_id": "nosuch"}),
@@ -255,9 +255,8 @@ async fn requests_are_checked_as_documented() {
 async fn statements_pass_pending_running_then_succeed_fail_or_close() {
     let sim = Sim::builder()
         .job_duration(Duration::from_millis(600))
-        .databricks_result_ttl(Duration::from_millis(1_500))
         .rows("main.sales.orders", 30)
-        .databricks_chunk_rows(10)
+        .databricks(|o| o.result_ttl(Duration::from_millis(1_500)).chunk_rows(10))
         .start()
         .await
         .expect("sim");
@@ -332,7 +331,7 @@ async fn statements_pass_pending_running_then_succeed_fail_or_close() {
     assert!(closed.get("manifest").is_none());
     let (status, _) = get(&sim, &format!("{STATEMENTS}/{id}/result/chunks/0")).await;
     assert_eq!(status, 400);
-    assert_eq!(sim.databricks_statement_state(&id), Some("CLOSED"));
+    assert_eq!(sim.databricks().statement_state(&id), Some("CLOSED"));
     sim.shutdown().await;
 }
 
@@ -362,7 +361,7 @@ async fn a_wait_that_runs_out_continues_or_cancels_and_cancel_ends_a_running_sta
     let id = continued["statement_id"].as_str().expect("id");
     let (status, body) = post(&sim, &format!("{STATEMENTS}/{id}/cancel"), &json!({})).await;
     assert_eq!((status, body), (200, json!({})));
-    assert_eq!(sim.databricks_statement_state(id), Some("CANCELED"));
+    assert_eq!(sim.databricks().statement_state(id), Some("CANCELED"));
     let (status, _) = post(
         &sim,
         &format!("{STATEMENTS}/01ef0000-0000-0000-0000-000000000000/cancel"),
@@ -428,9 +427,11 @@ async fn inline_results_over_25_mib_fail_the_statement() {
 async fn the_storage_origin_checks_signature_expiry_authorization_and_headers() {
     let sim = Sim::builder()
         .rows("main.sales.orders", 50)
-        .databricks_chunk_rows(20)
-        .databricks_link_headers(true)
-        .databricks_link_lifetime(Duration::from_secs(1))
+        .databricks(|o| {
+            o.chunk_rows(20)
+                .link_headers(true)
+                .link_lifetime(Duration::from_secs(1))
+        })
         .start()
         .await
         .expect("sim");
@@ -438,8 +439,8 @@ async fn the_storage_origin_checks_signature_expiry_authorization_and_headers() 
     let id = done["statement_id"].as_str().expect("id").to_owned();
     let link = done["result"]["external_links"][0].clone();
     let url = link["external_link"].as_str().expect("url").to_owned();
-    assert!(url.starts_with(sim.databricks_storage_url()), "{url}");
-    assert_ne!(sim.databricks_storage_url(), sim.databricks_host());
+    assert!(url.starts_with(sim.databricks().storage_url()), "{url}");
+    assert_ne!(sim.databricks().storage_url(), sim.databricks().host());
     assert!(
         link["expiration"]
             .as_str()
@@ -486,7 +487,7 @@ async fn the_storage_origin_checks_signature_expiry_authorization_and_headers() 
     let (status, _) = fetch(fresh, false).await;
     assert_eq!(status, 200);
     // Expiring every link ends the fresh one as well; the next one minted works.
-    sim.expire_databricks_links();
+    sim.databricks().expire_links();
     assert_eq!(fetch(fresh, false).await.0, 403);
     let (_, again) = get(&sim, &format!("{STATEMENTS}/{id}/result/chunks/2")).await;
     let (status, last) = fetch(&again["external_links"][0], false).await;
@@ -504,13 +505,13 @@ async fn the_storage_origin_checks_signature_expiry_authorization_and_headers() 
 async fn faults_reach_the_api_and_the_storage_origin_in_their_own_shapes() {
     let plan = FaultPlan::parse("429=0.3,503=0.3,seed=11").expect("plan");
     let sim = Sim::builder().faults(plan).start().await.expect("sim");
-    let body = json!({"statement": "SELECT * FROM main.sales.customers", "warehouse_id": sim.databricks_warehouse_id(), "disposition": "EXTERNAL_LINKS", "format": "ARROW_STREAM"});
+    let body = json!({"statement": "SELECT * FROM main.sales.customers", "warehouse_id": sim.databricks().warehouse_id(), "disposition": "EXTERNAL_LINKS", "format": "ARROW_STREAM"});
     let mut link = None;
     let mut throttled = false;
     for _ in 0..50 {
         let r = client()
-            .post(format!("{}{STATEMENTS}", sim.databricks_host()))
-            .bearer_auth(sim.databricks_token())
+            .post(format!("{}{STATEMENTS}", sim.databricks().host()))
+            .bearer_auth(sim.databricks().token())
             .json(&body)
             .send()
             .await
@@ -559,7 +560,7 @@ async fn the_lie_fault_puts_one_row_too_many_in_a_link() {
     let plan = FaultPlan::parse("lie=1").expect("plan");
     let sim = Sim::builder()
         .faults(plan)
-        .databricks_rows(30)
+        .databricks(|o| o.rows(30))
         .start()
         .await
         .expect("sim");
@@ -587,9 +588,9 @@ async fn shutting_down_ends_a_waiting_execute_at_once() {
         .start()
         .await
         .expect("sim");
-    let url = format!("{}{STATEMENTS}", sim.databricks_host());
-    let token = sim.databricks_token().to_owned();
-    let body = json!({"statement": "SELECT * FROM main.sales.orders", "warehouse_id": sim.databricks_warehouse_id(), "wait_timeout": "50s"});
+    let url = format!("{}{STATEMENTS}", sim.databricks().host());
+    let token = sim.databricks().token().to_owned();
+    let body = json!({"statement": "SELECT * FROM main.sales.orders", "warehouse_id": sim.databricks().warehouse_id(), "wait_timeout": "50s"});
     let waiting = tokio::spawn(async move {
         let r = client()
             .post(url)
@@ -610,4 +611,45 @@ async fn shutting_down_ends_a_waiting_execute_at_once() {
     );
     let answer = waiting.await.expect("joined");
     assert_eq!(answer["status"]["state"], "PENDING", "{answer}");
+}
+
+#[tokio::test]
+async fn settings_given_in_two_calls_add_up_and_the_familys_rows_count_over_rows() {
+    let sim = Sim::builder()
+        .databricks(|o| o.rows(30))
+        .rows("main.sales.orders", 50)
+        .databricks(|o| o.chunk_rows(10))
+        .start()
+        .await
+        .expect("sim");
+    let done = execute(
+        &sim,
+        json!({"statement": "SELECT * FROM main.sales.orders"}),
+    )
+    .await;
+    let manifest = &done["manifest"];
+    assert_eq!(
+        (
+            manifest["total_row_count"].as_u64(),
+            manifest["total_chunk_count"].as_u64()
+        ),
+        (Some(30), Some(3)),
+        "{manifest}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_storage_address_in_use_is_a_bind_error_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let started = Sim::builder()
+        .databricks(|o| o.storage_addr(addr))
+        .start()
+        .await;
+    match started {
+        Err(haul_sim::SimError::Bind { addr: refused, .. }) => assert_eq!(refused, addr),
+        Err(other) => panic!("{other}"),
+        Ok(sim) => panic!("bound {} twice", sim.databricks().storage_url()),
+    }
 }

@@ -9,15 +9,15 @@ use haul_types::QueryTaskStatus;
 use serde_json::{Value, json};
 
 fn api(sim: &Sim, path: &str) -> String {
-    format!("{}/api/4.0{path}", sim.looker_base_url())
+    format!("{}/api/4.0{path}", sim.looker().base_url())
 }
 
 async fn login(sim: &Sim) -> String {
     let r = client()
         .post(api(sim, "/login"))
         .form(&[
-            ("client_id", sim.looker_client_id()),
-            ("client_secret", sim.looker_client_secret()),
+            ("client_id", sim.looker().client_id()),
+            ("client_secret", sim.looker().client_secret()),
         ])
         .send()
         .await
@@ -103,8 +103,8 @@ async fn login_by_form_or_query_and_both_schemes_and_logout() {
     let url = format!(
         "{}?client_id={}&client_secret={}",
         api(&sim, "/login"),
-        sim.looker_client_id(),
-        sim.looker_client_secret()
+        sim.looker().client_id(),
+        sim.looker().client_secret()
     );
     let r = client().post(url).send().await.expect("ok");
     assert_eq!(r.status().as_u16(), 200, "credentials as query parameters");
@@ -131,7 +131,7 @@ async fn login_by_form_or_query_and_both_schemes_and_logout() {
         .expect("ok");
     assert_eq!(r.status().as_u16(), 200);
     let out = client()
-        .delete(format!("{}/api/logout", sim.looker_base_url()))
+        .delete(format!("{}/api/logout", sim.looker().base_url()))
         .bearer_auth(&token)
         .send()
         .await
@@ -218,7 +218,10 @@ async fn tasks_run_to_complete_and_render_each_format() {
     assert_eq!(early.status().as_u16(), 202, "not finished yet");
     let done = wait_done(&sim, &token, &id).await;
     assert_eq!(done["status"], "complete");
-    assert_eq!(sim.looker_task_status(&id), Some(QueryTaskStatus::Complete));
+    assert_eq!(
+        sim.looker().task_status(&id),
+        Some(QueryTaskStatus::Complete)
+    );
     let csv = get(&sim, &token, &format!("/query_tasks/{id}/results")).await;
     assert_eq!(csv.status().as_u16(), 200);
     let text = csv.text().await.expect("text");
@@ -262,7 +265,7 @@ async fn tasks_run_to_complete_and_render_each_format() {
 async fn multi_results_kill_error_and_expiry() {
     let sim = Sim::builder()
         .job_duration(Duration::from_millis(400))
-        .looker_result_ttl(Duration::from_millis(3000))
+        .looker(|o| o.result_ttl(Duration::from_millis(3000)))
         .start()
         .await
         .expect("starts");
@@ -349,7 +352,7 @@ async fn multi_results_kill_error_and_expiry() {
 #[tokio::test]
 async fn legacy_switch_answers_204_while_running() {
     let sim = Sim::builder()
-        .legacy_looker_204(true)
+        .looker(|o| o.legacy_204(true))
         .job_duration(Duration::from_secs(30))
         .start()
         .await

@@ -1,7 +1,7 @@
 //! Workspace authentication: personal access tokens and OAuth machine-to-machine.
 //!
 //! - Every API request carries `Authorization: Bearer <token>`, a personal access token
-//!   ([`crate::Sim::databricks_token`]) or an OAuth access token. None (or another scheme) is
+//!   ([`super::Handle::token`]) or an OAuth access token. None (or another scheme) is
 //!   401 and a token the workspace does not know is 403 `Invalid access token.`, with the
 //!   numeric `error_code` the workspace sends on these two answers.
 //! - OAuth M2M as the Databricks SDKs run it: `GET /.well-known/databricks-config` (the host

@@ -19,6 +19,7 @@ use base64::Engine as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::shared::listener::Origin;
 use crate::shared::rng::mix;
 
 /// The SSE-C headers a link may require, in the order they are listed.
@@ -57,7 +58,7 @@ pub(crate) enum Refusal {
 #[derive(Debug)]
 pub(crate) struct Links {
     secret: u64,
-    origin: String,
+    origin: Origin,
     lifetime: Duration,
     headers: bool,
     serial: AtomicU64,
@@ -66,9 +67,9 @@ pub(crate) struct Links {
 }
 
 impl Links {
-    /// Links on `origin` (`http://127.0.0.1:PORT`), valid for `lifetime` (whole seconds, at
-    /// least one), naming the SSE-C headers when `headers`.
-    pub(crate) fn new(seed: u64, origin: String, lifetime: Duration, headers: bool) -> Self {
+    /// Links on `origin` (the storage listener's URL, once bound), valid for `lifetime` (whole
+    /// seconds, at least one), naming the SSE-C headers when `headers`.
+    pub(crate) fn new(seed: u64, origin: Origin, lifetime: Duration, headers: bool) -> Self {
         Self {
             secret: mix(seed ^ 0x5167_4E41_5455_5245),
             origin,
@@ -81,7 +82,7 @@ impl Links {
 
     /// The storage origin, `http://127.0.0.1:PORT`.
     pub(crate) fn origin(&self) -> &str {
-        &self.origin
+        self.origin.url()
     }
 
     fn signature(&self, path: &str, date: &str, expires: &str, token: &str) -> String {
@@ -122,7 +123,7 @@ impl Links {
         );
         let url = format!(
             "{}{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={credential}&X-Amz-Date={date}&X-Amz-Expires={expires}&X-Amz-Security-Token={token}&X-Amz-SignedHeaders=host&X-Amz-Signature={signature}",
-            self.origin
+            self.origin.url()
         );
         let mut headers = BTreeMap::new();
         if self.headers {
@@ -202,6 +203,12 @@ impl Links {
 mod tests {
     use super::*;
 
+    fn origin() -> Origin {
+        let origin = Origin::default();
+        origin.set("http://127.0.0.1:9".to_owned());
+        origin
+    }
+
     fn split(url: &str) -> (String, String) {
         let rest = url.strip_prefix("http://127.0.0.1:9").expect("origin");
         let (path, query) = rest.split_once('?').expect("query");
@@ -210,12 +217,7 @@ mod tests {
 
     #[test]
     fn a_minted_link_passes_and_any_edit_fails() {
-        let links = Links::new(
-            1,
-            "http://127.0.0.1:9".into(),
-            Duration::from_secs(900),
-            false,
-        );
+        let links = Links::new(1, origin(), Duration::from_secs(900), false);
         let minted = links.mint("st", 3, "csv");
         assert!(minted.headers.is_empty());
         let (path, query) = split(&minted.url);
@@ -243,12 +245,7 @@ mod tests {
 
     #[test]
     fn links_expire_all_at_once_and_fresh_ones_work() {
-        let links = Links::new(
-            1,
-            "http://127.0.0.1:9".into(),
-            Duration::from_secs(900),
-            false,
-        );
+        let links = Links::new(1, origin(), Duration::from_secs(900), false);
         let (path, old) = split(&links.mint("st", 0, "csv").url);
         links.expire_all();
         assert!(matches!(
@@ -261,12 +258,7 @@ mod tests {
 
     #[test]
     fn links_with_headers_require_them() {
-        let links = Links::new(
-            1,
-            "http://127.0.0.1:9".into(),
-            Duration::from_secs(60),
-            true,
-        );
+        let links = Links::new(1, origin(), Duration::from_secs(60), true);
         let minted = links.mint("st", 0, "arrow");
         let (path, query) = split(&minted.url);
         assert_eq!(

@@ -1,6 +1,15 @@
 //! The Databricks family: the SQL Statement Execution API 2.0 of a workspace with one SQL
 //! warehouse, over generated tables, with `EXTERNAL_LINKS` results on a second origin that
-//! stands in for cloud storage.
+//! stands in for cloud storage. Its settings are [`Options`] (given to
+//! [`crate::SimBuilder::databricks`]); what a test reads of it and controls is [`Handle`] (from
+//! [`crate::Sim::databricks`]).
+//!
+//! In short: one SQL warehouse ([`Handle::warehouse_id`]) over the generated tables
+//! `main.sales.orders` and `main.sales.customers`, a personal access token ([`Handle::token`])
+//! and an OAuth M2M client; statements run a SQL subset (`SELECT ... FROM ... [WHERE ...] [LIMIT
+//! n]`) on the shared job clock, results come in chunks of [`Options::chunk_rows`] rows, inline
+//! or as external links to a second listener ([`Handle::storage_url`]) that checks an S3-style
+//! presigned signature and expiry and refuses an `Authorization` header.
 //!
 //! What each behaviour is based on:
 //! - The REST reference of the Statement Execution API (`POST /api/2.0/sql/statements`, `GET
@@ -21,7 +30,9 @@
 
 mod auth;
 mod errors;
+mod handle;
 mod links;
+mod options;
 mod render;
 mod result;
 mod sql;
@@ -34,7 +45,6 @@ mod wire;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -42,26 +52,20 @@ use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::{get, post};
 
+pub use self::handle::Handle;
 use self::links::Links;
+pub use self::options::Options;
 use self::statement::Statement;
-pub(crate) use self::storage::Storage;
-pub(crate) use self::tables::Data;
+use self::storage::Storage;
+use self::tables::Data;
+use crate::shared::listener::{Extra, Origin};
 use crate::shared::rng::mix;
 use crate::shared::surface::Surface;
+use crate::shared::tokens::Realm;
 use crate::shared::{Shared, lock};
 
-/// Settings of the Databricks family.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Options {
-    /// Rows in each result chunk (the last one may hold fewer).
-    pub(crate) chunk_rows: u64,
-    /// How long an external link stays valid (whole seconds).
-    pub(crate) link_lifetime: Duration,
-    /// Whether each external link names `http_headers` (SSE-C) the download must send.
-    pub(crate) link_headers: bool,
-    /// How long a succeeded statement's results stay before it is `CLOSED`.
-    pub(crate) result_ttl: Duration,
-}
+/// The table [`Options::rows`] sizes.
+const ORDERS: &str = "main.sales.orders";
 
 /// The Databricks family: its warehouse, tables, statements and links.
 #[derive(Debug)]
@@ -71,6 +75,10 @@ pub(crate) struct Databricks {
     data: Data,
     warehouse_id: String,
     workspace_id: u64,
+    /// The personal access token [`Handle::token`] gives out.
+    token: String,
+    /// Where the storage listener was bound; external links point at it.
+    storage: Origin,
     links: Links,
     statements: Mutex<HashMap<String, Statement>>,
     /// Bytes of chunk bodies the statements keep, all together (see [`Databricks::keep_bodies`]).
@@ -82,21 +90,32 @@ pub(crate) struct Databricks {
 const KEPT_BODIES: u64 = 256 * 1024 * 1024;
 
 impl Databricks {
-    /// No statements yet, over `data`; external links point at `storage_origin`.
-    pub(crate) fn new(core: Shared, options: Options, data: Data, storage_origin: String) -> Self {
+    /// No statements yet, over tables of `rows(full name)` rows ([`Options::rows`] first), with a
+    /// personal access token issued; external links point at the storage listener once
+    /// [`listeners`] has had it bound.
+    pub(crate) fn new(core: Shared, options: Options, rows: &dyn Fn(&str) -> Option<u64>) -> Self {
         let seed = core.config.seed;
+        let rows = |name: &str| match options.rows {
+            Some(orders) if name == ORDERS => Some(orders),
+            _ => rows(name),
+        };
+        let storage = Origin::default();
         Self {
             warehouse_id: format!("{:016x}", mix(seed ^ 0x5741_5245)),
             workspace_id: 1_000_000_000_000_000 + mix(seed ^ 0x5753) % 1_000_000_000_000_000,
+            token: core
+                .tokens
+                .issue(Realm::Databricks, core.config.token_lifetime),
             links: Links::new(
                 seed,
-                storage_origin,
+                storage.clone(),
                 options.link_lifetime,
                 options.link_headers,
             ),
+            storage,
+            data: Data::new(seed, rows),
             core,
             options,
-            data,
             statements: Mutex::default(),
             kept: AtomicU64::new(0),
         }
@@ -111,6 +130,11 @@ impl Databricks {
                     .filter(|&total| total <= KEPT_BODIES)
             })
             .is_ok()
+    }
+
+    /// The personal access token issued when the workspace started.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
     }
 
     /// The SQL warehouse's id.
@@ -192,7 +216,7 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(db: &Arc<Databricks>) -> 
         .with_state(db.clone())
 }
 
-/// `POST /__sim/databricks/expire-links`: as [`crate::Sim::expire_databricks_links`]; 204.
+/// `POST /__sim/databricks/expire-links`: as [`Handle::expire_links`]; 204.
 async fn expire_links(
     axum::extract::State(db): axum::extract::State<Arc<Databricks>>,
 ) -> StatusCode {
@@ -200,12 +224,18 @@ async fn expire_links(
     StatusCode::NO_CONTENT
 }
 
-/// The storage origin's one route.
-pub(crate) fn storage_routes<S: Clone + Send + Sync + 'static>(db: &Arc<Databricks>) -> Router<S> {
-    Router::new()
+/// The listener beside the main one: the storage origin external links point at, in S3's shapes.
+pub(crate) fn listeners(db: &Arc<Databricks>) -> Vec<Extra> {
+    let routes = Router::new()
         .route(
             &format!("/{}/{{statement}}/{{file}}", links::BUCKET),
             get(storage::object),
         )
-        .with_state(db.clone())
+        .with_state(db.clone());
+    vec![Extra {
+        addr: db.options.storage_addr,
+        routes,
+        surface: Arc::new(Storage),
+        origin: db.storage.clone(),
+    }]
 }

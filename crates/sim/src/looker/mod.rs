@@ -1,18 +1,20 @@
 //! The Looker family: API 4.0 login/logout, queries and async query tasks, on the `thelook`
-//! model. The family owns its data, its stored queries and tasks, its routes, its error shapes
-//! and the accessors [`crate::Sim`] reads.
+//! model. The family owns its data, its stored queries and tasks, its routes, its error shapes,
+//! its settings ([`Options`], given to [`crate::SimBuilder::looker`]) and what a test reads of it
+//! ([`Handle`], from [`crate::Sim::looker`]).
 
 mod auth;
 mod engine;
 mod errors;
-pub(crate) mod model;
+mod handle;
+mod model;
+mod options;
 mod queries;
 mod task;
 mod tasks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -21,17 +23,10 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use haul_types::QueryTaskStatus;
 
+pub use self::handle::Handle;
+pub use self::options::Options;
 use crate::shared::surface::Surface;
 use crate::shared::{Shared, lock};
-
-/// Settings of the Looker family.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Options {
-    /// Answer results of unfinished tasks with the legacy 204 instead of 202.
-    pub(crate) legacy_204: bool,
-    /// How long finished results stay before the task is `expired`.
-    pub(crate) result_ttl: Duration,
-}
 
 /// The Looker family: its data, stored queries and tasks.
 #[derive(Debug)]
@@ -44,12 +39,12 @@ pub(crate) struct Looker {
 }
 
 impl Looker {
-    /// No queries or tasks yet, over `data`.
-    pub(crate) fn new(core: Shared, options: Options, data: model::Data) -> Self {
+    /// No queries or tasks yet, over views of `rows(model.view)` rows.
+    pub(crate) fn new(core: Shared, options: Options, rows: &dyn Fn(&str) -> Option<u64>) -> Self {
         Self {
+            data: model::Data::new(core.config.seed, rows),
             core,
             options,
-            data,
             queries: Mutex::default(),
             tasks: Mutex::default(),
         }

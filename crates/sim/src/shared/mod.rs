@@ -1,7 +1,7 @@
 //! The simulator's shared core: what every family builds on (configuration, OAuth tokens, the
 //! job lifecycle, the simulated calendar, the faults engine, network profiles, the middleware,
-//! statistics, CSV, ids, the random generator and the generated data). Nothing here imports a
-//! family.
+//! the listeners a family serves beside the main one, statistics, CSV, ids, the random generator
+//! and the generated data). Nothing here imports a family.
 
 pub(crate) mod body;
 pub(crate) mod calendar;
@@ -10,6 +10,7 @@ pub(crate) mod data;
 pub(crate) mod faults;
 pub(crate) mod ids;
 pub(crate) mod lifecycle;
+pub(crate) mod listener;
 pub(crate) mod middleware;
 pub(crate) mod misbehave;
 pub(crate) mod network;
