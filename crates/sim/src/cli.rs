@@ -56,27 +56,9 @@ pub struct SimArgs {
     /// a real org's do when a query runs past its two minutes (none if absent).
     #[arg(long, value_name = "ROWS")]
     pub query_timeout_rows: Option<u64>,
-    /// Rows of the Databricks table main.sales.orders (the same as `--rows
-    /// main.sales.orders=N`; default 10 000).
-    #[arg(long, value_name = "ROWS")]
-    pub databricks_rows: Option<u64>,
-    /// Rows in each chunk of a Databricks statement's result.
-    #[arg(long, value_name = "ROWS", default_value_t = 100_000)]
-    pub databricks_chunk_rows: u64,
-    /// Lifetime of Databricks external links, in seconds (documented: 15 minutes). `POST
-    /// /__sim/databricks/expire-links` ends every link issued so far.
-    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
-    pub databricks_link_lifetime_secs: u64,
-    /// Databricks external links name `http_headers` (S3's SSE-C key headers) that the download
-    /// must send back.
-    #[arg(long)]
-    pub databricks_link_headers: bool,
-    /// Seconds a succeeded Databricks statement keeps its results before it is CLOSED.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3_600)]
-    pub databricks_result_ttl_secs: u64,
-    /// Address of the storage origin Databricks external links point at.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub databricks_storage_addr: SocketAddr,
+    /// The Databricks family's flags.
+    #[command(flatten)]
+    pub databricks: crate::databricks::Args,
 }
 
 impl SimArgs {
@@ -94,19 +76,10 @@ impl SimArgs {
             .job_duration(Duration::from_secs_f64(self.job_seconds))
             .api_limit(self.api_limit)
             .daily_query_jobs(self.daily_query_jobs)
-            .databricks(|o| {
-                o.chunk_rows(self.databricks_chunk_rows)
-                    .link_lifetime(Duration::from_secs(self.databricks_link_lifetime_secs))
-                    .link_headers(self.databricks_link_headers)
-                    .result_ttl(Duration::from_secs(self.databricks_result_ttl_secs))
-                    .storage_addr(self.databricks_storage_addr)
-            });
+            .databricks(|o| self.databricks.apply(o));
         for entry in &self.rows {
             let (object, n) = object_count("--rows", entry)?;
             builder = builder.rows(object, n);
-        }
-        if let Some(rows) = self.databricks_rows {
-            builder = builder.databricks(|o| o.rows(rows));
         }
         for entry in &self.modstamp_bursts {
             let (object, n) = object_count("--modstamp-burst", entry)?;

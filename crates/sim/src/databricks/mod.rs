@@ -28,6 +28,7 @@
 //!
 //! Where the documentation is silent the module that chooses says so.
 
+mod args;
 mod auth;
 mod errors;
 mod handle;
@@ -52,6 +53,7 @@ use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::{get, post};
 
+pub use self::args::Args;
 pub use self::handle::Handle;
 use self::links::Links;
 pub use self::options::Options;
