@@ -200,7 +200,7 @@ pub(super) async fn execute(State(db): State<Arc<Databricks>>, body: Bytes) -> R
     let statement = Statement::new(request);
     let mut done = statement.done.subscribe();
     lock(&db.statements).insert(id.clone(), statement);
-    db.core.clock.start(db.clone(), id.clone());
+    db.core.clock.start(db.clone(), id.clone()).await;
     if !wait.is_zero() {
         // Until the statement ends, the wait runs out, or the simulator shuts down (the clock's
         // pause returns early then), whichever comes first.

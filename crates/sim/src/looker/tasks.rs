@@ -76,7 +76,7 @@ pub(super) async fn create(
     };
     let info = task.info(looker.options.result_ttl);
     lock(&looker.tasks).insert(id.clone(), task);
-    looker.core.clock.start(looker.clone(), id);
+    looker.core.clock.start(looker.clone(), id).await;
     respond(StatusCode::OK, &info)
 }
 

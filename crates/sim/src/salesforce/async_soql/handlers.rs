@@ -37,7 +37,7 @@ pub(super) async fn create(
     };
     let (id, info) = (query.id.clone(), query.info());
     lock(&fam.queries).insert(id.clone(), query);
-    fam.core.clock.start(fam.clone(), id);
+    fam.core.clock.start(fam.clone(), id).await;
     errors::json(StatusCode::CREATED, &info)
 }
 

@@ -126,7 +126,7 @@ pub(super) async fn create(
     let (id, closed) = (job.id.clone(), job.state == IngestJobState::UploadComplete);
     lock(&fam.jobs).insert(id.clone(), job);
     if closed {
-        fam.core.clock.start(fam.clone(), id);
+        fam.core.clock.start(fam.clone(), id).await;
     }
     errors::json(StatusCode::OK, &info)
 }
@@ -216,9 +216,26 @@ pub(super) async fn patch(
         Ok(c) => c,
         Err(r) => return r,
     };
+    let (closing, info) = match change_state(&fam, &p.id, change) {
+        Ok(changed) => changed,
+        Err(refusal) => return refusal,
+    };
+    if closing {
+        fam.core.clock.start(fam.clone(), p.id).await;
+    }
+    errors::json(StatusCode::OK, &info)
+}
+
+/// Applies a `PATCH`'s state change to job `id` under the jobs' lock, which it releases before
+/// the caller awaits anything: whether the job is closing (to be started), and its info.
+fn change_state(
+    fam: &IngestJobs,
+    id: &str,
+    change: StateChange,
+) -> Result<(bool, Value), Response> {
     let mut jobs = lock(&fam.jobs);
-    let Some(job) = jobs.get_mut(&p.id) else {
-        return not_found();
+    let Some(job) = jobs.get_mut(id) else {
+        return Err(not_found());
     };
     let wanted = change.state.map(IngestJobState::from);
     let allowed = match (&wanted, &job.state) {
@@ -232,7 +249,7 @@ pub(super) async fn patch(
             "Unable to change the job's state from {} to {target}",
             job.state
         );
-        return error(StatusCode::BAD_REQUEST, "INVALIDJOBSTATE", message);
+        return Err(error(StatusCode::BAD_REQUEST, "INVALIDJOBSTATE", message));
     }
     let closing = wanted == Some(IngestJobState::UploadComplete);
     if let Some(state) = wanted {
@@ -241,12 +258,7 @@ pub(super) async fn patch(
     if job.state == IngestJobState::Aborted {
         abort_outcome(job);
     }
-    let info = Value::Object(job.short_info());
-    drop(jobs);
-    if closing {
-        fam.core.clock.start(fam.clone(), p.id);
-    }
-    errors::json(StatusCode::OK, &info)
+    Ok((closing, Value::Object(job.short_info())))
 }
 
 /// `DELETE /jobs/ingest/{id}`: allowed in UploadComplete, JobComplete, Aborted and Failed.

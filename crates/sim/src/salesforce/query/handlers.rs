@@ -139,7 +139,7 @@ pub(super) async fn create(
     let info = Value::Object(job.short_info());
     let id = job.id.clone();
     lock(&fam.jobs).insert(id.clone(), job);
-    fam.core.clock.start(fam.clone(), id);
+    fam.core.clock.start(fam.clone(), id).await;
     errors::json(StatusCode::OK, &info)
 }
 
