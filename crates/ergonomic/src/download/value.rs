@@ -131,16 +131,50 @@ impl TypedRecords {
             return Ok(false);
         }
         self.rows += 1;
-        for (index, (text, column)) in fields.iter().zip(columns).enumerate() {
+        for (index, (text, column)) in fields.texts().zip(columns).enumerate() {
             value(index, read_field(column, text, self.rows)?);
         }
         Ok(true)
     }
 }
 
-/// Row `row`'s field `text` in `column`: `None` when empty.
-fn read_field<'f>(column: &Column, text: &'f [u8], row: u64) -> Result<Option<Value<'f>>> {
-    let refused = |expected: String| Error::InvalidValue {
+/// Row `row`'s field in `column` (its text, or its bytes when they are not UTF-8): `None` when
+/// empty.
+#[inline]
+fn read_field<'f>(
+    column: &Column,
+    text: std::result::Result<&'f str, &'f [u8]>,
+    row: u64,
+) -> Result<Option<Value<'f>>> {
+    let text = match text {
+        Ok("") if column.nullable => return Ok(None),
+        Ok("") => {
+            let why = format!("{} (the column may not be null)", column.ty);
+            return Err(refused(column, b"", row, why));
+        }
+        Ok(text) => text,
+        Err(bytes) => {
+            let why = format!("{}: it is not UTF-8", column.ty);
+            return Err(refused(column, bytes, row, why));
+        }
+    };
+    match Value::parse(column.ty, text) {
+        Ok(value) => Ok(Some(value)),
+        Err(why) => Err(refused(
+            column,
+            text.as_bytes(),
+            row,
+            format!("{}: {why}", column.ty),
+        )),
+    }
+}
+
+/// The error for row `row`'s field `text` in `column`, refused because `expected`; out of line,
+/// so that reading a field that is fine stays short.
+#[cold]
+#[inline(never)]
+fn refused(column: &Column, text: &[u8], row: u64, expected: String) -> Error {
+    Error::InvalidValue {
         row,
         column: column.name.clone(),
         value: String::from_utf8_lossy(text)
@@ -148,21 +182,7 @@ fn read_field<'f>(column: &Column, text: &'f [u8], row: u64) -> Result<Option<Va
             .take(VALUE_SHOWN)
             .collect(),
         expected,
-    };
-    if text.is_empty() {
-        if !column.nullable {
-            return Err(refused(format!(
-                "{} (the column may not be null)",
-                column.ty
-            )));
-        }
-        return Ok(None);
     }
-    let text = std::str::from_utf8(text)
-        .map_err(|_| refused(format!("{}: it is not UTF-8", column.ty)))?;
-    Value::parse(column.ty, text)
-        .map(Some)
-        .map_err(|why| refused(format!("{}: {why}", column.ty)))
 }
 
 fn parse_boolean(text: &str) -> std::result::Result<bool, String> {
