@@ -119,12 +119,14 @@ fn repeats_little(array: &dyn Array) -> bool {
         DataType::Time32(TimeUnit::Millisecond) => {
             distinct(array.as_primitive::<Time32MillisecondType>().iter(), half)
         }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            distinct(array.as_primitive::<TimestampMillisecondType>().iter(), half)
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            distinct(array.as_primitive::<TimestampMicrosecondType>().iter(), half)
-        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => distinct(
+            array.as_primitive::<TimestampMillisecondType>().iter(),
+            half,
+        ),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => distinct(
+            array.as_primitive::<TimestampMicrosecondType>().iter(),
+            half,
+        ),
         // Booleans are never dictionary-encoded; lists keep the writer's default.
         _ => return false,
     };
