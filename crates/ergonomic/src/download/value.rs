@@ -48,8 +48,8 @@ impl<'a> Value<'a> {
         Ok(match ty {
             ColumnType::Utf8 => Self::Utf8(text),
             ColumnType::Boolean => Self::Boolean(parse_boolean(text)?),
-            ColumnType::Int32 => Self::Int32(text.parse().map_err(|e| format!("{e}"))?),
-            ColumnType::Int64 => Self::Int64(text.parse().map_err(|e| format!("{e}"))?),
+            ColumnType::Int32 => Self::Int32(parse_integer(text)?),
+            ColumnType::Int64 => Self::Int64(parse_integer(text)?),
             ColumnType::Decimal { precision, scale } => Self::Decimal {
                 units: decimal::parse(text, precision, scale)?,
                 scale,
@@ -105,6 +105,22 @@ impl TypedRecords {
         fields: &Fields<'f>,
         mut value: impl FnMut(usize, Option<Value<'f>>),
     ) -> Result<bool> {
+        self.read_texts(fields, |index, ty, text| {
+            value(index, text.map(|text| Value::parse(ty, text)).transpose()?);
+            Ok(())
+        })
+    }
+
+    /// As [`read`](Self::read), but each field goes to `field` as text (`None` for null, a
+    /// column that may not be null and UTF-8 already checked) with its column's index and type,
+    /// for a reader that reads it as [`Value::parse`] does without the [`Value`] in between (the
+    /// Parquet encoder's builders); `field` answers why a text does not read, and the error
+    /// names the row, the column and the value as [`read`](Self::read)'s do.
+    pub(crate) fn read_texts<'f>(
+        &mut self,
+        fields: &Fields<'f>,
+        mut field: impl FnMut(usize, ColumnType, Option<&'f str>) -> std::result::Result<(), String>,
+    ) -> Result<bool> {
         let columns = &self.schema.columns;
         if fields.len() != columns.len() {
             return Err(Error::integrity(format!(
@@ -132,40 +148,36 @@ impl TypedRecords {
         }
         self.rows += 1;
         for (index, (text, column)) in fields.texts().zip(columns).enumerate() {
-            value(index, read_field(column, text, self.rows)?);
+            let text = field_text(column, text, self.rows)?;
+            if let Err(why) = field(index, column.ty, text) {
+                let text = text.unwrap_or_default().as_bytes();
+                let why = format!("{}: {why}", column.ty);
+                return Err(refused(column, text, self.rows, why));
+            }
         }
         Ok(true)
     }
 }
 
-/// Row `row`'s field in `column` (its text, or its bytes when they are not UTF-8): `None` when
-/// empty.
+/// Row `row`'s field in `column` (its text, or its bytes when they are not UTF-8) as text, `None`
+/// when empty.
 #[inline]
-fn read_field<'f>(
+fn field_text<'f>(
     column: &Column,
     text: std::result::Result<&'f str, &'f [u8]>,
     row: u64,
-) -> Result<Option<Value<'f>>> {
-    let text = match text {
-        Ok("") if column.nullable => return Ok(None),
+) -> Result<Option<&'f str>> {
+    match text {
+        Ok("") if column.nullable => Ok(None),
         Ok("") => {
             let why = format!("{} (the column may not be null)", column.ty);
-            return Err(refused(column, b"", row, why));
+            Err(refused(column, b"", row, why))
         }
-        Ok(text) => text,
+        Ok(text) => Ok(Some(text)),
         Err(bytes) => {
             let why = format!("{}: it is not UTF-8", column.ty);
-            return Err(refused(column, bytes, row, why));
+            Err(refused(column, bytes, row, why))
         }
-    };
-    match Value::parse(column.ty, text) {
-        Ok(value) => Ok(Some(value)),
-        Err(why) => Err(refused(
-            column,
-            text.as_bytes(),
-            row,
-            format!("{}: {why}", column.ty),
-        )),
     }
 }
 
@@ -183,6 +195,16 @@ fn refused(column: &Column, text: &[u8], row: u64, expected: String) -> Error {
             .collect(),
         expected,
     }
+}
+
+/// An integer (`i32`, `i64`) in decimal digits, as Rust's `parse` reads it.
+#[inline]
+pub(crate) fn parse_integer<T>(text: &str) -> std::result::Result<T, String>
+where
+    T: std::str::FromStr<Err = std::num::ParseIntError>,
+{
+    text.parse()
+        .map_err(|e: std::num::ParseIntError| format!("{e}"))
 }
 
 fn parse_boolean(text: &str) -> std::result::Result<bool, String> {
@@ -257,7 +279,7 @@ fn fixed_timestamp(text: &[u8]) -> Option<i64> {
 }
 
 /// Milliseconds since 1970 UTC, from `2024-01-02T03:04:05.000Z` or `...+0000` (any offset).
-fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
+pub(crate) fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
     if let Some(millis) = fixed_timestamp(text.as_bytes()) {
         return Ok(millis);
     }
