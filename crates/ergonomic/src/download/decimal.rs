@@ -11,6 +11,65 @@ pub(crate) const MAX_PRECISION: u8 = 38;
 /// digits than `precision` allows, is refused with the reason; trailing zeros beyond the scale
 /// are not digits that matter (`10.0` is 10 at scale 0).
 pub(crate) fn parse(text: &str, precision: u8, scale: u8) -> Result<i128, String> {
+    match parse_plain(text.as_bytes(), precision, scale) {
+        Some(units) => Ok(units),
+        None => parse_general(text, precision, scale),
+    }
+}
+
+/// `[+-]digits[.digits]` that fits `decimal(precision, scale)` without dropping a fractional
+/// digit: the form nearly every value takes (`-1234.50`), read digit by digit without the general
+/// path's buffer of digits (an allocation a value). `None` leaves anything else, and every
+/// refusal, to [`parse_general`], which gives the same answer for what this reads (a proptest
+/// holds the two together).
+fn parse_plain(text: &[u8], precision: u8, scale: u8) -> Option<i128> {
+    if precision == 0 || precision > MAX_PRECISION || scale > precision {
+        return None;
+    }
+    let (negative, unsigned) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mut value, mut significant, mut any) = (0i128, 0usize, false);
+    // Digits after the point, once one is seen.
+    let mut fraction: Option<usize> = None;
+    for &byte in unsigned {
+        match byte {
+            b'0'..=b'9' => {
+                any = true;
+                if let Some(digits) = &mut fraction {
+                    *digits += 1;
+                }
+                if significant > 0 || byte != b'0' {
+                    significant += 1;
+                    if significant > usize::from(precision) {
+                        return None;
+                    }
+                    value = value * 10 + i128::from(byte - b'0');
+                }
+            }
+            b'.' if fraction.is_none() => fraction = Some(0),
+            _ => return None,
+        }
+    }
+    let fraction = fraction.unwrap_or(0);
+    if !any || fraction > usize::from(scale) {
+        return None;
+    }
+    // At most `precision` (38) digits in all, so the value stays below 10^38 < i128::MAX.
+    let shift = usize::from(scale) - fraction;
+    if significant > 0 && significant + shift > usize::from(precision) {
+        return None;
+    }
+    for _ in 0..shift {
+        value *= 10;
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// Any form [`parse`] reads, exponent notation included, and the reason for a refusal.
+fn parse_general(text: &str, precision: u8, scale: u8) -> Result<i128, String> {
     if precision == 0 || precision > MAX_PRECISION || scale > precision {
         return Err(format!("decimal({precision}, {scale}) is not a valid type"));
     }
@@ -220,6 +279,26 @@ mod tests {
             prop_assert_eq!(parse(&text, precision, scale), Ok(units), "{}", text);
             // Written back plainly, it reads as itself again.
             prop_assert_eq!(parse(&to_text(units, scale), precision, scale), Ok(units));
+        }
+
+        /// The plain form's reader answers as the general one wherever it answers at all, and
+        /// answers for every plain value that fits.
+        #[test]
+        fn the_plain_reader_agrees_with_the_general_one(
+            text in "[+-]?[0-9]{0,22}(\\.[0-9]{0,22})?",
+            precision in 1u8..=38,
+            scale in 0u8..=38,
+        ) {
+            let general = parse_general(&text, precision, scale);
+            match parse_plain(text.as_bytes(), precision, scale) {
+                Some(units) => prop_assert_eq!(Ok(units), general, "{}", &text),
+                None => {
+                    let refused = general.is_err()
+                        || scale > precision
+                        || text.split('.').nth(1).is_some_and(|f| f.len() > usize::from(scale));
+                    prop_assert!(refused, "{} read only by the general path", &text);
+                }
+            }
         }
 
         /// A value with one significant digit beyond the scale is refused.

@@ -17,6 +17,25 @@ impl<'a> Fields<'a> {
         self.ends.len()
     }
 
+    /// The fields, in order, each as text, or as its bytes when they are not UTF-8.
+    ///
+    /// The record's bytes are checked once, not field by field: every field is then UTF-8 unless
+    /// its ends cut a character, which [`str::get`] checks (such a field, and every field of a
+    /// record that is not UTF-8 as a whole, is checked on its own).
+    pub(crate) fn texts(&self) -> impl Iterator<Item = Result<&'a str, &'a [u8]>> + 'a {
+        let record = std::str::from_utf8(self.bytes).ok();
+        let (bytes, ends) = (self.bytes, self.ends);
+        let mut start = 0;
+        ends.iter().map(move |&end| {
+            let range = start..end;
+            start = end;
+            match record.and_then(|text| text.get(range.clone())) {
+                Some(text) => Ok(text),
+                None => std::str::from_utf8(&bytes[range.clone()]).map_err(|_| &bytes[range]),
+            }
+        })
+    }
+
     /// The fields, in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let (bytes, ends) = (self.bytes, self.ends);
@@ -111,5 +130,48 @@ impl Records {
             ReadRecordResult::End => return Ok(usize::MAX),
         }
         Ok(read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts<'a>(bytes: &'a [u8], ends: &'a [usize]) -> Vec<Result<&'a str, &'a [u8]>> {
+        Fields { bytes, ends }.texts().collect()
+    }
+
+    #[test]
+    fn fields_are_text_unless_their_own_bytes_are_not_utf8() {
+        assert_eq!(texts(b"ab\xc3\xa9", &[2, 4]), [Ok("ab"), Ok("é")]);
+        assert_eq!(texts(b"", &[0, 0]), [Ok(""), Ok("")]);
+        // A record that is UTF-8 as a whole, cut inside its one character.
+        assert_eq!(
+            texts(b"\xc3\xa9", &[1, 2]),
+            [Err(&b"\xc3"[..]), Err(&b"\xa9"[..])]
+        );
+        // A record that is not: only the field at fault is refused.
+        assert_eq!(
+            texts(b"a\xffb\xc3\xa9", &[1, 3, 5]),
+            [Ok("a"), Err(&b"\xffb"[..]), Ok("é")]
+        );
+    }
+
+    #[test]
+    fn records_are_split_across_chunk_cuts() {
+        let csv = b"\"a\",\"b\xc3\xa9\"\r\n\"c\"\"d\",\"\"\n";
+        for cut in 0..csv.len() {
+            let mut records = Records::new(b',');
+            let mut seen: Vec<Vec<String>> = Vec::new();
+            let mut record = |fields: Fields<'_>| {
+                let texts = fields.texts().map(|t| t.unwrap().to_owned()).collect();
+                seen.push(texts);
+                Ok(())
+            };
+            records.feed(&csv[..cut], &mut record).unwrap();
+            records.feed(&csv[cut..], &mut record).unwrap();
+            records.finish(&mut record).unwrap();
+            assert_eq!(seen, [vec!["a", "bé"], vec!["c\"d", ""]], "cut at {cut}");
+        }
     }
 }

@@ -48,8 +48,8 @@ impl<'a> Value<'a> {
         Ok(match ty {
             ColumnType::Utf8 => Self::Utf8(text),
             ColumnType::Boolean => Self::Boolean(parse_boolean(text)?),
-            ColumnType::Int32 => Self::Int32(text.parse().map_err(|e| format!("{e}"))?),
-            ColumnType::Int64 => Self::Int64(text.parse().map_err(|e| format!("{e}"))?),
+            ColumnType::Int32 => Self::Int32(parse_integer(text)?),
+            ColumnType::Int64 => Self::Int64(parse_integer(text)?),
             ColumnType::Decimal { precision, scale } => Self::Decimal {
                 units: decimal::parse(text, precision, scale)?,
                 scale,
@@ -105,6 +105,22 @@ impl TypedRecords {
         fields: &Fields<'f>,
         mut value: impl FnMut(usize, Option<Value<'f>>),
     ) -> Result<bool> {
+        self.read_texts(fields, |index, ty, text| {
+            value(index, text.map(|text| Value::parse(ty, text)).transpose()?);
+            Ok(())
+        })
+    }
+
+    /// As [`read`](Self::read), but each field goes to `field` as text (`None` for null, a
+    /// column that may not be null and UTF-8 already checked) with its column's index and type,
+    /// for a reader that reads it as [`Value::parse`] does without the [`Value`] in between (the
+    /// Parquet encoder's builders); `field` answers why a text does not read, and the error
+    /// names the row, the column and the value as [`read`](Self::read)'s do.
+    pub(crate) fn read_texts<'f>(
+        &mut self,
+        fields: &Fields<'f>,
+        mut field: impl FnMut(usize, ColumnType, Option<&'f str>) -> std::result::Result<(), String>,
+    ) -> Result<bool> {
         let columns = &self.schema.columns;
         if fields.len() != columns.len() {
             return Err(Error::integrity(format!(
@@ -131,16 +147,46 @@ impl TypedRecords {
             return Ok(false);
         }
         self.rows += 1;
-        for (index, (text, column)) in fields.iter().zip(columns).enumerate() {
-            value(index, read_field(column, text, self.rows)?);
+        for (index, (text, column)) in fields.texts().zip(columns).enumerate() {
+            let text = field_text(column, text, self.rows)?;
+            if let Err(why) = field(index, column.ty, text) {
+                let text = text.unwrap_or_default().as_bytes();
+                let why = format!("{}: {why}", column.ty);
+                return Err(refused(column, text, self.rows, why));
+            }
         }
         Ok(true)
     }
 }
 
-/// Row `row`'s field `text` in `column`: `None` when empty.
-fn read_field<'f>(column: &Column, text: &'f [u8], row: u64) -> Result<Option<Value<'f>>> {
-    let refused = |expected: String| Error::InvalidValue {
+/// Row `row`'s field in `column` (its text, or its bytes when they are not UTF-8) as text, `None`
+/// when empty.
+#[inline]
+fn field_text<'f>(
+    column: &Column,
+    text: std::result::Result<&'f str, &'f [u8]>,
+    row: u64,
+) -> Result<Option<&'f str>> {
+    match text {
+        Ok("") if column.nullable => Ok(None),
+        Ok("") => {
+            let why = format!("{} (the column may not be null)", column.ty);
+            Err(refused(column, b"", row, why))
+        }
+        Ok(text) => Ok(Some(text)),
+        Err(bytes) => {
+            let why = format!("{}: it is not UTF-8", column.ty);
+            Err(refused(column, bytes, row, why))
+        }
+    }
+}
+
+/// The error for row `row`'s field `text` in `column`, refused because `expected`; out of line,
+/// so that reading a field that is fine stays short.
+#[cold]
+#[inline(never)]
+fn refused(column: &Column, text: &[u8], row: u64, expected: String) -> Error {
+    Error::InvalidValue {
         row,
         column: column.name.clone(),
         value: String::from_utf8_lossy(text)
@@ -148,21 +194,17 @@ fn read_field<'f>(column: &Column, text: &'f [u8], row: u64) -> Result<Option<Va
             .take(VALUE_SHOWN)
             .collect(),
         expected,
-    };
-    if text.is_empty() {
-        if !column.nullable {
-            return Err(refused(format!(
-                "{} (the column may not be null)",
-                column.ty
-            )));
-        }
-        return Ok(None);
     }
-    let text = std::str::from_utf8(text)
-        .map_err(|_| refused(format!("{}: it is not UTF-8", column.ty)))?;
-    Value::parse(column.ty, text)
-        .map(Some)
-        .map_err(|why| refused(format!("{}: {why}", column.ty)))
+}
+
+/// An integer (`i32`, `i64`) in decimal digits, as Rust's `parse` reads it.
+#[inline]
+pub(crate) fn parse_integer<T>(text: &str) -> std::result::Result<T, String>
+where
+    T: std::str::FromStr<Err = std::num::ParseIntError>,
+{
+    text.parse()
+        .map_err(|e: std::num::ParseIntError| format!("{e}"))
 }
 
 fn parse_boolean(text: &str) -> std::result::Result<bool, String> {
@@ -237,7 +279,7 @@ fn fixed_timestamp(text: &[u8]) -> Option<i64> {
 }
 
 /// Milliseconds since 1970 UTC, from `2024-01-02T03:04:05.000Z` or `...+0000` (any offset).
-fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
+pub(crate) fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
     if let Some(millis) = fixed_timestamp(text.as_bytes()) {
         return Ok(millis);
     }

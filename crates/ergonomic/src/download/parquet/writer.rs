@@ -84,7 +84,8 @@ impl LazyWriter {
                     .columns()
                     .iter()
                     .zip(&self.schema.schema.columns)
-                    .filter(|(array, _)| repeats_little(array.as_ref()))
+                    // A unique column has no dictionary already (see `ParquetSchema::properties`).
+                    .filter(|(array, column)| !column.unique && repeats_little(array.as_ref()))
                     .map(|(_, column)| column.name.as_str())
                     .collect()
             })
@@ -101,33 +102,49 @@ fn repeats_little(array: &dyn Array) -> bool {
     if present < SAMPLE_MIN {
         return false;
     }
+    let half = present / 2;
     let distinct = match array.data_type() {
-        DataType::Utf8 => distinct(array.as_string::<i32>().iter()),
-        DataType::Int32 => distinct(array.as_primitive::<Int32Type>().iter()),
-        DataType::Int64 => distinct(array.as_primitive::<Int64Type>().iter()),
-        DataType::Decimal128(..) => distinct(array.as_primitive::<Decimal128Type>().iter()),
+        DataType::Utf8 => distinct(array.as_string::<i32>().iter(), half),
+        DataType::Int32 => distinct(array.as_primitive::<Int32Type>().iter(), half),
+        DataType::Int64 => distinct(array.as_primitive::<Int64Type>().iter(), half),
+        DataType::Decimal128(..) => distinct(array.as_primitive::<Decimal128Type>().iter(), half),
         DataType::Float64 => distinct(
             array
                 .as_primitive::<Float64Type>()
                 .iter()
                 .map(|v| v.map(f64::to_bits)),
+            half,
         ),
-        DataType::Date32 => distinct(array.as_primitive::<Date32Type>().iter()),
+        DataType::Date32 => distinct(array.as_primitive::<Date32Type>().iter(), half),
         DataType::Time32(TimeUnit::Millisecond) => {
-            distinct(array.as_primitive::<Time32MillisecondType>().iter())
+            distinct(array.as_primitive::<Time32MillisecondType>().iter(), half)
         }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            distinct(array.as_primitive::<TimestampMillisecondType>().iter())
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            distinct(array.as_primitive::<TimestampMicrosecondType>().iter())
-        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => distinct(
+            array.as_primitive::<TimestampMillisecondType>().iter(),
+            half,
+        ),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => distinct(
+            array.as_primitive::<TimestampMicrosecondType>().iter(),
+            half,
+        ),
         // Booleans are never dictionary-encoded; lists keep the writer's default.
         _ => return false,
     };
-    distinct * 2 > present
+    distinct > half
 }
 
-fn distinct<T: Hash + Eq>(values: impl Iterator<Item = Option<T>>) -> usize {
-    values.flatten().collect::<HashSet<T>>().len()
+/// How many of `values` differ, counted until more than `enough` do (then `enough + 1`): a column
+/// whose sample is mostly distinct is known to be so halfway through, and hashing the rest of it
+/// was most of the sample's cost.
+fn distinct<T: Hash + Eq>(values: impl Iterator<Item = Option<T>>, enough: usize) -> usize {
+    // The sample decides only whether to write a dictionary, so it needs no defence against
+    // chosen collisions: aHash (already Arrow's) instead of the standard library's SipHash.
+    let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+    let mut seen = HashSet::with_capacity_and_hasher(enough + 1, hasher);
+    for value in values.flatten() {
+        if seen.insert(value) && seen.len() > enough {
+            break;
+        }
+    }
+    seen.len()
 }
