@@ -138,7 +138,8 @@ impl Links {
     /// for the chunk's own fetch to meet (and retry) when its turn comes. The requests run in
     /// `tasks`, which the owner of the download drops (aborting them) when it ends.
     pub(crate) fn look_ahead(self: &Arc<Self>, index: u64, tasks: &mut tokio::task::JoinSet<()>) {
-        let Some(position) = self.order.iter().position(|&i| i == index) else {
+        // `order` is sorted (the chunks as the manifest lists them, by index).
+        let Ok(position) = self.order.binary_search(&index) else {
             return;
         };
         let until = (position + LOOK_AHEAD).min(self.order.len().saturating_sub(1));

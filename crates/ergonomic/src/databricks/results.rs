@@ -179,9 +179,9 @@ impl Source for StatementResults {
                 .ok_or_else(|| Error::invalid_input("a chunk's key is its index"))?;
             let manifest_rows = self
                 .chunks
-                .iter()
-                .find(|(i, _)| *i == index)
-                .and_then(|(_, rows)| *rows);
+                .binary_search_by_key(&index, |(i, _)| *i)
+                .ok()
+                .and_then(|at| self.chunks[at].1);
             self.links.look_ahead(
                 index,
                 &mut self.ahead.lock().unwrap_or_else(PoisonError::into_inner),

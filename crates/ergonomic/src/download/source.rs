@@ -153,11 +153,15 @@ impl HostRule {
 /// Whether the [`HostRule::Hosts`] entry `allowed` names `url`'s host and port.
 fn names(allowed: &str, url: &Url) -> bool {
     let host = url.host_str().unwrap_or_default();
-    match allowed.rsplit_once(':') {
-        Some((name, port)) if !name.is_empty() && port.parse::<u16>().is_ok() => {
-            name.eq_ignore_ascii_case(host) && url.port_or_known_default() == port.parse().ok()
+    let with_port = allowed
+        .rsplit_once(':')
+        .and_then(|(name, port)| Some((name, port.parse::<u16>().ok()?)))
+        .filter(|(name, _)| !name.is_empty());
+    match with_port {
+        Some((name, port)) => {
+            name.eq_ignore_ascii_case(host) && url.port_or_known_default() == Some(port)
         }
-        _ => allowed.eq_ignore_ascii_case(host) && url.port().is_none(),
+        None => allowed.eq_ignore_ascii_case(host) && url.port().is_none(),
     }
 }
 
